@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memscope's BPF side. It keeps only what must live in the kernel: per
+ * thread, the allocator call in flight and the task being polled. Every
+ * fact goes to user space as one fixed-size record in one ring buffer.
+ *
+ * Hot path budget: the uprobes themselves cost ~2.2 us per malloc+free pair
+ * here; everything below is a few map look-ups and one ring-buffer reserve.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+#include "memscope/events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Wake the reader only past this much unread data: one wake-up per record
+ * would cost more than the record itself. The reader also polls on a timer. */
+const volatile __u64 wake_bytes = 256 * 1024;
+
+#define MAX_POLL_DEPTH 4
+
+struct tstate {
+	__u64 args[3];
+	__u64 outer_sp; /* stack pointer at the outermost allocator entry */
+	__u64 task_stack[MAX_POLL_DEPTH];
+	__u32 depth; /* allocator calls in flight on this thread */
+	__u32 fn; /* outermost allocator call */
+	__u32 poll_depth;
+	__u32 announced;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tstate);
+} tstates SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by memscoped before load */
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline void fill_hdr(struct ms_hdr *h, __u16 type, __u16 aux)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->aux = aux;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = bpf_ktime_get_ns();
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *r = bpf_ringbuf_reserve(&rb, size, 0);
+
+	if (!r)
+		stat_inc(MS_STAT_LOST);
+	return r;
+}
+
+static __always_inline void submit(void *r)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wake_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(r, flags);
+}
+
+/* The first record of each thread names it, so user space can tell runtime
+ * worker threads from plain ones even after the thread is gone. */
+static __always_inline void announce(struct tstate *ts)
+{
+	struct ms_thread_rec *r;
+
+	if (ts->announced)
+		return;
+	ts->announced = 1;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return;
+	fill_hdr(&r->h, MS_REC_THREAD, 0);
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	submit(r);
+}
+
+static __always_inline struct tstate *get_tstate(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct tstate *ts;
+
+	ts = bpf_task_storage_get(&tstates, t, 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts) {
+		stat_inc(MS_STAT_NO_STATE);
+		return 0;
+	}
+	announce(ts);
+	return ts;
+}
+
+static __always_inline __u64 current_task(struct tstate *ts)
+{
+	__u32 d = ts->poll_depth;
+
+	if (d == 0 || d > MAX_POLL_DEPTH)
+		return 0;
+	return ts->task_stack[(d - 1) & (MAX_POLL_DEPTH - 1)];
+}
+
+/* ---- allocator family -------------------------------------------------- */
+
+/*
+ * Entry of any allocating call; the attach cookie says which. glibc's
+ * functions call each other (realloc(NULL, n) -> malloc, reallocarray ->
+ * realloc, memalign -> malloc): only the outermost call is reported.
+ */
+SEC("uprobe")
+int alloc_enter(struct pt_regs *ctx)
+{
+	struct tstate *ts = get_tstate();
+	__u64 fn = bpf_get_attach_cookie(ctx);
+	__u64 sp = PT_REGS_SP(ctx);
+	__u64 a0, a1, a2;
+
+	if (!ts)
+		return 0;
+	/* A return we never saw (longjmp out of a hook, uretprobe depth
+	 * limit) would leave depth stuck: an entry at or above the outer
+	 * frame proves the old outer call is gone. */
+	if (ts->depth && sp >= ts->outer_sp)
+		ts->depth = 0;
+	if (ts->depth++)
+		return 0;
+	ts->outer_sp = sp;
+	ts->fn = fn;
+	a0 = PT_REGS_PARM1(ctx);
+	a1 = PT_REGS_PARM2(ctx);
+	a2 = PT_REGS_PARM3(ctx);
+	switch (fn) {
+	case MS_FN_MALLOC:
+	case MS_FN_VALLOC:
+	case MS_FN_PVALLOC:
+		ts->args[0] = a0; /* size */
+		ts->args[1] = 0;
+		break;
+	case MS_FN_CALLOC:
+		/* Overflowing n * m makes calloc fail: no record then. */
+		ts->args[0] = a0 * a1;
+		ts->args[1] = 0;
+		break;
+	case MS_FN_REALLOC:
+		ts->args[0] = a1;
+		ts->args[1] = a0; /* old block */
+		break;
+	case MS_FN_REALLOCARRAY:
+		/* On overflow glibc fails with ENOMEM and keeps the block; a
+		 * wrapped product must not look like realloc(p, 0). */
+		ts->args[0] = a1 * a2;
+		/* Keep clang from turning the check into a 128-bit multiply,
+		 * which BPF does not have. */
+		asm volatile("" : "+r"(a1));
+		if (a1 && ts->args[0] / a1 != a2)
+			ts->fn = MS_FN_MAX;
+		ts->args[1] = a0;
+		break;
+	case MS_FN_POSIX_MEMALIGN:
+		ts->args[0] = a2; /* size */
+		ts->args[1] = 0;
+		ts->args[2] = a0; /* void **memptr */
+		break;
+	case MS_FN_MEMALIGN:
+		ts->args[0] = a1;
+		ts->args[1] = 0;
+		break;
+	default:
+		ts->fn = MS_FN_MAX;
+	}
+	return 0;
+}
+
+static __always_inline int emit_alloc(struct tstate *ts, __u64 addr)
+{
+	struct ms_alloc_rec *r;
+	__u64 size = ts->args[0], old = ts->args[1];
+	__u32 fn = ts->fn;
+
+	if (fn >= MS_FN_MAX)
+		return 0;
+	if (!addr) {
+		/* Failed: nothing happened, except realloc(p, 0), which
+		 * freed p and returned NULL. */
+		if (!(fn == MS_FN_REALLOC || fn == MS_FN_REALLOCARRAY) ||
+		    size != 0 || old == 0)
+			return 0;
+	}
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_ALLOC, fn);
+	r->addr = addr;
+	r->size = size;
+	r->old_addr = old;
+	r->task = current_task(ts);
+	submit(r);
+	return 0;
+}
+
+SEC("uretprobe")
+int alloc_ret(struct pt_regs *ctx)
+{
+	struct tstate *ts = get_tstate();
+
+	if (!ts || !ts->depth)
+		return 0;
+	if (--ts->depth)
+		return 0;
+	return emit_alloc(ts, PT_REGS_RC(ctx));
+}
+
+SEC("uretprobe")
+int posix_memalign_ret(struct pt_regs *ctx)
+{
+	struct tstate *ts = get_tstate();
+	__u64 addr = 0;
+
+	if (!ts || !ts->depth)
+		return 0;
+	if (--ts->depth)
+		return 0;
+	if (PT_REGS_RC(ctx) != 0)
+		return 0; /* EINVAL or ENOMEM: nothing allocated */
+	if (bpf_probe_read_user(&addr, sizeof(addr), (void *)ts->args[2])) {
+		stat_inc(MS_STAT_READ_FAILED);
+		return 0;
+	}
+	return emit_alloc(ts, addr);
+}
+
+/* Placed after glibc's NULL check when the prologue allows, so it only
+ * sees non-NULL pointers and hits an emulated instruction. */
+SEC("uprobe")
+int free_enter(struct pt_regs *ctx)
+{
+	struct tstate *ts = get_tstate();
+	__u64 addr = PT_REGS_PARM1(ctx);
+	struct ms_free_rec *r;
+	__u64 task;
+
+	if (!ts || !addr)
+		return 0;
+	if (ts->depth && PT_REGS_SP(ctx) < ts->outer_sp)
+		return 0; /* inside realloc(p, 0) and friends */
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_FREE, MS_FN_FREE);
+	task = current_task(ts);
+	r->addr = addr;
+	r->task = task;
+	r->task_state = 0;
+	if (task == addr &&
+	    bpf_probe_read_user(&r->task_state, sizeof(__u64), (void *)addr))
+		stat_inc(MS_STAT_READ_FAILED);
+	submit(r);
+	return 0;
+}
+
+/* ---- tokio ------------------------------------------------------------- */
+
+static __always_inline void push_task(struct tstate *ts, __u64 task)
+{
+	__u32 d = ts->poll_depth;
+
+	if (d < MAX_POLL_DEPTH)
+		ts->task_stack[d & (MAX_POLL_DEPTH - 1)] = task;
+	else
+		stat_inc(MS_STAT_DEPTH_OVERFLOW);
+	ts->poll_depth = d + 1;
+}
+
+static __always_inline __u64 pop_task(struct tstate *ts)
+{
+	__u64 task = current_task(ts);
+
+	if (ts->poll_depth)
+		ts->poll_depth--;
+	return task;
+}
+
+/* raw::poll(NonNull<Header>): one copy per future type; cookie = index. */
+SEC("uprobe")
+int tokio_poll_enter(struct pt_regs *ctx)
+{
+	struct tstate *ts = get_tstate();
+	__u64 header = PT_REGS_PARM1(ctx);
+	__u64 hw[4], vt[3];
+	struct ms_poll_rec *r;
+
+	if (!ts)
+		return 0;
+	push_task(ts, header);
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_POLL_BEGIN, MS_RT_TOKIO);
+	r->task = header;
+	r->fn = bpf_get_attach_cookie(ctx);
+	r->flags = 0;
+	r->task_id = 0;
+	/* Header: state, queue_next, vtable, owner_id. */
+	if (bpf_probe_read_user(hw, sizeof(hw), (void *)header) ||
+	    bpf_probe_read_user(vt, sizeof(vt),
+				(void *)(hw[2] + MS_TOKIO_VT_OFFSETS * 8))) {
+		stat_inc(MS_STAT_READ_FAILED);
+		r->flags = MS_POLL_F_READ_FAILED;
+		r->state = r->vtable = r->owner_id = 0;
+		submit(r);
+		return 0;
+	}
+	r->state = hw[0];
+	r->vtable = hw[2];
+	r->owner_id = hw[3];
+	/* vt[2] is id_offset; user space validates the layout per vtable. */
+	if (vt[2] < 4096 &&
+	    bpf_probe_read_user(&r->task_id, sizeof(__u64),
+				(void *)(header + vt[2])))
+		r->task_id = 0;
+	submit(r);
+	return 0;
+}
+
+SEC("uretprobe")
+int tokio_poll_ret(struct pt_regs *ctx)
+{
+	struct tstate *ts = get_tstate();
+	struct ms_poll_rec *r;
+	__u64 task;
+
+	if (!ts)
+		return 0;
+	task = pop_task(ts);
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_POLL_END, MS_RT_TOKIO);
+	r->task = task;
+	r->fn = bpf_get_attach_cookie(ctx);
+	r->flags = 0;
+	r->vtable = r->task_id = r->owner_id = 0;
+	/* If the poll freed the task, its free record came first and user
+	 * space ignores this state. */
+	if (!task ||
+	    bpf_probe_read_user(&r->state, sizeof(__u64), (void *)task)) {
+		r->state = 0;
+		r->flags = MS_POLL_F_READ_FAILED;
+	}
+	submit(r);
+	return 0;
+}
+
+static __always_inline int emit_task(__u16 type, __u16 rt, __u64 task,
+				     __u64 parent, __u64 size)
+{
+	struct ms_task_rec *r = reserve(sizeof(*r));
+
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, type, rt);
+	r->task = task;
+	r->parent = parent;
+	r->size = size;
+	submit(r);
+	return 0;
+}
+
+/* raw::shutdown: the runtime is shutting down and cancels this task. */
+SEC("uprobe")
+int tokio_shutdown(struct pt_regs *ctx)
+{
+	if (!get_tstate())
+		return 0;
+	return emit_task(MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, PT_REGS_PARM1(ctx),
+			 0, 0);
+}
+
+/* ---- USDT markers (include/memscope/markers.h) ------------------------- */
+
+SEC("usdt")
+int BPF_USDT(usdt_spawn, __u64 id, __u64 parent, __u64 size)
+{
+	if (!get_tstate())
+		return 0;
+	return emit_task(MS_REC_TASK_SPAWN, MS_RT_USDT, id, parent, size);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_poll_begin, __u64 id)
+{
+	struct tstate *ts = get_tstate();
+	struct ms_poll_rec *r;
+
+	if (!ts)
+		return 0;
+	push_task(ts, id);
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_POLL_BEGIN, MS_RT_USDT);
+	r->task = id;
+	r->state = r->vtable = r->task_id = r->owner_id = 0;
+	r->fn = 0;
+	r->flags = 0;
+	submit(r);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_poll_end, __u64 id, __s64 wakers)
+{
+	struct tstate *ts = get_tstate();
+	struct ms_poll_rec *r;
+
+	if (!ts)
+		return 0;
+	pop_task(ts);
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_POLL_END, MS_RT_USDT);
+	r->task = id;
+	r->state = (__u64)wakers;
+	r->vtable = r->task_id = r->owner_id = 0;
+	r->fn = 0;
+	r->flags = 0;
+	submit(r);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_complete, __u64 id)
+{
+	if (!get_tstate())
+		return 0;
+	return emit_task(MS_REC_TASK_COMPLETE, MS_RT_USDT, id, 0, 0);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_cancel, __u64 id)
+{
+	if (!get_tstate())
+		return 0;
+	return emit_task(MS_REC_TASK_CANCEL, MS_RT_USDT, id, 0, 0);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_free, __u64 id)
+{
+	if (!get_tstate())
+		return 0;
+	return emit_task(MS_REC_TASK_FREE, MS_RT_USDT, id, 0, 0);
+}
+
+/* ---- the floor: same probe set, empty programs (benchmarks only) ------- */
+
+SEC("uprobe")
+int floor_enter(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+SEC("uretprobe")
+int floor_ret(struct pt_regs *ctx)
+{
+	return 0;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Records that flow from the BPF programs to memscoped through one ring
+ * buffer. This header is shared by both sides: fixed-width fields only,
+ * and every record starts with struct ms_hdr whose first field is the type.
+ */
+#ifndef MEMSCOPE_EVENTS_H
+#define MEMSCOPE_EVENTS_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define MS_COMM_LEN 16
+
+enum ms_rec_type {
+	MS_REC_ALLOC = 1, /* a successful allocation call (may free old) */
+	MS_REC_FREE = 2, /* free(p), p != NULL */
+	MS_REC_POLL_BEGIN = 3, /* a task poll starts on this thread */
+	MS_REC_POLL_END = 4, /* that poll returned */
+	MS_REC_TASK_SPAWN = 5, /* USDT runtimes only */
+	MS_REC_TASK_COMPLETE = 6,
+	MS_REC_TASK_CANCEL = 7,
+	MS_REC_TASK_FREE = 8,
+	MS_REC_TASK_SHUTDOWN = 9, /* tokio raw::shutdown */
+	MS_REC_THREAD = 10, /* first record of a thread: its name */
+	MS_REC_TYPE_MAX,
+};
+
+/* Which call of the allocator family produced an MS_REC_ALLOC. */
+enum ms_alloc_fn {
+	MS_FN_MALLOC = 0,
+	MS_FN_CALLOC,
+	MS_FN_REALLOC,
+	MS_FN_REALLOCARRAY,
+	MS_FN_POSIX_MEMALIGN,
+	MS_FN_MEMALIGN, /* also aligned_alloc: one address in glibc */
+	MS_FN_VALLOC,
+	MS_FN_PVALLOC,
+	MS_FN_FREE,
+	MS_FN_MAX,
+};
+
+/* Which runtime's markers a task record came from. */
+enum ms_runtime {
+	MS_RT_NONE = 0,
+	MS_RT_TOKIO = 1,
+	MS_RT_USDT = 2,
+};
+
+struct ms_hdr {
+	__u16 type;
+	__u16 aux; /* ms_alloc_fn for allocs, ms_runtime for task records */
+	__u32 pid; /* tgid */
+	__u32 tid;
+	__u32 cpu;
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+};
+
+/*
+ * A realloc that moved or kept a block is one record: old_addr is freed,
+ * addr of size is allocated. realloc(p, 0) has addr == 0.
+ */
+struct ms_alloc_rec {
+	struct ms_hdr h;
+	__u64 addr;
+	__u64 size;
+	__u64 old_addr;
+	__u64 task; /* task being polled on this thread, 0 if none */
+};
+
+struct ms_free_rec {
+	struct ms_hdr h;
+	__u64 addr;
+	__u64 task;
+	/* The freed block is the task being polled: its state word, read
+	 * before the free, since nothing can read it afterwards. */
+	__u64 task_state;
+};
+
+/* tokio: task = Header address; USDT: task = the runtime's id. */
+struct ms_poll_rec {
+	struct ms_hdr h;
+	__u64 task;
+	__u64 state; /* tokio: Header.state; USDT poll_end: wakers (s64) */
+	__u64 vtable; /* tokio: Header.vtable at poll begin */
+	__u64 task_id; /* tokio: Id read through the vtable's id_offset */
+	__u64 owner_id; /* tokio: Header.owner_id */
+	__u32 fn; /* index of the probed poll function (attach cookie) */
+	__u32 flags;
+};
+
+#define MS_POLL_F_READ_FAILED 1u /* task memory could not be read */
+
+struct ms_task_rec {
+	struct ms_hdr h;
+	__u64 task;
+	__u64 parent;
+	__u64 size;
+};
+
+struct ms_thread_rec {
+	struct ms_hdr h;
+	char comm[MS_COMM_LEN];
+};
+
+/* Indexes in the per-CPU "stats" array map. */
+enum ms_stat {
+	MS_STAT_LOST = 0, /* ring buffer full: a record was dropped */
+	MS_STAT_NO_STATE, /* no per-thread state: an event was not seen */
+	MS_STAT_READ_FAILED, /* task memory unreadable */
+	MS_STAT_DEPTH_OVERFLOW, /* allocator or poll nesting too deep */
+	MS_STAT_MAX,
+};
+
+/* tokio Header.state bits (tokio 1.x, runtime/task/state.rs). */
+#define MS_TOKIO_RUNNING 0x01ull
+#define MS_TOKIO_COMPLETE 0x02ull
+#define MS_TOKIO_NOTIFIED 0x04ull
+#define MS_TOKIO_JOIN_INTEREST 0x08ull
+#define MS_TOKIO_JOIN_WAKER 0x10ull
+#define MS_TOKIO_CANCELLED 0x20ull
+#define MS_TOKIO_REF_SHIFT 6
+
+/* tokio Vtable: 7 function pointers, then trailer/scheduler/id offsets. */
+#define MS_TOKIO_VT_POLL 0
+#define MS_TOKIO_VT_OFFSETS 7
+#define MS_TOKIO_VT_WORDS 10
+
+#endif /* MEMSCOPE_EVENTS_H */

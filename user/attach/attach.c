@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: MIT
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attach/attach.h"
+#include "attach/elf.h"
+#include "attach/prologue.h"
+#include "log.h"
+#include "memscope.skel.h"
+#include "memscope/events.h"
+
+struct attach {
+	struct memscope_bpf *skel;
+	pid_t pid;
+	struct bpf_link **links;
+	size_t nlinks, cap;
+	uint64_t *poll_vaddr;
+	size_t npoll;
+	uint64_t exe_load_vaddr;
+	bool stripped;
+};
+
+struct attach *attach__new(struct memscope_bpf *skel, pid_t pid)
+{
+	struct attach *a = calloc(1, sizeof(*a));
+
+	if (a) {
+		a->skel = skel;
+		a->pid = pid;
+	}
+	return a;
+}
+
+void attach__destroy(struct attach *a)
+{
+	if (!a)
+		return;
+	for (size_t i = a->nlinks; i-- > 0;)
+		bpf_link__destroy(a->links[i]);
+	free(a->links);
+	free(a->poll_vaddr);
+	free(a);
+}
+
+static int add_link(struct attach *a, struct bpf_link *l)
+{
+	if (a->nlinks == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		struct bpf_link **n = realloc(a->links, cap * sizeof(*n));
+
+		if (!n) {
+			bpf_link__destroy(l);
+			return -ENOMEM;
+		}
+		a->links = n;
+		a->cap = cap;
+	}
+	a->links[a->nlinks++] = l;
+	return 0;
+}
+
+static int uprobe(struct attach *a, struct bpf_program *prog, const char *path,
+		  uint64_t off, bool ret, uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret,
+		    .bpf_cookie = cookie);
+	struct bpf_link *l;
+	int err;
+
+	l = bpf_program__attach_uprobe_opts(prog, a->pid, path, (size_t)off,
+					    &opts);
+	if (!l) {
+		err = -errno;
+		pr_debug("uprobe %s+%#llx: %s", path, (unsigned long long)off,
+			 strerror(-err));
+		return err;
+	}
+	return add_link(a, l);
+}
+
+struct family_fn {
+	const char *name;
+	enum ms_alloc_fn fn;
+};
+
+/* aligned_alloc comes after memalign: in glibc they share one address, and
+ * one probe serves both. */
+static const struct family_fn family[] = {
+	{ "malloc", MS_FN_MALLOC },
+	{ "calloc", MS_FN_CALLOC },
+	{ "realloc", MS_FN_REALLOC },
+	{ "reallocarray", MS_FN_REALLOCARRAY },
+	{ "posix_memalign", MS_FN_POSIX_MEMALIGN },
+	{ "memalign", MS_FN_MEMALIGN },
+	{ "aligned_alloc", MS_FN_MEMALIGN },
+	{ "valloc", MS_FN_VALLOC },
+	{ "pvalloc", MS_FN_PVALLOC },
+};
+
+static int place(struct elf_file *ef, const struct elf_sym *s,
+		 enum prologue_kind kind, uint64_t *off)
+{
+	uint8_t code[64];
+	size_t n = s->size && s->size < sizeof(code) ? s->size : sizeof(code);
+	struct probe_place p = { 0, false };
+	int err;
+
+	if (elf__machine(ef) == 62 /* EM_X86_64 */ &&
+	    !elf__read_vaddr(ef, s->vaddr, code, n))
+		p = prologue__place(code, n, kind);
+	err = elf__vaddr_to_off(ef, s->vaddr + p.offset, off);
+	pr_debug("%s: probe at +%u (%s)", s->name, p.offset,
+		 p.emulated ? "emulated" : "single-stepped");
+	return err;
+}
+
+int attach__allocator(struct attach *a, const char *libc_path, bool floor)
+{
+	struct bpf_program *enter, *ret, *pm_ret, *fr;
+	uint64_t seen[sizeof(family) / sizeof(family[0])];
+	struct elf_file *ef;
+	size_t nseen = 0;
+	struct elf_sym s;
+	uint64_t off;
+	int err;
+
+	enter = floor ? a->skel->progs.floor_enter : a->skel->progs.alloc_enter;
+	ret = floor ? a->skel->progs.floor_ret : a->skel->progs.alloc_ret;
+	pm_ret = floor ? a->skel->progs.floor_ret :
+			 a->skel->progs.posix_memalign_ret;
+	fr = floor ? a->skel->progs.floor_enter : a->skel->progs.free_enter;
+
+	err = elf__open(libc_path, &ef);
+	if (err)
+		return err;
+	for (size_t i = 0; i < sizeof(family) / sizeof(family[0]); i++) {
+		const struct family_fn *f = &family[i];
+		bool dup = false;
+
+		if (elf__find_func(ef, f->name, &s)) {
+			if (f->fn == MS_FN_MALLOC || f->fn == MS_FN_REALLOC ||
+			    f->fn == MS_FN_CALLOC) {
+				pr_err("%s has no %s: not a libc", libc_path,
+				       f->name);
+				err = -ENOENT;
+				goto out;
+			}
+			pr_debug("%s: no %s", libc_path, f->name);
+			continue;
+		}
+		for (size_t j = 0; j < nseen; j++)
+			dup |= seen[j] == s.vaddr;
+		if (dup)
+			continue;
+		seen[nseen++] = s.vaddr;
+		err = place(ef, &s, PROLOGUE_ENTRY, &off);
+		if (!err)
+			err = uprobe(a, enter, libc_path, off, false, f->fn);
+		if (!err)
+			err = uprobe(a, f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret :
+									ret,
+				     libc_path, off, true, f->fn);
+		if (err)
+			goto out;
+	}
+	if (elf__find_func(ef, "free", &s)) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = place(ef, &s, PROLOGUE_FREE, &off);
+	if (!err)
+		err = uprobe(a, fr, libc_path, off, false, MS_FN_FREE);
+out:
+	elf__close(ef);
+	return err;
+}
+
+struct tokio_scan {
+	struct attach *a;
+	struct elf_file *ef;
+	const char *path;
+	uint64_t *shutdown;
+	size_t nshutdown, cap_shutdown, cap_poll;
+	int err;
+};
+
+static bool is_tokio_fn(const char *name, const char *fn)
+{
+	char legacy[64], v0[64];
+
+	/* Legacy mangling: _ZN5tokio7runtime4task3raw4poll17h<hash>E;
+	 * v0 mangling names the path the same way, with generic args. */
+	snprintf(legacy, sizeof(legacy), "_ZN5tokio7runtime4task3raw%zu%s17h",
+		 strlen(fn), fn);
+	if (!strncmp(name, legacy, strlen(legacy)))
+		return true;
+	snprintf(v0, sizeof(v0), "7runtime4task3raw%zu%s", strlen(fn), fn);
+	return !strncmp(name, "_R", 2) && strstr(name, "5tokio") &&
+	       strstr(name, v0);
+}
+
+static int push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i] == x)
+			return 0; /* folded copies share an address */
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		uint64_t *nv = realloc(*v, c * sizeof(**v));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+static int tokio_sym(const struct elf_sym *s, void *ctx)
+{
+	struct tokio_scan *ts = ctx;
+
+	if (s->name[0] != '_')
+		return 0;
+	if (is_tokio_fn(s->name, "poll"))
+		ts->err = push_u64(&ts->a->poll_vaddr, &ts->a->npoll,
+				   &ts->cap_poll, s->vaddr);
+	else if (is_tokio_fn(s->name, "shutdown"))
+		ts->err = push_u64(&ts->shutdown, &ts->nshutdown,
+				   &ts->cap_shutdown, s->vaddr);
+	return ts->err;
+}
+
+int attach__tokio(struct attach *a, const char *exe_path)
+{
+	struct tokio_scan ts = { .a = a, .path = exe_path };
+	struct elf_file *ef;
+	uint64_t off;
+	int err;
+
+	err = elf__open(exe_path, &ef);
+	if (err)
+		return err;
+	a->exe_load_vaddr = elf__first_load_vaddr(ef);
+	/* Only worth a warning when the binary is a tokio program. */
+	a->stripped = !elf__has_symtab(ef) &&
+		      elf__section_contains(ef, ".rodata", "tokio-runtime-worker");
+	ts.ef = ef;
+	err = elf__foreach_func(ef, tokio_sym, &ts);
+	if (err)
+		goto out;
+	/* The cookie is the function's index: user space checks each task's
+	 * vtable against the function that polled it. */
+	for (size_t i = 0; i < a->npoll && !err; i++) {
+		err = elf__vaddr_to_off(ef, a->poll_vaddr[i], &off);
+		if (!err)
+			err = uprobe(a, a->skel->progs.tokio_poll_enter,
+				     exe_path, off, false, i);
+		if (!err)
+			err = uprobe(a, a->skel->progs.tokio_poll_ret, exe_path,
+				     off, true, i);
+	}
+	for (size_t i = 0; i < ts.nshutdown && !err; i++) {
+		err = elf__vaddr_to_off(ef, ts.shutdown[i], &off);
+		if (!err)
+			err = uprobe(a, a->skel->progs.tokio_shutdown,
+				     exe_path, off, false, i);
+	}
+out:
+	free(ts.shutdown);
+	elf__close(ef);
+	return err ? err : (int)a->npoll;
+}
+
+int attach__usdt(struct attach *a, const char *path)
+{
+	static const char *const names[] = { "task_spawn", "poll_begin",
+					     "poll_end",   "task_complete",
+					     "task_cancel", "task_free" };
+	struct bpf_program *progs[] = {
+		a->skel->progs.usdt_spawn,    a->skel->progs.usdt_poll_begin,
+		a->skel->progs.usdt_poll_end, a->skel->progs.usdt_complete,
+		a->skel->progs.usdt_cancel,   a->skel->progs.usdt_free,
+	};
+	struct elf_file *ef;
+	bool has;
+	int n = 0, err;
+
+	if (elf__open(path, &ef))
+		return 0;
+	has = elf__section_contains(ef, ".note.stapsdt", "memscope");
+	elf__close(ef);
+	if (!has)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct bpf_link *l;
+
+		l = bpf_program__attach_usdt(progs[i], a->pid, path, "memscope",
+					     names[i], NULL);
+		if (!l) {
+			err = -errno;
+			pr_debug("usdt %s:memscope:%s: %s", path, names[i],
+				 strerror(-err));
+			continue;
+		}
+		err = add_link(a, l);
+		if (err)
+			return err;
+		n++;
+	}
+	return n;
+}
+
+size_t attach__links(const struct attach *a)
+{
+	return a->nlinks;
+}
+
+uint64_t attach__poll_vaddr(const struct attach *a, uint32_t idx)
+{
+	return idx < a->npoll ? a->poll_vaddr[idx] : 0;
+}
+
+uint64_t attach__exe_load_vaddr(const struct attach *a)
+{
+	return a->exe_load_vaddr;
+}
+
+bool attach__exe_stripped(const struct attach *a)
+{
+	return a->stripped;
+}
+
+static bool is_libc_name(const char *base)
+{
+	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-2.", 7);
+}
+
+int attach__find_libc_pid(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[PATH_MAX + 128];
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char *p = strchr(line, '/'), *base;
+		size_t n;
+
+		if (!p || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		n = strlen(p);
+		while (n && p[n - 1] == '\n')
+			p[--n] = '\0';
+		base = strrchr(p, '/') + 1;
+		if (!is_libc_name(base))
+			continue;
+		/* Replaced or deleted since it was mapped: go through the
+		 * mapping itself, which still names the old inode. */
+		if (n > 10 && !strcmp(p + n - 10, " (deleted)"))
+			snprintf(out, len, "/proc/%d/map_files/%lx-%lx",
+				 (int)pid, lo, hi);
+		else
+			snprintf(out, len, "%s", p);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+struct needed_ctx {
+	char *out;
+	size_t len;
+	bool found;
+};
+
+static const char *const lib_dirs[] = {
+	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+	"/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+	"/lib64", "/usr/lib64", "/lib", "/usr/lib",
+};
+
+static int needed_cb(const char *name, void *ctx)
+{
+	struct needed_ctx *nc = ctx;
+	const char *ld = getenv("LD_LIBRARY_PATH");
+
+	if (!is_libc_name(name))
+		return 0;
+	if (ld && *ld) {
+		char dirs[PATH_MAX], *save, *d;
+
+		snprintf(dirs, sizeof(dirs), "%s", ld);
+		for (d = strtok_r(dirs, ":", &save); d;
+		     d = strtok_r(NULL, ":", &save)) {
+			snprintf(nc->out, nc->len, "%s/%s", d, name);
+			if (!access(nc->out, R_OK))
+				return nc->found = true;
+		}
+	}
+	for (size_t i = 0; i < sizeof(lib_dirs) / sizeof(lib_dirs[0]); i++) {
+		snprintf(nc->out, nc->len, "%s/%s", lib_dirs[i], name);
+		if (!access(nc->out, R_OK))
+			return nc->found = true;
+	}
+	return 0;
+}
+
+int attach__find_libc_prog(const char *prog, char *out, size_t len)
+{
+	struct needed_ctx nc = { out, len, false };
+	struct elf_file *ef;
+	int err;
+
+	err = elf__open(prog, &ef);
+	if (err)
+		return err;
+	if (!elf__is_dynamic(ef)) {
+		elf__close(ef);
+		return -ENOENT;
+	}
+	elf__foreach_needed(ef, needed_cb, &nc);
+	elf__close(ef);
+	return nc.found ? 0 : -ENOENT;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* Probe placement and attachment for one target process. */
+#ifndef MS_ATTACH_H
+#define MS_ATTACH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct memscope_bpf;
+struct attach;
+
+struct attach *attach__new(struct memscope_bpf *skel, pid_t pid);
+void attach__destroy(struct attach *a);
+
+/* The whole malloc family of the libc at path. floor: attach the empty
+ * programs instead (benchmarks). Negative errno. */
+int attach__allocator(struct attach *a, const char *libc_path, bool floor);
+/* tokio's raw::poll/raw::shutdown copies in the executable. Returns the
+ * number of poll functions attached (0: none found), or negative errno. */
+int attach__tokio(struct attach *a, const char *exe_path);
+/* memscope USDT markers in the binary at path. Returns markers attached. */
+int attach__usdt(struct attach *a, const char *path);
+
+size_t attach__links(const struct attach *a);
+/* vaddr (in the executable) of tokio poll function idx, 0 if none. */
+uint64_t attach__poll_vaddr(const struct attach *a, uint32_t idx);
+uint64_t attach__exe_load_vaddr(const struct attach *a);
+bool attach__exe_stripped(const struct attach *a);
+
+/* Finders. out must hold PATH_MAX bytes. -ENOENT if not found. */
+int attach__find_libc_pid(pid_t pid, char *out, size_t len);
+int attach__find_libc_prog(const char *prog, char *out, size_t len);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Drains the ring buffer into the model; checks tokio layouts per process. */
+#ifndef MS_COLLECTOR_H
+#define MS_COLLECTOR_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct collector;
+struct model;
+struct attach;
+
+struct collector_opts {
+	pid_t pid;
+	struct model *model;
+	const struct attach *attach;
+	int ringbuf_fd;
+	int stats_fd;
+	FILE *trace; /* print every record here (debugging), or NULL */
+};
+
+int collector__new(const struct collector_opts *opts, struct collector **out);
+void collector__free(struct collector *c);
+/* Readable when records wait (after a wake-up). */
+int collector__fd(const struct collector *c);
+/* Consume everything committed so far. Records consumed, or -errno. */
+long collector__drain(struct collector *c);
+/* Copy the kernel-side counters (lost events...) into the model. */
+void collector__refresh_stats(struct collector *c);
+uint64_t collector__records(const struct collector *c);
+
+#endif

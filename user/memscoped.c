@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: MIT
+/*
+ * memscoped: attach to a process (or start one) and account for its heap,
+ * per async task. Lifecycle: check input -> open skeleton -> configure
+ * (ring size, autoload) -> load -> attach -> drain until the target exits,
+ * a signal, or --duration -> summary and snapshot.
+ */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach/attach.h"
+#include "collect/collector.h"
+#include "log.h"
+#include "memscope.skel.h"
+#include "model/model.h"
+#include "view/snapshot.h"
+#include "view/summary.h"
+
+#pragma GCC poison u8 u16 u32 u64 s32 s64
+
+#define EXIT_USAGE 2
+#define EXIT_RUNTIME 1
+
+struct options {
+	pid_t pid;
+	char **argv; /* launch mode */
+	double duration; /* 0: until the target exits */
+	const char *snapshot;
+	double never_finished; /* seconds */
+	unsigned ring_mb;
+	bool tasks_only;
+	bool floor;
+	bool quiet;
+	bool trace;
+};
+
+struct target {
+	pid_t pid;
+	bool launched;
+	bool exited;
+	int exit_status;
+	char exe[PATH_MAX];
+	char libc[PATH_MAX];
+	char command[1024];
+	int pidfd;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: memscoped [options] --pid PID\n"
+		"       memscoped [options] -- PROGRAM [ARGS...]\n"
+		"\n"
+		"Attributes every heap allocation of a process to the async task\n"
+		"that made it, and finds tasks that never finish.\n"
+		"\n"
+		"  -p, --pid PID            attach to a running process\n"
+		"  -d, --duration SEC       stop after SEC seconds\n"
+		"  -s, --snapshot FILE      write a JSON snapshot at the end and on SIGUSR1\n"
+		"      --never-finished SEC flag tasks pending longer than SEC (default 10)\n"
+		"      --tasks-only         task probes only, no allocator probes\n"
+		"      --ring-mb N          ring buffer size in MiB (power of two, default 64)\n"
+		"  -q, --quiet              no end-of-run summary\n"
+		"  -v, --verbose            debug output, including libbpf's\n"
+		"  -h, --help               this help\n"
+		"      --version            print the version\n"
+		"\n"
+		"Needs root (or CAP_BPF and CAP_PERFMON). Exit codes: 0 done,\n"
+		"1 runtime failure, 2 bad usage or input.\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), fmt, arg);
+	pr_err("%s (see memscoped --help)", buf);
+	return -EINVAL;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 1e9)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { OPT_NF = 256, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
+	       OPT_TRACE };
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "snapshot", required_argument, NULL, 's' },
+		{ "never-finished", required_argument, NULL, OPT_NF },
+		{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
+		{ "ring-mb", required_argument, NULL, OPT_RING },
+		{ "bench-floor", no_argument, NULL, OPT_FLOOR },
+		{ "trace-records", no_argument, NULL, OPT_TRACE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
+	};
+	char *end;
+	long v;
+	int c;
+
+	o->never_finished = 10;
+	o->ring_mb = 64;
+	while ((c = getopt_long(argc, argv, "+p:d:s:qvh", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'p':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v <= 0 ||
+			    v > INT_MAX)
+				return bad_usage("--pid takes a process id (a positive number), not '%s'",
+						 optarg);
+			o->pid = (pid_t)v;
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &o->duration) ||
+			    o->duration == 0)
+				return bad_usage("--duration takes a positive number of seconds, not '%s'",
+						 optarg);
+			break;
+		case 's':
+			if (!*optarg)
+				return bad_usage("--snapshot takes a file name%s",
+						 "");
+			o->snapshot = optarg;
+			break;
+		case OPT_NF:
+			if (parse_seconds(optarg, &o->never_finished))
+				return bad_usage("--never-finished takes a number of seconds, not '%s'",
+						 optarg);
+			break;
+		case OPT_TASKS_ONLY:
+			o->tasks_only = true;
+			break;
+		case OPT_RING:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 1 || v > 4096 ||
+			    (v & (v - 1)))
+				return bad_usage("--ring-mb takes a power of two from 1 to 4096, not '%s'",
+						 optarg);
+			o->ring_mb = (unsigned)v;
+			break;
+		case OPT_FLOOR:
+			o->floor = true;
+			break;
+		case OPT_TRACE:
+			o->trace = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			log__set_level(MS_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("memscoped %s\n", MS_VERSION);
+			exit(0);
+		default:
+			return bad_usage("unknown option%s", "");
+		}
+	}
+	if (optind < argc)
+		o->argv = argv + optind;
+	if (!o->pid == !o->argv)
+		return bad_usage("give either --pid PID or -- PROGRAM [ARGS]%s",
+				 "");
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	/* libbpf is chatty about what it tries; its words matter with -v. */
+	log__vmsg(level == LIBBPF_WARN ? MS_LOG_DEBUG : MS_LOG_DEBUG, fmt, ap);
+	return 0;
+}
+
+static bool has_caps(void)
+{
+	unsigned long long eff = 0;
+	char line[256];
+	FILE *f;
+
+	if (geteuid() == 0)
+		return true;
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	/* CAP_BPF (39) and CAP_PERFMON (38), or CAP_SYS_ADMIN (21). */
+	return ((eff >> 39) & 1 && (eff >> 38) & 1) || ((eff >> 21) & 1);
+}
+
+static int check_system(void)
+{
+	if (!has_caps()) {
+		pr_err("memscoped needs root (or CAP_BPF and CAP_PERFMON): run it with sudo");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		pr_err("this kernel has no BTF (/sys/kernel/btf/vmlinux): memscoped needs CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOTSUP;
+	}
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
+		pr_err("this kernel has no uprobe support (CONFIG_UPROBE_EVENTS): memscoped cannot probe user space");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static void read_cmdline(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	size_t n = 0;
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	n = fread(out, 1, len - 1, f);
+	fclose(f);
+	out[n] = '\0';
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!out[i])
+			out[i] = ' ';
+}
+
+static int resolve_pid(const struct options *o, struct target *t)
+{
+	char path[64], buf[PATH_MAX];
+	ssize_t n;
+
+	t->pid = o->pid;
+	if (o->pid == getpid())
+		return bad_usage("memscoped cannot trace itself (pid %s)", "");
+	if (kill(o->pid, 0) && errno == ESRCH) {
+		snprintf(buf, sizeof(buf), "%d", (int)o->pid);
+		pr_err("no process with pid %s", buf);
+		return -ESRCH;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)o->pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	read_cmdline(o->pid, t->command, sizeof(t->command));
+	if (n < 0) {
+		if (!t->command[0]) {
+			pr_err("pid %d is a kernel thread: it has no user-space heap to trace",
+			       (int)o->pid);
+			return -EINVAL;
+		}
+		pr_err("cannot read %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	/* Attach through /proc/PID/exe: it names the inode even if the file
+	 * was deleted or replaced since the process started. */
+	snprintf(t->exe, sizeof(t->exe), "%s", path);
+	if (attach__find_libc_pid(o->pid, t->libc, sizeof(t->libc))) {
+		pr_err("pid %d does not use a shared libc (static or not glibc-based): no allocator to probe",
+		       (int)o->pid);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int find_in_path(const char *prog, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	char dirs[4096], *save, *d;
+
+	if (strchr(prog, '/')) {
+		snprintf(out, len, "%s", prog);
+		return access(out, X_OK) ? -errno : 0;
+	}
+	snprintf(dirs, sizeof(dirs), "%s",
+		 path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	for (d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		snprintf(out, len, "%s/%s", d, prog);
+		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+static int resolve_prog(const struct options *o, struct target *t)
+{
+	size_t off = 0;
+	int err;
+
+	err = find_in_path(o->argv[0], t->exe, sizeof(t->exe));
+	if (err) {
+		pr_err("cannot run '%s': %s", o->argv[0],
+		       err == -ENOENT ? "no such program" : strerror(-err));
+		return err;
+	}
+	err = attach__find_libc_prog(t->exe, t->libc, sizeof(t->libc));
+	if (err == -ENOEXEC) {
+		pr_err("'%s' is not an ELF program (scripts: run memscoped on their interpreter)",
+		       t->exe);
+		return err;
+	}
+	if (err) {
+		pr_err("'%s' does not link a shared libc (static binary?): no allocator to probe",
+		       t->exe);
+		return err;
+	}
+	for (char **a = o->argv; *a && off + 2 < sizeof(t->command); a++)
+		off += (size_t)snprintf(t->command + off,
+					sizeof(t->command) - off, "%s%s",
+					a == o->argv ? "" : " ", *a);
+	return 0;
+}
+
+/*
+ * Start the program stopped right after exec (ptrace), so the probes are
+ * in place before its first instruction; the caller detaches after attach.
+ */
+static int launch(const struct options *o, struct target *t,
+		  const sigset_t *orig_mask)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, orig_mask, NULL);
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+			_exit(127);
+		execv(t->exe, o->argv);
+		fprintf(stderr, "memscoped: error: cannot run '%s': %s\n",
+			t->exe, strerror(errno));
+		_exit(127);
+	}
+	t->pid = pid;
+	t->launched = true;
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	if (!WIFSTOPPED(status)) {
+		t->exited = true;
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+static int open_pidfd(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void write_snapshot(const struct options *o, const struct target *t,
+			   const struct model *m)
+{
+	struct snapshot_meta meta = {
+		.pid = (uint32_t)t->pid,
+		.command = t->command,
+		.exe = t->exe,
+		.now_ns = now_ns(),
+		.target_exited = t->exited,
+		.exit_status = t->exited ? t->exit_status : -1,
+		.tasks_only = o->tasks_only,
+		.warnings = log__notes(),
+	};
+	int err;
+
+	if (!o->snapshot)
+		return;
+	err = snapshot__write(m, &meta, o->snapshot);
+	if (err)
+		pr_err("cannot write snapshot %s: %s", o->snapshot,
+		       err == -ELOOP ? "it is a symbolic link" : strerror(-err));
+	else
+		pr_info("snapshot written to %s", o->snapshot);
+}
+
+static void reap(struct target *t)
+{
+	int status;
+
+	if (!t->launched || t->exited)
+		return;
+	if (waitpid(t->pid, &status, WNOHANG) == t->pid &&
+	    (WIFEXITED(status) || WIFSIGNALED(status))) {
+		t->exited = true;
+		t->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) :
+						     128 + WTERMSIG(status);
+	}
+}
+
+static int run(const struct options *o, struct target *t, struct model *m,
+	       struct collector *c, int sfd)
+{
+	uint64_t start = now_ns(), last_tick = start;
+	uint64_t deadline = o->duration > 0 ?
+				    start + (uint64_t)(o->duration * 1e9) :
+				    0;
+	struct pollfd pfd[3] = {
+		{ .fd = collector__fd(c), .events = POLLIN },
+		{ .fd = sfd, .events = POLLIN },
+		{ .fd = t->pidfd, .events = POLLIN },
+	};
+
+	for (;;) {
+		uint64_t now;
+		int n;
+
+		/* Records are committed without wake-ups below a threshold:
+		 * the timeout bounds how stale the model can get. */
+		n = poll(pfd, t->pidfd >= 0 ? 3 : 2, 50);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (collector__drain(c) < 0)
+			return -EIO;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGUSR1) {
+					collector__refresh_stats(c);
+					model__tick(m, now_ns());
+					write_snapshot(o, t, m);
+				} else if (si.ssi_signo == SIGCHLD) {
+					reap(t);
+				} else {
+					return 0; /* SIGINT, SIGTERM */
+				}
+			}
+		}
+		if (t->pidfd >= 0 && (pfd[2].revents & POLLIN)) {
+			/* Every record of the target was committed before it
+			 * exited: one more drain sees them all. */
+			reap(t);
+			t->exited = true;
+			return 0;
+		}
+		now = now_ns();
+		if (now - last_tick >= 1000000000ull) {
+			collector__refresh_stats(c);
+			model__tick(m, now);
+			last_tick = now;
+		}
+		if (deadline && now >= deadline)
+			return 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct target t = { .pidfd = -1 };
+	struct memscope_bpf *skel = NULL;
+	struct collector *c = NULL;
+	struct attach *a = NULL;
+	struct model *m = NULL;
+	sigset_t mask, orig;
+	int sfd = -1, err, ret = EXIT_RUNTIME, n;
+
+	log__set_prog("memscoped");
+	if (parse_args(argc, argv, &o))
+		return EXIT_USAGE;
+	if (check_system())
+		return EXIT_USAGE;
+	err = o.pid ? resolve_pid(&o, &t) : resolve_prog(&o, &t);
+	if (err)
+		return EXIT_USAGE;
+	libbpf_set_print(libbpf_print);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, &orig);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		pr_err("signalfd: %s", strerror(errno));
+		goto cleanup;
+	}
+
+	skel = memscope_bpf__open();
+	if (!skel) {
+		pr_err("cannot open the BPF object: %s", strerror(errno));
+		goto cleanup;
+	}
+	bpf_map__set_max_entries(skel->maps.rb, o.ring_mb << 20);
+	if (o.floor) {
+		struct bpf_program *p;
+
+		bpf_object__for_each_program(p, skel->obj)
+			bpf_program__set_autoload(p, false);
+		bpf_program__set_autoload(skel->progs.floor_enter, true);
+		bpf_program__set_autoload(skel->progs.floor_ret, true);
+	} else {
+		bpf_program__set_autoload(skel->progs.floor_enter, false);
+		bpf_program__set_autoload(skel->progs.floor_ret, false);
+	}
+	err = memscope_bpf__load(skel);
+	if (err) {
+		pr_err("cannot load the BPF programs: %s (run with -v for the verifier log)",
+		       strerror(-err));
+		goto cleanup;
+	}
+
+	if (o.argv) {
+		err = launch(&o, &t, &orig);
+		if (err) {
+			if (t.exited)
+				ret = EXIT_USAGE;
+			else
+				pr_err("cannot start %s: %s", t.exe,
+				       strerror(-err));
+			goto cleanup;
+		}
+	}
+	a = attach__new(skel, t.pid);
+	if (!a)
+		goto cleanup;
+	if (!o.tasks_only) {
+		err = attach__allocator(a, t.libc, o.floor);
+		if (err) {
+			pr_err("cannot probe the allocator in %s: %s", t.libc,
+			       strerror(-err));
+			goto cleanup;
+		}
+	}
+	if (!o.floor) {
+		n = attach__tokio(a, t.exe);
+		if (n < 0) {
+			pr_warn("cannot probe tokio's task functions: %s",
+				strerror(-n));
+		} else if (n > 0) {
+			pr_debug("tokio: %d task poll functions", n);
+		} else if (attach__exe_stripped(a)) {
+			log__note("%s has no symbol table (stripped): no task probes, allocations are still tracked",
+				  t.exe);
+		}
+		n = attach__usdt(a, t.exe);
+		if (n > 0)
+			pr_debug("usdt: %d memscope markers", n);
+	}
+
+	m = model__new(&(struct model_opts){
+		.start_ns = now_ns(),
+		.never_finished_ns = (uint64_t)(o.never_finished * 1e9),
+		.pid = (uint32_t)t.pid,
+	});
+	if (!m)
+		goto cleanup;
+	err = collector__new(&(struct collector_opts){
+				     .pid = t.pid,
+				     .model = m,
+				     .attach = a,
+				     .ringbuf_fd = bpf_map__fd(skel->maps.rb),
+				     .stats_fd = bpf_map__fd(skel->maps.stats),
+				     .trace = o.trace ? stderr : NULL,
+			     },
+			     &c);
+	if (err) {
+		pr_err("cannot read the ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	t.pidfd = open_pidfd(t.pid);
+	if (t.launched && ptrace(PTRACE_DETACH, t.pid, NULL, NULL)) {
+		pr_err("cannot resume %s: %s", t.exe, strerror(errno));
+		goto cleanup;
+	}
+	pr_info("attached to pid %d (%s): %zu probes", (int)t.pid, t.command,
+		attach__links(a));
+
+	err = run(&o, &t, m, c, sfd);
+	if (err)
+		pr_err("event loop: %s", strerror(-err));
+	collector__drain(c);
+	collector__refresh_stats(c);
+	model__tick(m, now_ns());
+	if (!o.quiet)
+		summary__print(stdout, m, now_ns());
+	fflush(stdout);
+	write_snapshot(&o, &t, m);
+	ret = err ? EXIT_RUNTIME : 0;
+cleanup:
+	collector__free(c);
+	attach__destroy(a);
+	memscope_bpf__destroy(skel);
+	model__free(m);
+	if (t.pidfd >= 0)
+		close(t.pidfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (t.launched && !t.exited && ret != 0)
+		kill(t.pid, SIGKILL); /* we started it and could not trace it */
+	return ret;
+}

@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/allocs.h"
+#include "model/idmap.h"
+#include "model/model.h"
+
+/* Owner indexes in live-allocation entries. */
+#define OWNER_THREADS 0 /* outside any task, on a plain thread */
+#define OWNER_RUNTIME 1 /* outside any task, on a runtime thread */
+#define OWNER_TASK0 2 /* task i is owner i + OWNER_TASK0 */
+
+#define POLL_STACK 4
+
+struct thread {
+	uint32_t tid;
+	bool runtime; /* a runtime worker: its own allocations are overhead */
+	bool polled;
+	uint32_t depth;
+	uint32_t task[POLL_STACK];
+	uint64_t begin_ns[POLL_STACK];
+};
+
+struct model {
+	struct model_opts opts;
+	struct allocs *allocs;
+	struct idmap *task_keys; /* live task key -> index */
+	struct idmap *tids; /* tid -> thread index */
+	struct idmap *bad_vtables;
+	struct ms_task *tasks;
+	size_t ntasks, cap_tasks;
+	struct thread *threads;
+	size_t nthreads, cap_threads;
+	struct ms_totals totals;
+	struct ms_mem runtime_mem, thread_mem;
+	uint64_t class_count[MS_SIZE_CLASSES], class_bytes[MS_SIZE_CLASSES];
+	uint64_t next_own_id; /* ids for tasks whose tokio Id is unknown */
+	uint64_t last_ns;
+	enum ms_runtime runtime;
+};
+
+const char *task_state__name(enum task_state s)
+{
+	static const char *const n[] = { "running", "pending", "completed",
+					 "cancelled" };
+
+	return (unsigned)s < 4 ? n[s] : "unknown";
+}
+
+const char *task_kind__name(enum task_kind k)
+{
+	return k == TASK_RUNTIME ? "runtime" : "user";
+}
+
+const char *nf_reason__name(enum nf_reason r)
+{
+	static const char *const n[] = { NULL, "aborted", "pending",
+					 "no-waker", "shutdown" };
+
+	return (unsigned)r < 5 ? n[r] : NULL;
+}
+
+struct model *model__new(const struct model_opts *opts)
+{
+	struct model *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->opts = *opts;
+	m->allocs = allocs__new(0);
+	m->task_keys = idmap__new();
+	m->tids = idmap__new();
+	m->bad_vtables = idmap__new();
+	m->next_own_id = 1;
+	m->last_ns = opts->start_ns;
+	if (!m->allocs || !m->task_keys || !m->tids || !m->bad_vtables) {
+		model__free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void model__free(struct model *m)
+{
+	if (!m)
+		return;
+	free(m->threads);
+	free(m->tasks);
+	idmap__free(m->bad_vtables);
+	idmap__free(m->tids);
+	idmap__free(m->task_keys);
+	allocs__free(m->allocs);
+	free(m);
+}
+
+static uint64_t rel_ns(const struct model *m, uint64_t ts)
+{
+	return ts > m->opts.start_ns ? ts - m->opts.start_ns : 0;
+}
+
+static unsigned size_class(uint64_t size)
+{
+	unsigned c = size ? 64 - __builtin_clzll(size) : 0;
+
+	return c < MS_SIZE_CLASSES ? c : MS_SIZE_CLASSES - 1;
+}
+
+static struct ms_mem *owner_mem(struct model *m, uint32_t owner)
+{
+	if (owner == OWNER_THREADS)
+		return &m->thread_mem;
+	if (owner == OWNER_RUNTIME)
+		return &m->runtime_mem;
+	if (owner - OWNER_TASK0 < m->ntasks)
+		return &m->tasks[owner - OWNER_TASK0].mem;
+	return &m->thread_mem;
+}
+
+static struct thread *thread_get(struct model *m, uint32_t tid)
+{
+	struct thread *t;
+	uint32_t idx;
+
+	if (!idmap__get(m->tids, tid, &idx))
+		return &m->threads[idx];
+	if (m->nthreads == m->cap_threads) {
+		size_t cap = m->cap_threads ? m->cap_threads * 2 : 64;
+		struct thread *n = realloc(m->threads, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		m->threads = n;
+		m->cap_threads = cap;
+	}
+	if (idmap__put(m->tids, tid, m->nthreads))
+		return NULL;
+	t = &m->threads[m->nthreads++];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	return t;
+}
+
+static struct ms_task *task_new(struct model *m, uint64_t key, uint8_t rt,
+				uint32_t *idx_out)
+{
+	struct ms_task *t;
+
+	if (m->ntasks == m->cap_tasks) {
+		size_t cap = m->cap_tasks ? m->cap_tasks * 2 : 256;
+		struct ms_task *n = realloc(m->tasks, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		m->tasks = n;
+		m->cap_tasks = cap;
+	}
+	if (idmap__put(m->task_keys, key, m->ntasks))
+		return NULL;
+	*idx_out = m->ntasks;
+	t = &m->tasks[m->ntasks++];
+	memset(t, 0, sizeof(*t));
+	t->key = key;
+	t->parent = MS_TASK_NO_PARENT;
+	t->runtime = rt;
+	t->state = TASK_PENDING;
+	if (m->runtime == MS_RT_NONE)
+		m->runtime = rt;
+	return t;
+}
+
+static struct ms_task *task_by_key(struct model *m, uint64_t key,
+				   uint32_t *idx)
+{
+	uint32_t i;
+
+	if (!key || idmap__get(m->task_keys, key, &i))
+		return NULL;
+	if (idx)
+		*idx = i;
+	return &m->tasks[i];
+}
+
+/* Who owns what a thread allocates right now. */
+static uint32_t current_owner(struct model *m, struct thread *th, uint64_t key)
+{
+	uint32_t idx;
+
+	if (key && task_by_key(m, key, &idx))
+		return idx + OWNER_TASK0;
+	return th && th->runtime ? OWNER_RUNTIME : OWNER_THREADS;
+}
+
+static void mem_alloc(struct ms_mem *mm, uint64_t size)
+{
+	mm->alloc_count++;
+	mm->alloc_bytes += size;
+	mm->live_count++;
+	mm->live_bytes += size;
+	if (mm->live_bytes > mm->peak_live_bytes)
+		mm->peak_live_bytes = mm->live_bytes;
+}
+
+static void mem_release(struct ms_mem *mm, uint64_t size)
+{
+	mm->live_count--;
+	mm->live_bytes -= size;
+}
+
+static void live_add(struct model *m, const struct alloc_entry *e)
+{
+	unsigned c = size_class(e->size);
+
+	m->class_count[c]++;
+	m->class_bytes[c] += e->size;
+	m->totals.live_count++;
+	m->totals.live_bytes += e->size;
+	if (m->totals.live_bytes > m->totals.peak_live_bytes)
+		m->totals.peak_live_bytes = m->totals.live_bytes;
+}
+
+static void live_del(struct model *m, const struct alloc_entry *e)
+{
+	unsigned c = size_class(e->size);
+
+	m->class_count[c]--;
+	m->class_bytes[c] -= e->size;
+	m->totals.live_count--;
+	m->totals.live_bytes -= e->size;
+	mem_release(owner_mem(m, e->owner), e->size);
+}
+
+static void task_finish(struct model *m, struct ms_task *t, bool cancelled,
+			uint64_t ts)
+{
+	if (t->state == TASK_COMPLETED || t->state == TASK_CANCELLED)
+		return;
+	t->state = cancelled ? TASK_CANCELLED : TASK_COMPLETED;
+	t->ended_ns = rel_ns(m, ts);
+	if (cancelled)
+		t->nf_reason = t->shutdown ? (t->nf_reason == NF_NO_WAKER ?
+						      NF_NO_WAKER :
+						      NF_SHUTDOWN) :
+					     NF_ABORTED;
+	else
+		t->nf_reason = NF_NONE; /* it finished after all */
+	if (t->kind == TASK_RUNTIME)
+		t->nf_reason = NF_NONE;
+}
+
+/* The task's memory is gone; its key may be reused by a new task. */
+static void task_release(struct model *m, struct ms_task *t, uint64_t ts)
+{
+	if (t->freed)
+		return;
+	if (t->state != TASK_COMPLETED && t->state != TASK_CANCELLED)
+		task_finish(m, t, t->shutdown, ts);
+	t->freed = true;
+	idmap__del(m->task_keys, t->key);
+}
+
+/* Apply a tokio Header.state word read at poll end or at the task's free. */
+static void tokio_state(struct model *m, struct ms_task *t, uint64_t st,
+			uint64_t ts)
+{
+	uint64_t refs = st >> MS_TOKIO_REF_SHIFT;
+
+	if (model__vtable_rejected(m, t->vtable))
+		return;
+	if (st & MS_TOKIO_COMPLETE) {
+		task_finish(m, t, st & MS_TOKIO_CANCELLED, ts);
+		return;
+	}
+	if (st & (MS_TOKIO_RUNNING | MS_TOKIO_NOTIFIED))
+		return;
+	/* Idle: references left are the owner list's, the JoinHandle's and
+	 * those of wakers. None of the latter: nothing can ever wake it. */
+	if (t->kind == TASK_USER && refs >= 1 &&
+	    refs <= 1 + !!(st & MS_TOKIO_JOIN_INTEREST))
+		t->nf_reason = NF_NO_WAKER;
+}
+
+static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
+{
+	struct thread *th = thread_get(m, r->h.tid);
+	struct alloc_entry e, old;
+	uint32_t owner;
+
+	if (r->old_addr) {
+		if (!allocs__remove(m->allocs, r->old_addr, &old)) {
+			live_del(m, &old);
+			m->totals.free_count++;
+			m->totals.free_bytes += old.size;
+			owner_mem(m, old.owner)->free_count++;
+			owner_mem(m, old.owner)->free_bytes += old.size;
+		} else {
+			m->totals.untracked_frees++;
+		}
+	}
+	if (!r->addr)
+		return 0; /* realloc(p, 0) */
+	owner = current_owner(m, th, r->task);
+	e.addr = r->addr;
+	e.size = r->size;
+	e.owner = owner;
+	e.t_ms = (uint32_t)(rel_ns(m, r->h.ts_ns) / 1000000);
+	if (allocs__insert(m->allocs, &e, &old) == -EEXIST) {
+		/* A free we never saw (lost record): drop the stale block. */
+		m->totals.stale_allocs++;
+		live_del(m, &old);
+	}
+	m->totals.alloc_count++;
+	m->totals.alloc_bytes += r->size;
+	live_add(m, &e);
+	mem_alloc(owner_mem(m, owner), r->size);
+	return 0;
+}
+
+static int on_free(struct model *m, const struct ms_free_rec *r)
+{
+	struct alloc_entry old;
+	struct ms_task *t;
+
+	/* A tokio task's Cell is freed: the task has ended. If it freed
+	 * itself during its own poll, BPF read its last state first. */
+	t = task_by_key(m, r->addr, NULL);
+	if (t && t->runtime == MS_RT_TOKIO) {
+		if (r->task == r->addr && r->task_state)
+			tokio_state(m, t, r->task_state, r->h.ts_ns);
+		task_release(m, t, r->h.ts_ns);
+	}
+	if (allocs__remove(m->allocs, r->addr, &old)) {
+		m->totals.untracked_frees++;
+		return 0;
+	}
+	live_del(m, &old);
+	m->totals.free_count++;
+	m->totals.free_bytes += old.size;
+	owner_mem(m, old.owner)->free_count++;
+	owner_mem(m, old.owner)->free_bytes += old.size;
+	return 0;
+}
+
+/* First sight of a tokio task: its Cell is the allocation at its Header
+ * address, which tells spawn time, size and the spawning task. */
+static struct ms_task *tokio_discover(struct model *m,
+				      const struct ms_poll_rec *r)
+{
+	const struct alloc_entry *cell = allocs__find(m->allocs, r->task);
+	bool bad = (r->flags & MS_POLL_F_READ_FAILED) ||
+		   model__vtable_rejected(m, r->vtable);
+	struct ms_task *t;
+	uint32_t idx;
+
+	t = task_new(m, r->task, MS_RT_TOKIO, &idx);
+	if (!t)
+		return NULL;
+	t->vtable = r->vtable;
+	t->owner_id = r->owner_id;
+	t->id = (!bad && r->task_id) ? r->task_id : 0;
+	/* Blocking-pool tasks (worker launch, spawn_blocking) are never bound
+	 * to an owner list: the runtime's own machinery. */
+	t->kind = (!bad && r->owner_id == 0) ? TASK_RUNTIME : TASK_USER;
+	if (cell) {
+		t->spawn_known = true;
+		t->spawned_ns = (uint64_t)cell->t_ms * 1000000;
+		t->future_size = cell->size;
+		if (cell->owner >= OWNER_TASK0 &&
+		    cell->owner - OWNER_TASK0 != idx)
+			t->parent = cell->owner - OWNER_TASK0;
+	} else {
+		t->spawned_ns = rel_ns(m, r->h.ts_ns);
+	}
+	return t;
+}
+
+static int on_poll_begin(struct model *m, const struct ms_poll_rec *r)
+{
+	struct thread *th = thread_get(m, r->h.tid);
+	struct ms_task *t;
+	uint32_t idx;
+
+	if (!th)
+		return -ENOMEM;
+	t = task_by_key(m, r->task, &idx);
+	if (!t && r->h.aux == MS_RT_TOKIO) {
+		t = tokio_discover(m, r);
+		if (t)
+			idx = (uint32_t)(t - m->tasks);
+	} else if (!t) {
+		/* A USDT task alive before attach. */
+		t = task_new(m, r->task, MS_RT_USDT, &idx);
+		if (t) {
+			t->id = r->task;
+			t->spawned_ns = rel_ns(m, r->h.ts_ns);
+		}
+	}
+	if (!t)
+		return -ENOMEM;
+	if (t->id == 0 && t->runtime == MS_RT_TOKIO)
+		t->id = r->task_id && !model__vtable_rejected(m, r->vtable) ?
+				r->task_id :
+				(1ull << 63) | m->next_own_id++;
+	th->polled = true;
+	if (th->tid != m->opts.pid)
+		th->runtime = true;
+	if (th->depth < POLL_STACK) {
+		th->task[th->depth] = idx;
+		th->begin_ns[th->depth] = r->h.ts_ns;
+	}
+	th->depth++;
+	t->in_poll = true;
+	t->state = TASK_RUNNING;
+	t->polls++;
+	t->last_poll_ns = rel_ns(m, r->h.ts_ns);
+	return 0;
+}
+
+static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
+{
+	struct thread *th = thread_get(m, r->h.tid);
+	struct ms_task *t;
+	uint32_t idx;
+
+	if (!th)
+		return -ENOMEM;
+	if (th->depth)
+		th->depth--;
+	if (th->depth < POLL_STACK) {
+		idx = th->task[th->depth];
+		if (idx < m->ntasks && m->tasks[idx].key == r->task &&
+		    r->h.ts_ns > th->begin_ns[th->depth])
+			m->tasks[idx].busy_ns +=
+				r->h.ts_ns - th->begin_ns[th->depth];
+	}
+	/* A task freed during its poll is gone from the key map: its free
+	 * record came first and already settled its state. */
+	t = task_by_key(m, r->task, &idx);
+	if (!t || t->freed)
+		return 0;
+	t->in_poll = false;
+	if (t->state == TASK_RUNNING)
+		t->state = TASK_PENDING;
+	if (t->runtime == MS_RT_TOKIO) {
+		if (!(r->flags & MS_POLL_F_READ_FAILED))
+			tokio_state(m, t, r->state, r->h.ts_ns);
+	} else if (t->state == TASK_PENDING && (int64_t)r->state == 0 &&
+		   t->kind == TASK_USER) {
+		t->nf_reason = NF_NO_WAKER;
+	}
+	return 0;
+}
+
+static int on_task(struct model *m, const struct ms_task_rec *r)
+{
+	struct ms_task *t;
+	uint32_t idx, pidx;
+
+	t = task_by_key(m, r->task, &idx);
+	switch (r->h.type) {
+	case MS_REC_TASK_SPAWN:
+		if (t) /* id reused without a free marker */
+			task_release(m, t, r->h.ts_ns);
+		t = task_new(m, r->task, r->h.aux, &idx);
+		if (!t)
+			return -ENOMEM;
+		t->id = r->task;
+		t->spawn_known = true;
+		t->spawned_ns = rel_ns(m, r->h.ts_ns);
+		t->future_size = r->size;
+		if (r->parent && task_by_key(m, r->parent, &pidx))
+			t->parent = pidx;
+		break;
+	case MS_REC_TASK_COMPLETE:
+		if (t)
+			task_finish(m, t, false, r->h.ts_ns);
+		break;
+	case MS_REC_TASK_CANCEL:
+		if (t)
+			task_finish(m, t, true, r->h.ts_ns);
+		break;
+	case MS_REC_TASK_SHUTDOWN:
+		if (t && t->state != TASK_COMPLETED &&
+		    t->state != TASK_CANCELLED) {
+			t->shutdown = true;
+			if (t->kind == TASK_USER && t->nf_reason != NF_NO_WAKER)
+				t->nf_reason = NF_SHUTDOWN;
+		}
+		break;
+	case MS_REC_TASK_FREE:
+		if (t)
+			task_release(m, t, r->h.ts_ns);
+		break;
+	}
+	return 0;
+}
+
+static int on_thread(struct model *m, const struct ms_thread_rec *r)
+{
+	struct thread *th = thread_get(m, r->h.tid);
+
+	if (!th)
+		return -ENOMEM;
+	/* tokio names its workers and blocking threads this way by default;
+	 * threads that poll tasks are recognised on their first poll. */
+	if (!strncmp(r->comm, "tokio-runtime", 13))
+		th->runtime = true;
+	return 0;
+}
+
+static const size_t rec_size[MS_REC_TYPE_MAX] = {
+	[MS_REC_ALLOC] = sizeof(struct ms_alloc_rec),
+	[MS_REC_FREE] = sizeof(struct ms_free_rec),
+	[MS_REC_POLL_BEGIN] = sizeof(struct ms_poll_rec),
+	[MS_REC_POLL_END] = sizeof(struct ms_poll_rec),
+	[MS_REC_TASK_SPAWN] = sizeof(struct ms_task_rec),
+	[MS_REC_TASK_COMPLETE] = sizeof(struct ms_task_rec),
+	[MS_REC_TASK_CANCEL] = sizeof(struct ms_task_rec),
+	[MS_REC_TASK_FREE] = sizeof(struct ms_task_rec),
+	[MS_REC_TASK_SHUTDOWN] = sizeof(struct ms_task_rec),
+	[MS_REC_THREAD] = sizeof(struct ms_thread_rec),
+};
+
+int model__decode(const void *rec, size_t len)
+{
+	const struct ms_hdr *h = rec;
+
+	if (len < sizeof(*h) || h->type == 0 || h->type >= MS_REC_TYPE_MAX ||
+	    len < rec_size[h->type])
+		return -EINVAL;
+	return h->type;
+}
+
+int model__apply(struct model *m, const void *rec, size_t len)
+{
+	int type = model__decode(rec, len);
+	const struct ms_hdr *h = rec;
+
+	if (type < 0) {
+		m->totals.bad_records++;
+		return type;
+	}
+	m->totals.records++;
+	if (h->ts_ns > m->last_ns)
+		m->last_ns = h->ts_ns;
+	switch (type) {
+	case MS_REC_ALLOC:
+		return on_alloc(m, rec);
+	case MS_REC_FREE:
+		return on_free(m, rec);
+	case MS_REC_POLL_BEGIN:
+		return on_poll_begin(m, rec);
+	case MS_REC_POLL_END:
+		return on_poll_end(m, rec);
+	case MS_REC_THREAD:
+		return on_thread(m, rec);
+	default:
+		return on_task(m, rec);
+	}
+}
+
+void model__tick(struct model *m, uint64_t now_ns)
+{
+	uint64_t now = rel_ns(m, now_ns);
+
+	for (size_t i = 0; i < m->ntasks; i++) {
+		struct ms_task *t = &m->tasks[i];
+
+		if (t->kind != TASK_USER || t->nf_reason != NF_NONE ||
+		    t->state == TASK_COMPLETED || t->state == TASK_CANCELLED)
+			continue;
+		if (now >= t->spawned_ns + m->opts.never_finished_ns)
+			t->nf_reason = NF_PENDING;
+	}
+}
+
+void model__set_kernel_stats(struct model *m, const uint64_t *st, size_t n)
+{
+	if (n > MS_STAT_LOST)
+		m->totals.lost_events = st[MS_STAT_LOST];
+	if (n > MS_STAT_NO_STATE)
+		m->totals.kernel_no_state = st[MS_STAT_NO_STATE];
+	if (n > MS_STAT_READ_FAILED)
+		m->totals.read_failed = st[MS_STAT_READ_FAILED];
+}
+
+void model__reject_vtable(struct model *m, uint64_t vtable)
+{
+	if (vtable)
+		idmap__put(m->bad_vtables, vtable, 1);
+}
+
+bool model__vtable_rejected(const struct model *m, uint64_t vtable)
+{
+	uint32_t v;
+
+	return vtable && !idmap__get(m->bad_vtables, vtable, &v);
+}
+
+const struct ms_totals *model__totals(const struct model *m)
+{
+	return &m->totals;
+}
+
+const struct ms_mem *model__runtime_mem(const struct model *m)
+{
+	return &m->runtime_mem;
+}
+
+const struct ms_mem *model__thread_mem(const struct model *m)
+{
+	return &m->thread_mem;
+}
+
+void model__size_classes(const struct model *m, uint64_t count[MS_SIZE_CLASSES],
+			 uint64_t bytes[MS_SIZE_CLASSES])
+{
+	memcpy(count, m->class_count, sizeof(m->class_count));
+	memcpy(bytes, m->class_bytes, sizeof(m->class_bytes));
+}
+
+void model__async(const struct model *m, struct ms_async *a)
+{
+	uint64_t sized = 0;
+
+	memset(a, 0, sizeof(*a));
+	for (size_t i = 0; i < m->ntasks; i++) {
+		const struct ms_task *t = &m->tasks[i];
+
+		a->async_allocation_count += t->mem.alloc_count;
+		a->async_allocation_bytes += t->mem.alloc_bytes;
+		if (t->kind != TASK_USER)
+			continue;
+		if (t->future_size) {
+			sized++;
+			a->future_state_overhead += t->future_size;
+			if (t->future_size > a->largest_future_size)
+				a->largest_future_size = t->future_size;
+		}
+		if (t->nf_reason != NF_NONE)
+			a->never_finished_count++;
+		if (t->state == TASK_COMPLETED)
+			a->tasks_completed++;
+		else if (t->state == TASK_CANCELLED)
+			a->tasks_cancelled++;
+		else
+			a->tasks_alive++;
+	}
+	a->average_future_size = sized ? a->future_state_overhead / sized : 0;
+	a->runtime_overhead_bytes = m->runtime_mem.alloc_bytes;
+}
+
+enum ms_runtime model__runtime(const struct model *m)
+{
+	return m->runtime;
+}
+
+size_t model__task_count(const struct model *m)
+{
+	return m->ntasks;
+}
+
+const struct ms_task *model__task(const struct model *m, size_t idx)
+{
+	return idx < m->ntasks ? &m->tasks[idx] : NULL;
+}
+
+uint64_t model__start_ns(const struct model *m)
+{
+	return m->opts.start_ns;
+}
+
+uint64_t model__last_ns(const struct model *m)
+{
+	return m->last_ns;
+}
+
+size_t model__mem_bytes(const struct model *m)
+{
+	return sizeof(*m) + allocs__mem_bytes(m->allocs) +
+	       idmap__mem_bytes(m->task_keys) + idmap__mem_bytes(m->tids) +
+	       m->cap_tasks * sizeof(struct ms_task) +
+	       m->cap_threads * sizeof(struct thread);
+}
+
+bool model__incomplete(const struct model *m)
+{
+	const struct ms_totals *t = &m->totals;
+
+	return t->lost_events || t->kernel_no_state || t->stale_allocs ||
+	       t->bad_records;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The model: what memscoped knows about one traced process. Records go in
+ * through model__apply(); views read it through the accessors. No I/O here,
+ * so all of it is unit-tested without a kernel.
+ */
+#ifndef MS_MODEL_H
+#define MS_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memscope/events.h"
+
+enum task_state { TASK_RUNNING, TASK_PENDING, TASK_COMPLETED, TASK_CANCELLED };
+enum task_kind { TASK_USER, TASK_RUNTIME };
+enum nf_reason {
+	NF_NONE,
+	NF_ABORTED, /* cancelled before completing */
+	NF_PENDING, /* still pending after the threshold */
+	NF_NO_WAKER, /* pending and nothing can wake it */
+	NF_SHUTDOWN, /* still alive when the runtime shut down */
+};
+
+/* Memory figures of one owner: a task, the runtime, or plain threads. */
+struct ms_mem {
+	uint64_t alloc_count, alloc_bytes;
+	uint64_t free_count, free_bytes;
+	uint64_t live_count, live_bytes;
+	uint64_t peak_live_bytes;
+};
+
+#define MS_TASK_NO_PARENT UINT32_MAX
+
+struct ms_task {
+	uint64_t key; /* tokio: Header address; USDT: the runtime's id */
+	uint64_t id; /* tokio Id (or memscope's own number), USDT id */
+	uint32_t parent; /* task index, MS_TASK_NO_PARENT */
+	uint8_t kind; /* enum task_kind */
+	uint8_t state; /* enum task_state */
+	uint8_t nf_reason; /* enum nf_reason */
+	uint8_t runtime; /* enum ms_runtime */
+	bool freed; /* its memory was released: the key may be reused */
+	bool shutdown; /* the runtime shut it down */
+	bool spawn_known; /* spawn seen (not alive before attach) */
+	bool in_poll;
+	uint64_t spawned_ns, ended_ns, last_poll_ns; /* since trace start */
+	uint64_t polls, busy_ns;
+	uint64_t future_size; /* 0: unknown */
+	uint64_t vtable, owner_id;
+	struct ms_mem mem;
+};
+
+struct ms_totals {
+	uint64_t alloc_count, free_count;
+	uint64_t alloc_bytes, free_bytes;
+	uint64_t live_count, live_bytes;
+	uint64_t peak_live_bytes;
+	uint64_t records;
+	/* Anything below non-zero makes the figures possibly incomplete. */
+	uint64_t lost_events; /* ring buffer full */
+	uint64_t kernel_no_state; /* per-thread state unavailable */
+	uint64_t stale_allocs; /* an address allocated twice: a free missed */
+	uint64_t bad_records;
+	/* Informational. */
+	uint64_t untracked_frees; /* blocks allocated before attach */
+	uint64_t read_failed;
+};
+
+#define MS_SIZE_CLASSES 64 /* class c: sizes in [2^(c-1), 2^c), class 0: 0 */
+
+struct ms_async {
+	uint64_t async_allocation_count; /* allocations made inside tasks */
+	uint64_t async_allocation_bytes;
+	uint64_t future_state_overhead; /* sum of future sizes */
+	uint64_t average_future_size;
+	uint64_t largest_future_size;
+	uint64_t runtime_overhead_bytes;
+	uint64_t never_finished_count;
+	uint64_t tasks_alive, tasks_completed, tasks_cancelled;
+};
+
+struct model_opts {
+	uint64_t start_ns; /* CLOCK_MONOTONIC at trace start */
+	uint64_t never_finished_ns; /* pending threshold */
+	uint32_t pid; /* the traced process (its tid == pid: main thread) */
+};
+
+struct model;
+
+struct model *model__new(const struct model_opts *opts);
+void model__free(struct model *m);
+
+/* Record type of a raw record after a size check, or -EINVAL. */
+int model__decode(const void *rec, size_t len);
+/* Apply one record as read from the ring buffer. Returns 0, or -EINVAL
+ * for a malformed record (counted in bad_records). */
+int model__apply(struct model *m, const void *rec, size_t len);
+/* Time-based detectors (pending threshold). now_ns: CLOCK_MONOTONIC. */
+void model__tick(struct model *m, uint64_t now_ns);
+/* Counters read from the kernel side (absolute values). */
+void model__set_kernel_stats(struct model *m, const uint64_t *st, size_t n);
+/* The tokio layout check for a vtable failed: ignore what was read
+ * through it (ids, state), keep attributing allocations by poll. */
+void model__reject_vtable(struct model *m, uint64_t vtable);
+bool model__vtable_rejected(const struct model *m, uint64_t vtable);
+
+const struct ms_totals *model__totals(const struct model *m);
+const struct ms_mem *model__runtime_mem(const struct model *m);
+const struct ms_mem *model__thread_mem(const struct model *m);
+void model__size_classes(const struct model *m, uint64_t count[MS_SIZE_CLASSES],
+			 uint64_t bytes[MS_SIZE_CLASSES]);
+void model__async(const struct model *m, struct ms_async *out);
+enum ms_runtime model__runtime(const struct model *m);
+size_t model__task_count(const struct model *m);
+const struct ms_task *model__task(const struct model *m, size_t idx);
+uint64_t model__start_ns(const struct model *m);
+uint64_t model__last_ns(const struct model *m);
+size_t model__mem_bytes(const struct model *m);
+bool model__incomplete(const struct model *m);
+
+const char *task_state__name(enum task_state s);
+const char *task_kind__name(enum task_kind k);
+const char *nf_reason__name(enum nf_reason r); /* NULL for NF_NONE */
+
+#endif

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "view/snapshot.h"
+
+static void add_u64(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+static struct json_object *mem_obj(const struct ms_mem *mm)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "alloc_count", mm->alloc_count);
+	add_u64(o, "alloc_bytes", mm->alloc_bytes);
+	add_u64(o, "free_count", mm->free_count);
+	add_u64(o, "free_bytes", mm->free_bytes);
+	add_u64(o, "live_count", mm->live_count);
+	add_u64(o, "live_bytes", mm->live_bytes);
+	add_u64(o, "peak_live_bytes", mm->peak_live_bytes);
+	return o;
+}
+
+static struct json_object *totals_obj(const struct model *m)
+{
+	const struct ms_totals *t = model__totals(m);
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "alloc_count", t->alloc_count);
+	add_u64(o, "free_count", t->free_count);
+	add_u64(o, "alloc_bytes", t->alloc_bytes);
+	add_u64(o, "free_bytes", t->free_bytes);
+	add_u64(o, "live_count", t->live_count);
+	add_u64(o, "live_bytes", t->live_bytes);
+	add_u64(o, "peak_live_bytes", t->peak_live_bytes);
+	add_u64(o, "lost_events", t->lost_events);
+	add_u64(o, "records", t->records);
+	add_u64(o, "stale_allocs", t->stale_allocs);
+	add_u64(o, "kernel_no_state", t->kernel_no_state);
+	add_u64(o, "bad_records", t->bad_records);
+	add_u64(o, "untracked_frees", t->untracked_frees);
+	return o;
+}
+
+static struct json_object *classes_arr(const struct model *m)
+{
+	uint64_t cnt[MS_SIZE_CLASSES], bytes[MS_SIZE_CLASSES];
+	struct json_object *a = json_object_new_array();
+
+	model__size_classes(m, cnt, bytes);
+	for (int c = 0; c < MS_SIZE_CLASSES; c++) {
+		struct json_object *o;
+
+		if (!cnt[c])
+			continue;
+		o = json_object_new_object();
+		add_u64(o, "min", c ? 1ull << (c - 1) : 0);
+		add_u64(o, "max", c ? (c < 64 ? (1ull << c) - 1 : UINT64_MAX) :
+				      0);
+		add_u64(o, "live_count", cnt[c]);
+		add_u64(o, "live_bytes", bytes[c]);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static struct json_object *async_obj(const struct model *m)
+{
+	struct json_object *o = json_object_new_object();
+	struct ms_async a;
+
+	model__async(m, &a);
+	add_u64(o, "async_allocation_count", a.async_allocation_count);
+	add_u64(o, "async_allocation_bytes", a.async_allocation_bytes);
+	add_u64(o, "future_state_overhead", a.future_state_overhead);
+	add_u64(o, "average_future_size", a.average_future_size);
+	add_u64(o, "largest_future_size", a.largest_future_size);
+	add_u64(o, "runtime_overhead_bytes", a.runtime_overhead_bytes);
+	add_u64(o, "never_finished_count", a.never_finished_count);
+	add_u64(o, "tasks_alive", a.tasks_alive);
+	add_u64(o, "tasks_completed", a.tasks_completed);
+	add_u64(o, "tasks_cancelled", a.tasks_cancelled);
+	return o;
+}
+
+static struct json_object *task_obj(const struct model *m,
+				    const struct ms_task *t)
+{
+	struct json_object *o = json_object_new_object();
+	const char *nf = nf_reason__name(t->nf_reason);
+	bool ended = t->state == TASK_COMPLETED || t->state == TASK_CANCELLED;
+
+	add_u64(o, "id", t->id);
+	json_object_object_add(o, "kind",
+			       json_object_new_string(task_kind__name(t->kind)));
+	json_object_object_add(o, "state", json_object_new_string(
+						   task_state__name(t->state)));
+	json_object_object_add(o, "never_finished",
+			       json_object_new_boolean(nf != NULL));
+	json_object_object_add(o, "never_finished_reason",
+			       nf ? json_object_new_string(nf) : NULL);
+	if (t->parent != MS_TASK_NO_PARENT)
+		add_u64(o, "parent", model__task(m, t->parent)->id);
+	else
+		json_object_object_add(o, "parent", NULL);
+	if (t->spawn_known)
+		add_u64(o, "spawned_ns", t->spawned_ns);
+	else
+		json_object_object_add(o, "spawned_ns", NULL);
+	if (ended)
+		add_u64(o, "ended_ns", t->ended_ns);
+	else
+		json_object_object_add(o, "ended_ns", NULL);
+	add_u64(o, "polls", t->polls);
+	add_u64(o, "busy_ns", t->busy_ns);
+	if (t->future_size)
+		add_u64(o, "future_size", t->future_size);
+	else
+		json_object_object_add(o, "future_size", NULL);
+	add_u64(o, "alloc_count", t->mem.alloc_count);
+	add_u64(o, "alloc_bytes", t->mem.alloc_bytes);
+	add_u64(o, "free_count", t->mem.free_count);
+	add_u64(o, "free_bytes", t->mem.free_bytes);
+	add_u64(o, "live_count", t->mem.live_count);
+	add_u64(o, "live_bytes", t->mem.live_bytes);
+	add_u64(o, "peak_live_bytes", t->mem.peak_live_bytes);
+	/* What it allocated and nobody freed after it ended. */
+	add_u64(o, "outliving_count", ended ? t->mem.live_count : 0);
+	add_u64(o, "outliving_bytes", ended ? t->mem.live_bytes : 0);
+	json_object_object_add(o, "runtime",
+			       json_object_new_string(t->runtime == MS_RT_TOKIO ?
+							      "tokio" :
+							      "usdt"));
+	add_u64(o, "key", t->key);
+	return o;
+}
+
+static const char *runtime_name(enum ms_runtime rt)
+{
+	return rt == MS_RT_TOKIO ? "tokio" : rt == MS_RT_USDT ? "usdt" : "none";
+}
+
+struct json_object *snapshot__build(const struct model *m,
+				    const struct snapshot_meta *meta)
+{
+	struct json_object *doc = json_object_new_object();
+	struct json_object *tasks = json_object_new_array();
+	struct json_object *target = json_object_new_object();
+	struct json_object *warn = json_object_new_array();
+	uint64_t start = model__start_ns(m);
+
+	json_object_object_add(doc, "schema",
+			       json_object_new_string(MS_SNAPSHOT_SCHEMA));
+	json_object_object_add(doc, "generator",
+			       json_object_new_string("memscoped " MS_VERSION));
+	add_u64(target, "pid", meta->pid);
+	json_object_object_add(target, "command",
+			       json_object_new_string(meta->command ?: ""));
+	json_object_object_add(target, "exe",
+			       json_object_new_string(meta->exe ?: ""));
+	json_object_object_add(target, "exited",
+			       json_object_new_boolean(meta->target_exited));
+	if (meta->target_exited && meta->exit_status >= 0)
+		json_object_object_add(target, "exit_status",
+				       json_object_new_int(meta->exit_status));
+	else
+		json_object_object_add(target, "exit_status", NULL);
+	json_object_object_add(doc, "target", target);
+	add_u64(doc, "taken_ns", meta->now_ns > start ? meta->now_ns - start : 0);
+	json_object_object_add(doc, "mode", json_object_new_string(
+						    meta->tasks_only ? "tasks-only" :
+								       "full"));
+	json_object_object_add(doc, "incomplete",
+			       json_object_new_boolean(model__incomplete(m)));
+	json_object_object_add(doc, "runtime", json_object_new_string(
+						       runtime_name(model__runtime(m))));
+	json_object_object_add(doc, "totals", totals_obj(m));
+	json_object_object_add(doc, "live_by_size", classes_arr(m));
+	json_object_object_add(doc, "runtime_overhead",
+			       mem_obj(model__runtime_mem(m)));
+	json_object_object_add(doc, "outside_tasks",
+			       mem_obj(model__thread_mem(m)));
+	json_object_object_add(doc, "async", async_obj(m));
+	for (size_t i = 0; i < model__task_count(m); i++)
+		json_object_array_add(tasks, task_obj(m, model__task(m, i)));
+	json_object_object_add(doc, "tasks", tasks);
+	for (const char *const *w = meta->warnings; w && *w; w++)
+		json_object_array_add(warn, json_object_new_string(*w));
+	json_object_object_add(doc, "warnings", warn);
+	return doc;
+}
+
+int snapshot__write_json(struct json_object *doc, const char *path)
+{
+	char tmp[PATH_MAX];
+	const char *text;
+	struct stat st;
+	size_t len, off = 0;
+	int fd, err = 0;
+
+	if (!lstat(path, &st) && S_ISLNK(st.st_mode))
+		return -ELOOP;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	len = strlen(text);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out_unlink;
+		}
+		off += (size_t)n;
+	}
+	if (write(fd, "\n", 1) != 1 || fsync(fd)) {
+		err = -errno ?: -EIO;
+		goto out_unlink;
+	}
+	if (close(fd)) {
+		fd = -1;
+		err = -errno;
+		goto out_unlink;
+	}
+	fd = -1;
+	if (rename(tmp, path)) {
+		err = -errno;
+		goto out_unlink;
+	}
+	return 0;
+out_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return err;
+}
+
+int snapshot__write(const struct model *m, const struct snapshot_meta *meta,
+		    const char *path)
+{
+	struct json_object *doc = snapshot__build(m, meta);
+	int err;
+
+	if (!doc)
+		return -ENOMEM;
+	err = snapshot__write_json(doc, path);
+	json_object_put(doc);
+	return err;
+}

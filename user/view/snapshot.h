@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* The snapshot: one JSON document, "schema": "memscope.snapshot/1",
+ * documented field by field in docs/snapshot.md. */
+#ifndef MS_SNAPSHOT_H
+#define MS_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "model/model.h"
+
+#define MS_SNAPSHOT_SCHEMA "memscope.snapshot/1"
+
+struct json_object;
+
+struct snapshot_meta {
+	uint32_t pid;
+	const char *command; /* argv joined, or /proc/PID/cmdline */
+	const char *exe;
+	uint64_t now_ns; /* CLOCK_MONOTONIC when taken */
+	bool target_exited;
+	int exit_status; /* valid when target_exited; -1 unknown */
+	bool tasks_only;
+	const char *const *warnings; /* NULL-terminated, may be NULL */
+};
+
+struct json_object *snapshot__build(const struct model *m,
+				    const struct snapshot_meta *meta);
+/* Atomic: a temporary file in the same directory, fsync, rename. Mode
+ * 0600; a symlink at path is refused (-ELOOP). Negative errno. */
+int snapshot__write_json(struct json_object *doc, const char *path);
+int snapshot__write(const struct model *m, const struct snapshot_meta *meta,
+		    const char *path);
+
+#endif

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "view/summary.h"
+
+const char *fmt_bytes(char *buf, size_t len, uint64_t b)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", b);
+	else
+		snprintf(buf, len, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+static void print_classes(FILE *f, const struct model *m)
+{
+	uint64_t cnt[MS_SIZE_CLASSES], bytes[MS_SIZE_CLASSES];
+	char b1[32], b2[32], b3[32];
+
+	model__size_classes(m, cnt, bytes);
+	fprintf(f, "  live allocations by size:\n");
+	for (int c = 0; c < MS_SIZE_CLASSES; c++) {
+		uint64_t lo = c ? 1ull << (c - 1) : 0;
+		uint64_t hi = c ? (1ull << c) - 1 : 0;
+
+		if (!cnt[c])
+			continue;
+		fprintf(f, "    %10s .. %-10s %10" PRIu64 " allocs %12s\n",
+			fmt_bytes(b1, sizeof(b1), lo),
+			fmt_bytes(b2, sizeof(b2), hi), cnt[c],
+			fmt_bytes(b3, sizeof(b3), bytes[c]));
+	}
+}
+
+static void print_tasks(FILE *f, const struct model *m)
+{
+	struct ms_async a;
+	char b1[32], b2[32], b3[32];
+	size_t shown = 0;
+
+	model__async(m, &a);
+	fprintf(f, "  tasks: %" PRIu64 " alive, %" PRIu64 " completed, %" PRIu64
+		   " cancelled, %" PRIu64 " never finished\n",
+		a.tasks_alive, a.tasks_completed, a.tasks_cancelled,
+		a.never_finished_count);
+	fprintf(f,
+		"  async: %" PRIu64 " allocations in tasks (%s), future state %s"
+		" (average %s, largest %s), runtime overhead %s\n",
+		a.async_allocation_count,
+		fmt_bytes(b1, sizeof(b1), a.async_allocation_bytes),
+		fmt_bytes(b2, sizeof(b2), a.future_state_overhead),
+		fmt_bytes(b3, sizeof(b3), a.average_future_size),
+		fmt_bytes(b1, sizeof(b1), a.largest_future_size),
+		fmt_bytes(b2, sizeof(b2), a.runtime_overhead_bytes));
+	for (size_t i = 0; i < model__task_count(m); i++) {
+		const struct ms_task *t = model__task(m, i);
+		const char *nf = nf_reason__name(t->nf_reason);
+
+		if (!nf)
+			continue;
+		if (shown++ == 20) {
+			fprintf(f, "    ... (see the snapshot for all)\n");
+			break;
+		}
+		fprintf(f,
+			"    never finished: task %" PRIu64 " (%s): %s, %" PRIu64
+			" polls, future %s, holds %s\n",
+			t->id, task_state__name(t->state), nf, t->polls,
+			fmt_bytes(b1, sizeof(b1), t->future_size),
+			fmt_bytes(b2, sizeof(b2), t->mem.live_bytes));
+	}
+}
+
+void summary__print(FILE *f, const struct model *m, uint64_t now_ns)
+{
+	const struct ms_totals *t = model__totals(m);
+	uint64_t start = model__start_ns(m);
+	char b1[32], b2[32], b3[32];
+
+	fprintf(f, "memscoped summary (%.2f s traced)%s\n",
+		now_ns > start ? (double)(now_ns - start) / 1e9 : 0.0,
+		model__incomplete(m) ? "  [INCOMPLETE: events were lost]" : "");
+	fprintf(f, "  allocations %12" PRIu64 "  %s\n", t->alloc_count,
+		fmt_bytes(b1, sizeof(b1), t->alloc_bytes));
+	fprintf(f, "  frees       %12" PRIu64 "  %s\n", t->free_count,
+		fmt_bytes(b2, sizeof(b2), t->free_bytes));
+	fprintf(f, "  live        %12" PRIu64 "  %s (peak %s)\n", t->live_count,
+		fmt_bytes(b1, sizeof(b1), t->live_bytes),
+		fmt_bytes(b3, sizeof(b3), t->peak_live_bytes));
+	fprintf(f, "  lost events %12" PRIu64 "%s\n", t->lost_events,
+		t->kernel_no_state || t->stale_allocs ?
+			"  (plus missed per-thread state or frees: see snapshot)" :
+			"");
+	print_classes(f, m);
+	if (model__runtime(m) != MS_RT_NONE)
+		print_tasks(f, m);
+}
