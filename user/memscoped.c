@@ -139,6 +139,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 	o->never_finished = 10;
 	o->ring_mb = 64;
+	opterr = 0; /* one error line, ours */
 	while ((c = getopt_long(argc, argv, "+p:d:s:qvh", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
@@ -199,7 +200,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			printf("memscoped %s\n", MS_VERSION);
 			exit(0);
 		default:
-			return bad_usage("unknown option%s", "");
+			return bad_usage("unknown option or missing argument: '%s'",
+					 argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

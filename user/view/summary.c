@@ -44,7 +44,7 @@ static void print_classes(FILE *f, const struct model *m)
 static void print_tasks(FILE *f, const struct model *m)
 {
 	struct ms_async a;
-	char b1[32], b2[32], b3[32];
+	char b1[32], b2[32], b3[32], b4[32], b5[32];
 	size_t shown = 0;
 
 	model__async(m, &a);
@@ -59,8 +59,8 @@ static void print_tasks(FILE *f, const struct model *m)
 		fmt_bytes(b1, sizeof(b1), a.async_allocation_bytes),
 		fmt_bytes(b2, sizeof(b2), a.future_state_overhead),
 		fmt_bytes(b3, sizeof(b3), a.average_future_size),
-		fmt_bytes(b1, sizeof(b1), a.largest_future_size),
-		fmt_bytes(b2, sizeof(b2), a.runtime_overhead_bytes));
+		fmt_bytes(b4, sizeof(b4), a.largest_future_size),
+		fmt_bytes(b5, sizeof(b5), a.runtime_overhead_bytes));
 	for (size_t i = 0; i < model__task_count(m); i++) {
 		const struct ms_task *t = model__task(m, i);
 		const char *nf = nf_reason__name(t->nf_reason);
