@@ -85,9 +85,14 @@ static void check_vtable(struct collector *c, const struct ms_poll_rec *r)
 	if (want && c->bias_state >= 0)
 		want += exe_bias(c);
 	ok = (!want || c->bias_state < 0 || vt[MS_TOKIO_VT_POLL] == want) &&
-	     vt[8] < vt[9] && vt[9] < vt[7] && vt[7] < (1u << 24) && vt[8] >= 16;
+	     vt[8] <= vt[9] && vt[9] < vt[7] && vt[7] < (1u << 24) &&
+	     vt[8] >= 16; /* a zero-sized scheduler shares its offset with the id */
 	if (ok)
 		return;
+	pr_debug("vtable %#llx: poll %#llx (want %#llx) offsets %llu/%llu/%llu",
+		 (unsigned long long)r->vtable, (unsigned long long)vt[0],
+		 (unsigned long long)want, (unsigned long long)vt[7],
+		 (unsigned long long)vt[8], (unsigned long long)vt[9]);
 	model__reject_vtable(c->o.model, r->vtable);
 	if (!c->rejected++)
 		log__note("tokio task layout not recognised (vtable %#llx): "

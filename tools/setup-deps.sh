@@ -1,0 +1,41 @@
+#!/bin/bash
+# Installs what memscope needs to build, test and run its demo, from
+# Debian's archive. Idempotent: apt is only asked when something is missing.
+set -euo pipefail
+
+PKGS=(
+	# build
+	cmake make gcc clang pkg-config bpftool libbpf-dev
+	libelf-dev libdw-dev libiberty-dev libjson-c-dev libncurses-dev
+	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
+	# tests
+	libcmocka-dev jq tmux util-linux procps
+	# tokio target programs, built offline from Debian's crates
+	librust-tokio-dev librust-hyper-dev
+	# benchmarks and comparisons
+	bpftrace wrk
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup-deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# cargo: rustup's if present, else Debian's.
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin:/root/.cargo/bin"
+if ! command -v cargo >/dev/null; then
+	echo "setup-deps: installing Debian's cargo"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo >/dev/null
+fi
+
+# bpftrace (benchmarks) needs tracefs; libbpf does not.
+if [ ! -e /sys/kernel/tracing/uprobe_events ]; then
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+fi
