@@ -41,6 +41,7 @@ struct options {
 	char **argv; /* launch mode */
 	double duration; /* 0: until the target exits */
 	const char *snapshot;
+	double snapshot_every; /* seconds, 0: off */
 	double never_finished; /* seconds */
 	unsigned ring_mb;
 	bool tasks_only;
@@ -55,6 +56,7 @@ struct target {
 	bool exited;
 	int exit_status;
 	char exe[PATH_MAX];
+	char exe_real[PATH_MAX]; /* --pid: what /proc/PID/exe points to */
 	char libc[PATH_MAX];
 	char command[1024];
 	int pidfd;
@@ -80,6 +82,8 @@ static void usage(FILE *f)
 		"  -p, --pid PID            attach to a running process\n"
 		"  -d, --duration SEC       stop after SEC seconds\n"
 		"  -s, --snapshot FILE      write a JSON snapshot at the end and on SIGUSR1\n"
+		"      --snapshot-every SEC also every SEC seconds; in FILE, {n} becomes the\n"
+		"                           snapshot's number and {t} the seconds since start\n"
 		"      --never-finished SEC flag tasks pending longer than SEC (default 10)\n"
 		"      --tasks-only         task probes only, no allocator probes\n"
 		"      --ring-mb N          ring buffer size in MiB (power of two, default 64)\n"
@@ -116,13 +120,14 @@ static int parse_seconds(const char *s, double *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_NF = 256, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
+	enum { OPT_NF = 256, OPT_EVERY, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
 	       OPT_TRACE };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "snapshot", required_argument, NULL, 's' },
 		{ "never-finished", required_argument, NULL, OPT_NF },
+		{ "snapshot-every", required_argument, NULL, OPT_EVERY },
 		{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
 		{ "ring-mb", required_argument, NULL, OPT_RING },
 		{ "bench-floor", no_argument, NULL, OPT_FLOOR },
@@ -163,6 +168,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad_usage("--snapshot takes a file name%s",
 						 "");
 			o->snapshot = optarg;
+			break;
+		case OPT_EVERY:
+			if (parse_seconds(optarg, &o->snapshot_every) ||
+			    o->snapshot_every < 0.1)
+				return bad_usage("--snapshot-every takes a number of seconds (at least 0.1), not '%s'",
+						 optarg);
 			break;
 		case OPT_NF:
 			if (parse_seconds(optarg, &o->never_finished))
@@ -209,6 +220,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (!o->pid == !o->argv)
 		return bad_usage("give either --pid PID or -- PROGRAM [ARGS]%s",
 				 "");
+	if (o->snapshot_every && !o->snapshot)
+		return bad_usage("--snapshot-every needs --snapshot FILE%s", "");
 	return 0;
 }
 
@@ -303,6 +316,8 @@ static int resolve_pid(const struct options *o, struct target *t)
 	/* Attach through /proc/PID/exe: it names the inode even if the file
 	 * was deleted or replaced since the process started. */
 	snprintf(t->exe, sizeof(t->exe), "%s", path);
+	buf[n] = '\0';
+	snprintf(t->exe_real, sizeof(t->exe_real), "%s", buf);
 	if (attach__find_libc_pid(o->pid, t->libc, sizeof(t->libc))) {
 		pr_err("pid %d does not use a shared libc (static or not glibc-based): no allocator to probe",
 		       (int)o->pid);
@@ -399,9 +414,34 @@ static int open_pidfd(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* FILE with {n} -> the snapshot's number, {t} -> seconds since start. */
+static void snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
+			  char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = pattern; *p && o + 1 < len; p++) {
+		if (!strncmp(p, "{n}", 3)) {
+			o += (size_t)snprintf(out + o, len - o, "%04u", seq);
+			p += 2;
+		} else if (!strncmp(p, "{t}", 3)) {
+			o += (size_t)snprintf(out + o, len - o, "%llu",
+					      (unsigned long long)secs);
+			p += 2;
+		} else {
+			out[o++] = *p;
+		}
+		if (o >= len)
+			o = len - 1;
+	}
+	out[o] = '\0';
+}
+
 static void write_snapshot(const struct options *o, const struct target *t,
 			   const struct model *m)
 {
+	static unsigned seq;
+	char path[PATH_MAX];
 	struct snapshot_meta meta = {
 		.pid = (uint32_t)t->pid,
 		.command = t->command,
@@ -416,12 +456,15 @@ static void write_snapshot(const struct options *o, const struct target *t,
 
 	if (!o->snapshot)
 		return;
-	err = snapshot__write(m, &meta, o->snapshot);
+	snapshot_path(o->snapshot, ++seq,
+		      (meta.now_ns - model__start_ns(m)) / 1000000000ull, path,
+		      sizeof(path));
+	err = snapshot__write(m, &meta, path);
 	if (err)
-		pr_err("cannot write snapshot %s: %s", o->snapshot,
+		pr_err("cannot write snapshot %s: %s", path,
 		       err == -ELOOP ? "it is a symbolic link" : strerror(-err));
 	else
-		pr_info("snapshot written to %s", o->snapshot);
+		pr_info("snapshot written to %s", path);
 }
 
 static void reap(struct target *t)
@@ -441,7 +484,8 @@ static void reap(struct target *t)
 static int run(const struct options *o, struct target *t, struct model *m,
 	       struct collector *c, int sfd)
 {
-	uint64_t start = now_ns(), last_tick = start;
+	uint64_t start = now_ns(), last_tick = start, last_snap = start;
+	uint64_t every = (uint64_t)(o->snapshot_every * 1e9);
 	uint64_t deadline = o->duration > 0 ?
 				    start + (uint64_t)(o->duration * 1e9) :
 				    0;
@@ -488,7 +532,14 @@ static int run(const struct options *o, struct target *t, struct model *m,
 		if (now - last_tick >= 1000000000ull) {
 			collector__refresh_stats(c);
 			model__tick(m, now);
+			model__sample(m, now);
 			last_tick = now;
+		}
+		if (every && now - last_snap >= every) {
+			collector__refresh_stats(c);
+			model__tick(m, now);
+			write_snapshot(o, t, m);
+			last_snap = now;
 		}
 		if (deadline && now >= deadline)
 			return 0;
@@ -586,6 +637,8 @@ int main(int argc, char **argv)
 				  t.exe);
 		}
 		n = attach__usdt(a, t.exe);
+		n += t.launched ? attach__usdt_needed(a, t.exe) :
+				  attach__usdt_mapped(a, t.pid, t.exe_real);
 		if (n > 0)
 			pr_debug("usdt: %d memscope markers", n);
 	}
@@ -624,6 +677,7 @@ int main(int argc, char **argv)
 	collector__drain(c);
 	collector__refresh_stats(c);
 	model__tick(m, now_ns());
+	model__sample(m, now_ns());
 	if (!o.quiet)
 		summary__print(stdout, m, now_ns());
 	fflush(stdout);

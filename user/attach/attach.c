@@ -391,13 +391,12 @@ static const char *const lib_dirs[] = {
 	"/lib64", "/usr/lib64", "/lib", "/usr/lib",
 };
 
-static int needed_cb(const char *name, void *ctx)
+/* Where the dynamic loader would find a DT_NEEDED name (the common cases:
+ * LD_LIBRARY_PATH, then the system directories). */
+static bool find_lib(const char *name, struct needed_ctx *nc)
 {
-	struct needed_ctx *nc = ctx;
 	const char *ld = getenv("LD_LIBRARY_PATH");
 
-	if (!is_libc_name(name))
-		return 0;
 	if (ld && *ld) {
 		char dirs[PATH_MAX], *save, *d;
 
@@ -414,7 +413,79 @@ static int needed_cb(const char *name, void *ctx)
 		if (!access(nc->out, R_OK))
 			return nc->found = true;
 	}
+	return false;
+}
+
+static int needed_cb(const char *name, void *ctx)
+{
+	if (!is_libc_name(name))
+		return 0;
+	return find_lib(name, ctx);
+}
+
+struct usdt_libs_ctx {
+	struct attach *a;
+	int n;
+};
+
+static int usdt_needed_cb(const char *name, void *ctx)
+{
+	struct usdt_libs_ctx *uc = ctx;
+	char path[PATH_MAX];
+	struct needed_ctx nc = { path, sizeof(path), false };
+	int n;
+
+	if (is_libc_name(name) || !find_lib(name, &nc))
+		return 0;
+	n = attach__usdt(uc->a, path);
+	if (n > 0)
+		uc->n += n;
 	return 0;
+}
+
+int attach__usdt_needed(struct attach *a, const char *exe)
+{
+	struct usdt_libs_ctx uc = { a, 0 };
+	struct elf_file *ef;
+
+	if (elf__open(exe, &ef))
+		return 0;
+	elf__foreach_needed(ef, usdt_needed_cb, &uc);
+	elf__close(ef);
+	return uc.n;
+}
+
+int attach__usdt_mapped(struct attach *a, pid_t pid, const char *exe)
+{
+	char path[64], line[PATH_MAX + 128], last[PATH_MAX] = "";
+	FILE *f;
+	int total = 0, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char perms[8], *p = strchr(line, '/');
+		size_t len;
+
+		if (!p || sscanf(line, "%*s %7s", perms) != 1 ||
+		    perms[2] != 'x')
+			continue;
+		len = strlen(p);
+		while (len && p[len - 1] == '\n')
+			p[--len] = '\0';
+		/* The executable is attached through exe already. */
+		if (!strcmp(p, last) || !strcmp(p, exe) ||
+		    is_libc_name(strrchr(p, '/') + 1))
+			continue;
+		snprintf(last, sizeof(last), "%s", p);
+		n = attach__usdt(a, p);
+		if (n > 0)
+			total += n;
+	}
+	fclose(f);
+	return total;
 }
 
 int attach__find_libc_prog(const char *prog, char *out, size_t len)

@@ -22,6 +22,10 @@ int attach__allocator(struct attach *a, const char *libc_path, bool floor);
 int attach__tokio(struct attach *a, const char *exe_path);
 /* memscope USDT markers in the binary at path. Returns markers attached. */
 int attach__usdt(struct attach *a, const char *path);
+/* ... in the shared libraries the executable needs (launch mode) or that
+ * the process has mapped (--pid). Returns markers attached. */
+int attach__usdt_needed(struct attach *a, const char *exe);
+int attach__usdt_mapped(struct attach *a, pid_t pid, const char *exe);
 
 size_t attach__links(const struct attach *a);
 /* vaddr (in the executable) of tokio poll function idx, 0 if none. */

@@ -39,6 +39,9 @@ struct model {
 	uint64_t next_own_id; /* ids for tasks whose tokio Id is unknown */
 	uint64_t last_ns;
 	enum ms_runtime runtime;
+	struct ms_sample *samples; /* ring of MS_SAMPLES_MAX */
+	size_t nsamples, sample_head;
+	uint64_t sampled_records;
 };
 
 const char *task_state__name(enum task_state s)
@@ -86,6 +89,7 @@ void model__free(struct model *m)
 {
 	if (!m)
 		return;
+	free(m->samples);
 	free(m->threads);
 	free(m->tasks);
 	idmap__free(m->bad_vtables);
@@ -575,6 +579,61 @@ void model__tick(struct model *m, uint64_t now_ns)
 	}
 }
 
+void model__sample(struct model *m, uint64_t now_ns)
+{
+	struct ms_sample *s;
+
+	if (!m->samples) {
+		m->samples = calloc(MS_SAMPLES_MAX, sizeof(*m->samples));
+		if (!m->samples)
+			return;
+	}
+	s = &m->samples[(m->sample_head + m->nsamples) % MS_SAMPLES_MAX];
+	if (m->nsamples == MS_SAMPLES_MAX)
+		m->sample_head = (m->sample_head + 1) % MS_SAMPLES_MAX;
+	else
+		m->nsamples++;
+	memset(s, 0, sizeof(*s));
+	s->t_ns = rel_ns(m, now_ns);
+	s->live_bytes = m->totals.live_bytes;
+	s->live_count = m->totals.live_count;
+	s->events = m->totals.records - m->sampled_records;
+	m->sampled_records = m->totals.records;
+	for (size_t i = 0; i < m->ntasks; i++) {
+		const struct ms_task *t = &m->tasks[i];
+		uint32_t j;
+
+		if (t->kind == TASK_USER && t->state != TASK_COMPLETED &&
+		    t->state != TASK_CANCELLED)
+			s->tasks_alive++;
+		if (!t->mem.live_bytes)
+			continue;
+		/* Insertion into the small sorted top list. */
+		if (s->ntop == MS_SAMPLE_TOP &&
+		    t->mem.live_bytes <= s->top[MS_SAMPLE_TOP - 1].live_bytes)
+			continue;
+		j = s->ntop < MS_SAMPLE_TOP ? s->ntop++ : MS_SAMPLE_TOP - 1;
+		while (j > 0 && s->top[j - 1].live_bytes < t->mem.live_bytes) {
+			s->top[j] = s->top[j - 1];
+			j--;
+		}
+		s->top[j].id = t->id;
+		s->top[j].live_bytes = t->mem.live_bytes;
+	}
+}
+
+size_t model__sample_count(const struct model *m)
+{
+	return m->nsamples;
+}
+
+const struct ms_sample *model__sample_at(const struct model *m, size_t i)
+{
+	if (i >= m->nsamples)
+		return NULL;
+	return &m->samples[(m->sample_head + i) % MS_SAMPLES_MAX];
+}
+
 void model__set_kernel_stats(struct model *m, const uint64_t *st, size_t n)
 {
 	if (n > MS_STAT_LOST)
@@ -681,7 +740,8 @@ size_t model__mem_bytes(const struct model *m)
 	return sizeof(*m) + allocs__mem_bytes(m->allocs) +
 	       idmap__mem_bytes(m->task_keys) + idmap__mem_bytes(m->tids) +
 	       m->cap_tasks * sizeof(struct ms_task) +
-	       m->cap_threads * sizeof(struct thread);
+	       m->cap_threads * sizeof(struct thread) +
+	       (m->samples ? MS_SAMPLES_MAX * sizeof(struct ms_sample) : 0);
 }
 
 bool model__incomplete(const struct model *m)

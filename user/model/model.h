@@ -81,6 +81,20 @@ struct ms_async {
 	uint64_t tasks_alive, tasks_completed, tasks_cancelled;
 };
 
+#define MS_SAMPLE_TOP 8
+#define MS_SAMPLES_MAX 3600 /* one per second: the last hour */
+
+struct ms_sample {
+	uint64_t t_ns; /* since trace start */
+	uint64_t live_bytes, live_count;
+	uint64_t tasks_alive;
+	uint64_t events; /* records since the previous sample */
+	uint32_t ntop;
+	struct {
+		uint64_t id, live_bytes;
+	} top[MS_SAMPLE_TOP]; /* the tasks holding most, largest first */
+};
+
 struct model_opts {
 	uint64_t start_ns; /* CLOCK_MONOTONIC at trace start */
 	uint64_t never_finished_ns; /* pending threshold */
@@ -100,6 +114,11 @@ int model__apply(struct model *m, const void *rec, size_t len);
 /* Time-based detectors (pending threshold). now_ns: CLOCK_MONOTONIC. */
 void model__tick(struct model *m, uint64_t now_ns);
 /* Counters read from the kernel side (absolute values). */
+/* Append a timeline sample (the caller calls it about once a second). */
+void model__sample(struct model *m, uint64_t now_ns);
+size_t model__sample_count(const struct model *m);
+/* Sample i, oldest first. */
+const struct ms_sample *model__sample_at(const struct model *m, size_t i);
 void model__set_kernel_stats(struct model *m, const uint64_t *st, size_t n);
 /* The tokio layout check for a vtable failed: ignore what was read
  * through it (ids, state), keep attributing allocations by poll. */

@@ -144,6 +144,36 @@ static struct json_object *task_obj(const struct model *m,
 	return o;
 }
 
+static struct json_object *timeline_obj(const struct model *m)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *arr = json_object_new_array();
+
+	add_u64(o, "interval_ns", 1000000000ull);
+	for (size_t i = 0; i < model__sample_count(m); i++) {
+		const struct ms_sample *s = model__sample_at(m, i);
+		struct json_object *so = json_object_new_object();
+		struct json_object *top = json_object_new_array();
+
+		add_u64(so, "t_ns", s->t_ns);
+		add_u64(so, "live_bytes", s->live_bytes);
+		add_u64(so, "live_count", s->live_count);
+		add_u64(so, "tasks_alive", s->tasks_alive);
+		add_u64(so, "events", s->events);
+		for (uint32_t j = 0; j < s->ntop; j++) {
+			struct json_object *t = json_object_new_object();
+
+			add_u64(t, "id", s->top[j].id);
+			add_u64(t, "live_bytes", s->top[j].live_bytes);
+			json_object_array_add(top, t);
+		}
+		json_object_object_add(so, "top_tasks", top);
+		json_object_array_add(arr, so);
+	}
+	json_object_object_add(o, "samples", arr);
+	return o;
+}
+
 static const char *runtime_name(enum ms_runtime rt)
 {
 	return rt == MS_RT_TOKIO ? "tokio" : rt == MS_RT_USDT ? "usdt" : "none";
@@ -193,6 +223,7 @@ struct json_object *snapshot__build(const struct model *m,
 	for (size_t i = 0; i < model__task_count(m); i++)
 		json_object_array_add(tasks, task_obj(m, model__task(m, i)));
 	json_object_object_add(doc, "tasks", tasks);
+	json_object_object_add(doc, "timeline", timeline_obj(m));
 	for (const char *const *w = meta->warnings; w && *w; w++)
 		json_object_array_add(warn, json_object_new_string(*w));
 	json_object_object_add(doc, "warnings", warn);
