@@ -19,7 +19,22 @@ char LICENSE[] SEC("license") = "GPL";
  * would cost more than the record itself. The reader also polls on a timer. */
 const volatile __u64 wake_bytes = 256 * 1024;
 
+/* Allocation stacks: on average one per sample_bytes allocated (0: off).
+ * Intervals come from a table of exponential variates (mean sample_bytes)
+ * that user space fills, so sampling is a Poisson process over bytes and
+ * weights can be scaled honestly. */
+const volatile __u64 sample_bytes = 0;
+const volatile bool spawn_stacks = false;
+
 #define MAX_POLL_DEPTH 4
+#define SAMPLE_TABLE 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SAMPLE_TABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} sample_intervals SEC(".maps");
 
 struct tstate {
 	__u64 args[3];
@@ -29,6 +44,10 @@ struct tstate {
 	__u32 fn; /* outermost allocator call */
 	__u32 poll_depth;
 	__u32 announced;
+	__s64 sample_left; /* bytes until the next sampled allocation */
+	__u32 spawn_depth; /* inside a task-spawning function */
+	__u32 spawn_taken; /* its stack was taken already */
+	__u32 announced_sample;
 };
 
 struct {
@@ -200,9 +219,80 @@ int alloc_enter(struct pt_regs *ctx)
 	return 0;
 }
 
-static __always_inline int emit_alloc(struct tstate *ts, __u64 addr)
+static __always_inline __u64 next_interval(void)
+{
+	__u32 k = bpf_get_prandom_u32() % SAMPLE_TABLE;
+	__u64 *v = bpf_map_lookup_elem(&sample_intervals, &k);
+
+	return v && *v ? *v : sample_bytes;
+}
+
+/* sp_skip: bytes the probe site moved %rsp by (markers.h steps over the red
+ * zone), so that sp and the copy match what the CFI at ip describes. */
+static __always_inline void emit_stack(struct pt_regs *ctx, __u16 kind,
+				       __u64 addr, __u64 size, __u64 sp_skip)
+{
+	struct ms_stack_rec *r;
+	__u64 sp = PT_REGS_SP(ctx) + sp_skip;
+	long n;
+
+	r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
+	if (!r) {
+		stat_inc(MS_STAT_STACK_LOST);
+		return;
+	}
+	fill_hdr(&r->h, MS_REC_STACK, kind);
+	r->addr = addr;
+	r->size = size;
+	r->ip = PT_REGS_IP(ctx);
+	r->sp = sp;
+	r->bp = ctx->bp;
+	r->bx = ctx->bx;
+	r->r12 = ctx->r12;
+	r->r13 = ctx->r13;
+	r->r14 = ctx->r14;
+	r->r15 = ctx->r15;
+	/* A shallow stack ends before sp + MS_STACK_BYTES: copy less. */
+	r->stack_len = MS_STACK_BYTES;
+	if (bpf_probe_read_user(r->stack, MS_STACK_BYTES, (void *)sp)) {
+		r->stack_len = MS_STACK_BYTES / 4;
+		if (bpf_probe_read_user(r->stack, MS_STACK_BYTES / 4,
+					(void *)sp))
+			r->stack_len = 0;
+	}
+	n = bpf_get_stack(ctx, r->fp_ips, sizeof(r->fp_ips), BPF_F_USER_STACK);
+	r->fp_depth = n > 0 ? (__u32)(n / sizeof(__u64)) : 0;
+	submit(r);
+}
+
+/* Whether this allocation's stack is wanted, and why. */
+static __always_inline __u16 stack_kind(struct tstate *ts, __u64 size)
+{
+	if (ts->spawn_depth && !ts->spawn_taken && spawn_stacks) {
+		ts->spawn_taken = 1;
+		return MS_STACK_SPAWN;
+	}
+	if (!sample_bytes)
+		return 0;
+	ts->sample_left -= (__s64)size;
+	if (ts->sample_left > 0)
+		return 0;
+	/* A new thread starts at 0: draw its first interval instead of
+	 * sampling its first allocation. */
+	if (!ts->announced_sample) {
+		ts->announced_sample = 1;
+		ts->sample_left = (__s64)next_interval();
+		return 0;
+	}
+	ts->sample_left = (__s64)next_interval();
+	return MS_STACK_SAMPLE;
+}
+
+static __always_inline int emit_alloc(struct pt_regs *ctx, struct tstate *ts,
+				      __u64 addr)
 {
 	struct ms_alloc_rec *r;
+	__u16 kind;
 	__u64 size = ts->args[0], old = ts->args[1];
 	__u32 fn = ts->fn;
 
@@ -224,6 +314,8 @@ static __always_inline int emit_alloc(struct tstate *ts, __u64 addr)
 	r->old_addr = old;
 	r->task = current_task(ts);
 	submit(r);
+	if (addr && (kind = stack_kind(ts, size)))
+		emit_stack(ctx, kind, addr, size, 0);
 	return 0;
 }
 
@@ -236,7 +328,7 @@ int alloc_ret(struct pt_regs *ctx)
 		return 0;
 	if (--ts->depth)
 		return 0;
-	return emit_alloc(ts, PT_REGS_RC(ctx));
+	return emit_alloc(ctx, ts, PT_REGS_RC(ctx));
 }
 
 SEC("uretprobe")
@@ -255,7 +347,7 @@ int posix_memalign_ret(struct pt_regs *ctx)
 		stat_inc(MS_STAT_READ_FAILED);
 		return 0;
 	}
-	return emit_alloc(ts, addr);
+	return emit_alloc(ctx, ts, addr);
 }
 
 /* Placed after glibc's NULL check when the prologue allows, so it only
@@ -405,6 +497,31 @@ int tokio_shutdown(struct pt_regs *ctx)
 			 0, 0);
 }
 
+/* Functions that spawn tasks (tokio's OwnedTasks::bind, spawn_blocking...):
+ * the first allocation inside is the task's, and its stack is the spawn
+ * site. */
+SEC("uprobe")
+int spawn_enter(struct pt_regs *ctx)
+{
+	struct tstate *ts = get_tstate();
+
+	if (!ts)
+		return 0;
+	if (!ts->spawn_depth++)
+		ts->spawn_taken = 0;
+	return 0;
+}
+
+SEC("uretprobe")
+int spawn_ret(struct pt_regs *ctx)
+{
+	struct tstate *ts = get_tstate();
+
+	if (ts && ts->spawn_depth)
+		ts->spawn_depth--;
+	return 0;
+}
+
 /* ---- USDT markers (include/memscope/markers.h) ------------------------- */
 
 SEC("usdt")
@@ -412,7 +529,11 @@ int BPF_USDT(usdt_spawn, __u64 id, __u64 parent, __u64 size)
 {
 	if (!get_tstate())
 		return 0;
-	return emit_task(MS_REC_TASK_SPAWN, MS_RT_USDT, id, parent, size);
+	emit_task(MS_REC_TASK_SPAWN, MS_RT_USDT, id, parent, size);
+	/* addr = the task id: user space files it under the task. */
+	if (spawn_stacks)
+		emit_stack(ctx, MS_STACK_SPAWN, id, 0, 128);
+	return 0;
 }
 
 SEC("usdt")

@@ -5,7 +5,9 @@
  * (ring size, autoload) -> load -> attach -> drain until the target exits,
  * a signal, or --duration -> summary and snapshot.
  */
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <math.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -43,6 +45,8 @@ struct options {
 	const char *snapshot;
 	double snapshot_every; /* seconds, 0: off */
 	double never_finished; /* seconds */
+	unsigned long long sample_bytes; /* allocation stack sampling */
+	bool spawn_stacks;
 	unsigned ring_mb;
 	bool tasks_only;
 	bool floor;
@@ -86,6 +90,9 @@ static void usage(FILE *f)
 		"                           snapshot's number and {t} the seconds since start\n"
 		"      --never-finished SEC flag tasks pending longer than SEC (default 10)\n"
 		"      --tasks-only         task probes only, no allocator probes\n"
+		"      --sample-bytes N     take an allocation stack once per N bytes allocated\n"
+		"                           on average (default 524288; 0: none)\n"
+		"      --no-spawn-stacks    do not take a stack at each task spawn\n"
 		"      --ring-mb N          ring buffer size in MiB (power of two, default 64)\n"
 		"  -q, --quiet              no end-of-run summary\n"
 		"  -v, --verbose            debug output, including libbpf's\n"
@@ -120,7 +127,7 @@ static int parse_seconds(const char *s, double *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_NF = 256, OPT_EVERY, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
+	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
 	       OPT_TRACE };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -129,6 +136,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "never-finished", required_argument, NULL, OPT_NF },
 		{ "snapshot-every", required_argument, NULL, OPT_EVERY },
 		{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
+		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE },
+		{ "no-spawn-stacks", no_argument, NULL, OPT_NO_SPAWN },
 		{ "ring-mb", required_argument, NULL, OPT_RING },
 		{ "bench-floor", no_argument, NULL, OPT_FLOOR },
 		{ "trace-records", no_argument, NULL, OPT_TRACE },
@@ -143,6 +152,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	o->never_finished = 10;
+	o->sample_bytes = 512 * 1024; /* jemalloc's default lg_prof_sample */
+	o->spawn_stacks = true;
 	o->ring_mb = 64;
 	opterr = 0; /* one error line, ours */
 	while ((c = getopt_long(argc, argv, "+p:d:s:qvh", longopts, NULL)) !=
@@ -179,6 +190,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_seconds(optarg, &o->never_finished))
 				return bad_usage("--never-finished takes a number of seconds, not '%s'",
 						 optarg);
+			break;
+		case OPT_SAMPLE:
+			errno = 0;
+			o->sample_bytes = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-')
+				return bad_usage("--sample-bytes takes a number of bytes (0: no sampling), not '%s'",
+						 optarg);
+			break;
+		case OPT_NO_SPAWN:
+			o->spawn_stacks = false;
 			break;
 		case OPT_TASKS_ONLY:
 			o->tasks_only = true;
@@ -409,6 +430,30 @@ static int launch(const struct options *o, struct target *t,
 	return 0;
 }
 
+/*
+ * Exponential variates with mean N: sampling allocations where these
+ * intervals of bytes run out is a Poisson process over bytes, so a sampled
+ * block of size s stands for s / (1 - exp(-s / N)) bytes.
+ */
+static void fill_sample_intervals(struct memscope_bpf *skel, uint64_t mean)
+{
+	int fd = bpf_map__fd(skel->maps.sample_intervals);
+	uint64_t x = 0x9e3779b97f4a7c15ull; /* fixed seed: reproducible */
+
+	for (uint32_t k = 0; k < 1024; k++) {
+		double u, v;
+		uint64_t iv;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		u = ((double)(x >> 11) + 0.5) / 9007199254740992.0;
+		v = -log(u) * (double)mean;
+		iv = v < 1 ? 1 : (uint64_t)v;
+		bpf_map_update_elem(fd, &k, &iv, BPF_ANY);
+	}
+}
+
 static int open_pidfd(pid_t pid)
 {
 	return (int)syscall(SYS_pidfd_open, pid, 0);
@@ -585,6 +630,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	bpf_map__set_max_entries(skel->maps.rb, o.ring_mb << 20);
+	skel->rodata->sample_bytes = o.tasks_only ? 0 : o.sample_bytes;
+	skel->rodata->spawn_stacks = o.spawn_stacks;
 	if (o.floor) {
 		struct bpf_program *p;
 
@@ -614,7 +661,9 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	a = attach__new(skel, t.pid);
+	if (o.sample_bytes)
+		fill_sample_intervals(skel, o.sample_bytes);
+	a = attach__new(skel, t.pid, o.spawn_stacks);
 	if (!a)
 		goto cleanup;
 	if (!o.tasks_only) {

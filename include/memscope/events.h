@@ -24,6 +24,7 @@ enum ms_rec_type {
 	MS_REC_TASK_FREE = 8,
 	MS_REC_TASK_SHUTDOWN = 9, /* tokio raw::shutdown */
 	MS_REC_THREAD = 10, /* first record of a thread: its name */
+	MS_REC_STACK = 11, /* user stack of the allocation just reported */
 	MS_REC_TYPE_MAX,
 };
 
@@ -104,12 +105,39 @@ struct ms_thread_rec {
 	char comm[MS_COMM_LEN];
 };
 
+/* Why a stack was taken (ms_stack_rec.h.aux). */
+enum ms_stack_kind {
+	MS_STACK_SAMPLE = 1, /* byte-sampled allocation; weight = bytes */
+	MS_STACK_SPAWN = 2, /* the allocation of a task being spawned */
+};
+
+#define MS_STACK_BYTES 8192
+#define MS_STACK_FP_DEPTH 32
+
+/*
+ * Registers and a copy of the stack at the allocation's return site,
+ * unwound in user space with DWARF CFI (no frame pointers in Rust release
+ * builds or Debian's glibc), perf-style. fp_ips is the kernel's frame-
+ * pointer walk, the fast path where frame pointers are valid.
+ */
+struct ms_stack_rec {
+	struct ms_hdr h;
+	__u64 addr; /* the allocation (its MS_REC_ALLOC came first) */
+	__u64 size;
+	__u64 ip, sp, bp, bx, r12, r13, r14, r15;
+	__u32 stack_len; /* bytes of stack copied from sp */
+	__u32 fp_depth;
+	__u64 fp_ips[MS_STACK_FP_DEPTH];
+	__u8 stack[MS_STACK_BYTES];
+};
+
 /* Indexes in the per-CPU "stats" array map. */
 enum ms_stat {
 	MS_STAT_LOST = 0, /* ring buffer full: a record was dropped */
 	MS_STAT_NO_STATE, /* no per-thread state: an event was not seen */
 	MS_STAT_READ_FAILED, /* task memory unreadable */
 	MS_STAT_DEPTH_OVERFLOW, /* allocator or poll nesting too deep */
+	MS_STAT_STACK_LOST, /* a stack record did not fit the ring buffer */
 	MS_STAT_MAX,
 };
 

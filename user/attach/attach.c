@@ -23,15 +23,18 @@ struct attach {
 	size_t npoll;
 	uint64_t exe_load_vaddr;
 	bool stripped;
+	bool spawn_stacks;
 };
 
-struct attach *attach__new(struct memscope_bpf *skel, pid_t pid)
+struct attach *attach__new(struct memscope_bpf *skel, pid_t pid,
+			   bool spawn_stacks)
 {
 	struct attach *a = calloc(1, sizeof(*a));
 
 	if (a) {
 		a->skel = skel;
 		a->pid = pid;
+		a->spawn_stacks = spawn_stacks;
 	}
 	return a;
 }
@@ -184,24 +187,27 @@ struct tokio_scan {
 	struct attach *a;
 	struct elf_file *ef;
 	const char *path;
-	uint64_t *shutdown;
-	size_t nshutdown, cap_shutdown, cap_poll;
+	uint64_t *shutdown, *spawn;
+	size_t nshutdown, cap_shutdown, cap_poll, nspawn, cap_spawn;
 	int err;
 };
 
-static bool is_tokio_fn(const char *name, const char *fn)
+/*
+ * Does a mangled name denote tokio's PATH::FN? legacy mangling:
+ * _ZN5tokio<path>FN17h<hash>E (path e.g. "7runtime4task3raw"); v0 mangling
+ * carries the same length-prefixed identifiers, with generic arguments.
+ */
+static bool is_tokio_fn(const char *name, const char *path, const char *fn)
 {
-	char legacy[64], v0[64];
+	char legacy[160], v0[160];
 
-	/* Legacy mangling: _ZN5tokio7runtime4task3raw4poll17h<hash>E;
-	 * v0 mangling names the path the same way, with generic args. */
-	snprintf(legacy, sizeof(legacy), "_ZN5tokio7runtime4task3raw%zu%s17h",
+	snprintf(legacy, sizeof(legacy), "_ZN5tokio%s%zu%s17h", path,
 		 strlen(fn), fn);
 	if (!strncmp(name, legacy, strlen(legacy)))
 		return true;
-	snprintf(v0, sizeof(v0), "7runtime4task3raw%zu%s", strlen(fn), fn);
+	snprintf(v0, sizeof(v0), "%zu%s", strlen(fn), fn);
 	return !strncmp(name, "_R", 2) && strstr(name, "5tokio") &&
-	       strstr(name, v0);
+	       strstr(name, path) && strstr(name, v0);
 }
 
 static int push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
@@ -228,12 +234,23 @@ static int tokio_sym(const struct elf_sym *s, void *ctx)
 
 	if (s->name[0] != '_')
 		return 0;
-	if (is_tokio_fn(s->name, "poll"))
+	if (is_tokio_fn(s->name, "7runtime4task3raw", "poll"))
 		ts->err = push_u64(&ts->a->poll_vaddr, &ts->a->npoll,
 				   &ts->cap_poll, s->vaddr);
-	else if (is_tokio_fn(s->name, "shutdown"))
+	else if (is_tokio_fn(s->name, "7runtime4task3raw", "shutdown"))
 		ts->err = push_u64(&ts->shutdown, &ts->nshutdown,
 				   &ts->cap_shutdown, s->vaddr);
+	/* Where tasks are created: OwnedTasks<S>::bind (every spawn onto a
+	 * scheduler) and spawn_blocking. */
+	else if (is_tokio_fn(s->name,
+			     "7runtime4task4list19OwnedTasks$LT$S$GT$",
+			     "bind") ||
+		 (s->name[1] == 'R' &&
+		  is_tokio_fn(s->name, "10OwnedTasks", "bind")) ||
+		 is_tokio_fn(s->name, "7runtime8blocking4pool",
+			     "spawn_blocking"))
+		ts->err = push_u64(&ts->spawn, &ts->nspawn, &ts->cap_spawn,
+				   s->vaddr);
 	return ts->err;
 }
 
@@ -272,7 +289,17 @@ int attach__tokio(struct attach *a, const char *exe_path)
 			err = uprobe(a, a->skel->progs.tokio_shutdown,
 				     exe_path, off, false, i);
 	}
+	for (size_t i = 0; i < ts.nspawn && !err && a->spawn_stacks; i++) {
+		err = elf__vaddr_to_off(ef, ts.spawn[i], &off);
+		if (!err)
+			err = uprobe(a, a->skel->progs.spawn_enter, exe_path,
+				     off, false, i);
+		if (!err)
+			err = uprobe(a, a->skel->progs.spawn_ret, exe_path, off,
+				     true, i);
+	}
 out:
+	free(ts.spawn);
 	free(ts.shutdown);
 	elf__close(ef);
 	return err ? err : (int)a->npoll;

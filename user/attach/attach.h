@@ -11,7 +11,9 @@
 struct memscope_bpf;
 struct attach;
 
-struct attach *attach__new(struct memscope_bpf *skel, pid_t pid);
+/* spawn_stacks: also probe the functions that create tasks. */
+struct attach *attach__new(struct memscope_bpf *skel, pid_t pid,
+			   bool spawn_stacks);
 void attach__destroy(struct attach *a);
 
 /* The whole malloc family of the libc at path. floor: attach the empty
