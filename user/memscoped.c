@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include <math.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -46,6 +47,7 @@ struct options {
 	double snapshot_every; /* seconds, 0: off */
 	double never_finished; /* seconds */
 	unsigned long long sample_bytes; /* allocation stack sampling */
+	const char *record; /* raw record stream file */
 	bool spawn_stacks;
 	unsigned ring_mb;
 	bool tasks_only;
@@ -93,6 +95,7 @@ static void usage(FILE *f)
 		"      --sample-bytes N     take an allocation stack once per N bytes allocated\n"
 		"                           on average (default 524288; 0: none)\n"
 		"      --no-spawn-stacks    do not take a stack at each task spawn\n"
+		"      --record FILE        also store the raw record stream (for replay)\n"
 		"      --ring-mb N          ring buffer size in MiB (power of two, default 64)\n"
 		"  -q, --quiet              no end-of-run summary\n"
 		"  -v, --verbose            debug output, including libbpf's\n"
@@ -127,7 +130,7 @@ static int parse_seconds(const char *s, double *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
+	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_RECORD, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
 	       OPT_TRACE };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -137,6 +140,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "snapshot-every", required_argument, NULL, OPT_EVERY },
 		{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE },
+		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "no-spawn-stacks", no_argument, NULL, OPT_NO_SPAWN },
 		{ "ring-mb", required_argument, NULL, OPT_RING },
 		{ "bench-floor", no_argument, NULL, OPT_FLOOR },
@@ -197,6 +201,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (errno || end == optarg || *end || *optarg == '-')
 				return bad_usage("--sample-bytes takes a number of bytes (0: no sampling), not '%s'",
 						 optarg);
+			break;
+		case OPT_RECORD:
+			o->record = optarg;
 			break;
 		case OPT_NO_SPAWN:
 			o->spawn_stacks = false;
@@ -600,6 +607,7 @@ int main(int argc, char **argv)
 	struct attach *a = NULL;
 	struct model *m = NULL;
 	sigset_t mask, orig;
+	FILE *rec = NULL;
 	int sfd = -1, err, ret = EXIT_RUNTIME, n;
 
 	log__set_prog("memscoped");
@@ -692,6 +700,19 @@ int main(int argc, char **argv)
 			pr_debug("usdt: %d memscope markers", n);
 	}
 
+	if (o.record) {
+		int fd = open(o.record,
+			      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			      0600);
+
+		rec = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!rec || fwrite(MS_RECORD_MAGIC, 8, 1, rec) != 1) {
+			pr_err("cannot write %s: %s", o.record, strerror(errno));
+			if (fd >= 0 && !rec)
+				close(fd);
+			goto cleanup;
+		}
+	}
 	m = model__new(&(struct model_opts){
 		.start_ns = now_ns(),
 		.never_finished_ns = (uint64_t)(o.never_finished * 1e9),
@@ -706,6 +727,7 @@ int main(int argc, char **argv)
 				     .ringbuf_fd = bpf_map__fd(skel->maps.rb),
 				     .stats_fd = bpf_map__fd(skel->maps.stats),
 				     .trace = o.trace ? stderr : NULL,
+				     .record = rec,
 			     },
 			     &c);
 	if (err) {
@@ -734,6 +756,8 @@ int main(int argc, char **argv)
 	ret = err ? EXIT_RUNTIME : 0;
 cleanup:
 	collector__free(c);
+	if (rec && fclose(rec))
+		pr_err("writing %s: %s", o.record, strerror(errno));
 	attach__destroy(a);
 	memscope_bpf__destroy(skel);
 	model__free(m);

@@ -25,6 +25,7 @@ struct collector {
 	int bias_state; /* 0 unknown, 1 known, -1 unavailable */
 	uint64_t records;
 	uint64_t rejected;
+	uint64_t record_errors;
 };
 
 static uint64_t exe_bias(struct collector *c)
@@ -159,6 +160,13 @@ static int on_record(void *ctx, void *data, size_t len)
 	c->records++;
 	if (c->o.trace)
 		trace_record(c->o.trace, data, len);
+	if (c->o.record) {
+		uint32_t n = (uint32_t)len;
+
+		if (fwrite(&n, sizeof(n), 1, c->o.record) != 1 ||
+		    fwrite(data, len, 1, c->o.record) != 1)
+			c->record_errors++;
+	}
 	if (len >= sizeof(struct ms_poll_rec) && h->type == MS_REC_POLL_BEGIN &&
 	    h->aux == MS_RT_TOKIO)
 		check_vtable(c, data);

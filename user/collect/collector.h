@@ -18,7 +18,12 @@ struct collector_opts {
 	int ringbuf_fd;
 	int stats_fd;
 	FILE *trace; /* print every record here (debugging), or NULL */
+	FILE *record; /* store the raw record stream here, or NULL */
 };
+
+/* --record files: this magic, then per record a u32 length and the bytes
+ * as they came from the ring buffer (host byte order). */
+#define MS_RECORD_MAGIC "MSREC01\n"
 
 int collector__new(const struct collector_opts *opts, struct collector **out);
 void collector__free(struct collector *c);

@@ -14,6 +14,12 @@
 
 #define POLL_STACK 4
 
+struct sampled_block {
+	double weight; /* bytes this sample stands for */
+	double count; /* allocations it stands for */
+	uint32_t site;
+};
+
 struct thread {
 	uint32_t tid;
 	bool runtime; /* a runtime worker: its own allocations are overhead */
@@ -39,6 +45,14 @@ struct model {
 	uint64_t next_own_id; /* ids for tasks whose tokio Id is unknown */
 	uint64_t last_ns;
 	enum ms_runtime runtime;
+	struct ms_site *sites;
+	size_t nsites, cap_sites;
+	struct idmap *site_keys; /* hash of a site's pcs -> index */
+	struct idmap *pending_spawn; /* tokio cell address -> site */
+	struct idmap *sampled; /* live sampled block -> sample index */
+	struct sampled_block *blocks;
+	size_t nblocks, cap_blocks;
+	uint32_t free_block; /* free list through sampled_block.site */
 	struct ms_sample *samples; /* ring of MS_SAMPLES_MAX */
 	size_t nsamples, sample_head;
 	uint64_t sampled_records;
@@ -76,9 +90,14 @@ struct model *model__new(const struct model_opts *opts)
 	m->task_keys = idmap__new();
 	m->tids = idmap__new();
 	m->bad_vtables = idmap__new();
+	m->site_keys = idmap__new();
+	m->pending_spawn = idmap__new();
+	m->sampled = idmap__new();
 	m->next_own_id = 1;
+	m->free_block = UINT32_MAX;
 	m->last_ns = opts->start_ns;
-	if (!m->allocs || !m->task_keys || !m->tids || !m->bad_vtables) {
+	if (!m->allocs || !m->task_keys || !m->tids || !m->bad_vtables ||
+	    !m->site_keys || !m->pending_spawn || !m->sampled) {
 		model__free(m);
 		return NULL;
 	}
@@ -89,6 +108,21 @@ void model__free(struct model *m)
 {
 	if (!m)
 		return;
+	for (size_t i = 0; i < m->nsites; i++) {
+		struct ms_frame *f = (struct ms_frame *)m->sites[i].frames;
+
+		for (uint32_t j = 0; j < m->sites[i].nframes; j++) {
+			free((char *)f[j].function);
+			free((char *)f[j].file);
+			free((char *)f[j].module);
+		}
+		free(f);
+	}
+	free(m->sites);
+	free(m->blocks);
+	idmap__free(m->sampled);
+	idmap__free(m->pending_spawn);
+	idmap__free(m->site_keys);
 	free(m->samples);
 	free(m->threads);
 	free(m->tasks);
@@ -167,6 +201,7 @@ static struct ms_task *task_new(struct model *m, uint64_t key, uint8_t rt,
 	memset(t, 0, sizeof(*t));
 	t->key = key;
 	t->parent = MS_TASK_NO_PARENT;
+	t->spawn_site = MS_NO_SITE;
 	t->runtime = rt;
 	t->state = TASK_PENDING;
 	if (m->runtime == MS_RT_NONE)
@@ -285,6 +320,24 @@ static void tokio_state(struct model *m, struct ms_task *t, uint64_t st,
 		t->nf_reason = NF_NO_WAKER;
 }
 
+/* A sampled block is freed: what it stood for is no longer live. */
+static void release_sample(struct model *m, uint64_t addr)
+{
+	struct sampled_block *b;
+	uint32_t idx;
+
+	if (idmap__get(m->sampled, addr, &idx))
+		return;
+	idmap__del(m->sampled, addr);
+	b = &m->blocks[idx];
+	if (b->site < m->nsites) {
+		m->sites[b->site].live_bytes -= b->weight;
+		m->sites[b->site].live_count -= b->count;
+	}
+	b->site = m->free_block;
+	m->free_block = idx;
+}
+
 static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 {
 	struct thread *th = thread_get(m, r->h.tid);
@@ -292,6 +345,7 @@ static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 	uint32_t owner;
 
 	if (r->old_addr) {
+		release_sample(m, r->old_addr);
 		if (!allocs__remove(m->allocs, r->old_addr, &old)) {
 			live_del(m, &old);
 			m->totals.free_count++;
@@ -334,6 +388,8 @@ static int on_free(struct model *m, const struct ms_free_rec *r)
 			tokio_state(m, t, r->task_state, r->h.ts_ns);
 		task_release(m, t, r->h.ts_ns);
 	}
+	release_sample(m, r->addr);
+	idmap__del(m->pending_spawn, r->addr);
 	if (allocs__remove(m->allocs, r->addr, &old)) {
 		m->totals.untracked_frees++;
 		return 0;
@@ -366,6 +422,10 @@ static struct ms_task *tokio_discover(struct model *m,
 	/* Blocking-pool tasks (worker launch, spawn_blocking) are never bound
 	 * to an owner list: the runtime's own machinery. */
 	t->kind = (!bad && r->owner_id == 0) ? TASK_RUNTIME : TASK_USER;
+	if (!idmap__get(m->pending_spawn, r->task, &t->spawn_site))
+		idmap__del(m->pending_spawn, r->task);
+	else
+		t->spawn_site = MS_NO_SITE;
 	if (cell) {
 		t->spawn_known = true;
 		t->spawned_ns = (uint64_t)cell->t_ms * 1000000;
@@ -620,6 +680,138 @@ void model__sample(struct model *m, uint64_t now_ns)
 		s->top[j].id = t->id;
 		s->top[j].live_bytes = t->mem.live_bytes;
 	}
+}
+
+static uint64_t site_hash(const struct ms_frame *f, uint32_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (uint32_t i = 0; i < n; i++) {
+		h ^= f[i].pc;
+		h *= 0x100000001b3ull;
+	}
+	return h | 1; /* idmap keys are never 0 */
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+uint32_t model__site_intern(struct model *m, const struct ms_frame *frames,
+			    uint32_t nframes)
+{
+	uint64_t h = site_hash(frames, nframes);
+	struct ms_frame *copy;
+	struct ms_site *s;
+	uint32_t idx;
+
+	if (!nframes)
+		return MS_NO_SITE;
+	if (!idmap__get(m->site_keys, h, &idx))
+		return idx;
+	if (m->nsites == m->cap_sites) {
+		size_t cap = m->cap_sites ? m->cap_sites * 2 : 64;
+		struct ms_site *n = realloc(m->sites, cap * sizeof(*n));
+
+		if (!n)
+			return MS_NO_SITE;
+		m->sites = n;
+		m->cap_sites = cap;
+	}
+	copy = calloc(nframes, sizeof(*copy));
+	if (!copy)
+		return MS_NO_SITE;
+	for (uint32_t i = 0; i < nframes; i++) {
+		copy[i].pc = frames[i].pc;
+		copy[i].line = frames[i].line;
+		copy[i].function = dup_or_null(frames[i].function);
+		copy[i].file = dup_or_null(frames[i].file);
+		copy[i].module = dup_or_null(frames[i].module);
+	}
+	idx = (uint32_t)m->nsites;
+	if (idmap__put(m->site_keys, h, idx)) {
+		for (uint32_t i = 0; i < nframes; i++) {
+			free((char *)copy[i].function);
+			free((char *)copy[i].file);
+			free((char *)copy[i].module);
+		}
+		free(copy);
+		return MS_NO_SITE;
+	}
+	s = &m->sites[m->nsites++];
+	memset(s, 0, sizeof(*s));
+	s->frames = copy;
+	s->nframes = nframes;
+	return idx;
+}
+
+void model__spawn_site(struct model *m, enum ms_runtime rt, uint64_t key,
+		       uint32_t site)
+{
+	struct ms_task *t;
+
+	if (site >= m->nsites)
+		return;
+	m->sites[site].spawns++;
+	/* USDT: the spawn record came first; tokio: the task is known only
+	 * at its first poll, so keep the site under the cell's address. */
+	t = task_by_key(m, key, NULL);
+	if (t && t->runtime == rt && rt == MS_RT_USDT)
+		t->spawn_site = site;
+	else if (rt == MS_RT_TOKIO)
+		idmap__put(m->pending_spawn, key, site);
+}
+
+void model__sampled_alloc(struct model *m, uint64_t addr, uint64_t size,
+			  double weight, uint32_t site)
+{
+	struct sampled_block *b;
+	struct ms_site *s;
+	uint32_t idx;
+
+	if (site >= m->nsites || !allocs__find(m->allocs, addr))
+		return;
+	s = &m->sites[site];
+	s->samples++;
+	s->alloc_bytes += weight;
+	s->alloc_count += size ? weight / (double)size : 1;
+	s->live_bytes += weight;
+	s->live_count += size ? weight / (double)size : 1;
+	if (m->free_block != UINT32_MAX && m->free_block < m->nblocks) {
+		idx = m->free_block;
+		m->free_block = m->blocks[idx].site;
+	} else {
+		if (m->nblocks == m->cap_blocks) {
+			size_t cap = m->cap_blocks ? m->cap_blocks * 2 : 256;
+			struct sampled_block *n =
+				realloc(m->blocks, cap * sizeof(*n));
+
+			if (!n)
+				return;
+			m->blocks = n;
+			m->cap_blocks = cap;
+		}
+		idx = (uint32_t)m->nblocks++;
+	}
+	b = &m->blocks[idx];
+	b->weight = weight;
+	b->count = size ? weight / (double)size : 1;
+	b->site = site;
+	if (idmap__put(m->sampled, addr, idx)) {
+		b->site = m->free_block;
+		m->free_block = idx;
+	}
+}
+
+size_t model__site_count(const struct model *m)
+{
+	return m->nsites;
+}
+
+const struct ms_site *model__site(const struct model *m, uint32_t idx)
+{
+	return idx < m->nsites ? &m->sites[idx] : NULL;
 }
 
 size_t model__sample_count(const struct model *m)

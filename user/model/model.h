@@ -32,6 +32,26 @@ struct ms_mem {
 };
 
 #define MS_TASK_NO_PARENT UINT32_MAX
+#define MS_NO_SITE UINT32_MAX
+
+/* One symbolized frame of a site (strings owned by the model). */
+struct ms_frame {
+	uint64_t pc;
+	const char *function, *file, *module; /* NULL: unknown */
+	uint32_t line; /* 0: unknown */
+};
+
+/* A code location that allocates or spawns: a stack, runtime frames
+ * folded away so the first user frame leads. Figures of sampled
+ * allocations are estimates scaled by their sampling weight. */
+struct ms_site {
+	uint32_t nframes;
+	const struct ms_frame *frames;
+	uint64_t spawns; /* tasks spawned here */
+	uint64_t samples; /* sampled allocations */
+	double alloc_count, alloc_bytes; /* estimated */
+	double live_count, live_bytes; /* estimated */
+};
 
 struct ms_task {
 	uint64_t key; /* tokio: Header address; USDT: the runtime's id */
@@ -49,6 +69,7 @@ struct ms_task {
 	uint64_t polls, busy_ns;
 	uint64_t future_size; /* 0: unknown */
 	uint64_t vtable, owner_id;
+	uint32_t spawn_site; /* MS_NO_SITE: unknown */
 	struct ms_mem mem;
 };
 
@@ -114,6 +135,19 @@ int model__apply(struct model *m, const void *rec, size_t len);
 /* Time-based detectors (pending threshold). now_ns: CLOCK_MONOTONIC. */
 void model__tick(struct model *m, uint64_t now_ns);
 /* Counters read from the kernel side (absolute values). */
+/* Intern a site: frames are copied (strings too). Returns its index, or
+ * MS_NO_SITE when out of memory or nframes is 0. */
+uint32_t model__site_intern(struct model *m, const struct ms_frame *frames,
+			    uint32_t nframes);
+/* The stack of a spawn: key is the task's allocation address (tokio) or
+ * its id (USDT). */
+void model__spawn_site(struct model *m, enum ms_runtime rt, uint64_t key,
+		       uint32_t site);
+/* A sampled allocation of size at addr stands for weight bytes. */
+void model__sampled_alloc(struct model *m, uint64_t addr, uint64_t size,
+			  double weight, uint32_t site);
+size_t model__site_count(const struct model *m);
+const struct ms_site *model__site(const struct model *m, uint32_t idx);
 /* Append a timeline sample (the caller calls it about once a second). */
 void model__sample(struct model *m, uint64_t now_ns);
 size_t model__sample_count(const struct model *m);

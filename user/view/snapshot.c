@@ -92,6 +92,57 @@ static struct json_object *async_obj(const struct model *m)
 	return o;
 }
 
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+static struct json_object *frames_arr(const struct ms_site *site)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (uint32_t i = 0; i < site->nframes; i++) {
+		const struct ms_frame *f = &site->frames[i];
+		struct json_object *o = json_object_new_object();
+
+		add_str(o, "function", f->function);
+		add_str(o, "file", f->file);
+		if (f->line)
+			add_u64(o, "line", f->line);
+		else
+			json_object_object_add(o, "line", NULL);
+		add_str(o, "module", f->module);
+		add_u64(o, "pc", f->pc);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static struct json_object *sites_arr(const struct model *m)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < model__site_count(m); i++) {
+		const struct ms_site *site = model__site(m, (uint32_t)i);
+		struct json_object *o = json_object_new_object();
+
+		add_u64(o, "id", i);
+		add_u64(o, "spawns", site->spawns);
+		add_u64(o, "samples", site->samples);
+		add_u64(o, "alloc_count", (uint64_t)(site->alloc_count + 0.5));
+		add_u64(o, "alloc_bytes", (uint64_t)(site->alloc_bytes + 0.5));
+		add_u64(o, "live_count",
+			site->live_count > 0 ? (uint64_t)(site->live_count + 0.5) :
+					       0);
+		add_u64(o, "live_bytes",
+			site->live_bytes > 0 ? (uint64_t)(site->live_bytes + 0.5) :
+					       0);
+		json_object_object_add(o, "frames", frames_arr(site));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static struct json_object *task_obj(const struct model *m,
 				    const struct ms_task *t)
 {
@@ -141,6 +192,11 @@ static struct json_object *task_obj(const struct model *m,
 							      "tokio" :
 							      "usdt"));
 	add_u64(o, "key", t->key);
+	if (t->spawn_site != MS_NO_SITE) {
+		add_u64(o, "spawn_site_id", t->spawn_site);
+		json_object_object_add(o, "spawn_site",
+				       frames_arr(model__site(m, t->spawn_site)));
+	}
 	return o;
 }
 
@@ -224,6 +280,7 @@ struct json_object *snapshot__build(const struct model *m,
 		json_object_array_add(tasks, task_obj(m, model__task(m, i)));
 	json_object_object_add(doc, "tasks", tasks);
 	json_object_object_add(doc, "timeline", timeline_obj(m));
+	json_object_object_add(doc, "sites", sites_arr(m));
 	for (const char *const *w = meta->warnings; w && *w; w++)
 		json_object_array_add(warn, json_object_new_string(*w));
 	json_object_object_add(doc, "warnings", warn);
