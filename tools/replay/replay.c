@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ms-replay: the daemon's user-space half (record decoding + model) with no
+ * kernel involved, for benchmarks.
+ *
+ *   ms-replay FILE             replay a `memscoped --record FILE` stream
+ *   ms-replay --synthetic      per-record cost and memory at 10k, 100k and
+ *                              1M live allocations and 100k tasks
+ *
+ * Prints records per second (one core) and resident bytes per live
+ * allocation and per task, as the model accounts them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collect/collector.h"
+#include "log.h"
+#include "model/model.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int replay_file(const char *path)
+{
+	static char buf[sizeof(struct ms_stack_rec) + 64];
+	char magic[8];
+	struct model *m;
+	uint64_t n = 0, t0, t1;
+	uint32_t len;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(path, "rb");
+	if (!f) {
+		pr_err("%s: %s", path, strerror(errno));
+		return 2;
+	}
+	if (fread(magic, sizeof(magic), 1, f) != 1 ||
+	    memcmp(magic, MS_RECORD_MAGIC, 8)) {
+		pr_err("%s: not a memscoped --record file", path);
+		fclose(f);
+		return 2;
+	}
+	m = model__new(&(struct model_opts){ .never_finished_ns = 10000000000ull });
+	if (!m) {
+		fclose(f);
+		return 1;
+	}
+	t0 = now_ns();
+	while (fread(&len, sizeof(len), 1, f) == 1) {
+		if (len > sizeof(buf) || fread(buf, len, 1, f) != 1) {
+			pr_err("%s: truncated or corrupt at record %llu", path,
+			       (unsigned long long)n);
+			err = 2;
+			break;
+		}
+		model__apply(m, buf, len);
+		n++;
+	}
+	t1 = now_ns();
+	printf("records %llu in %.3f s: %.2f M records/s; model %zu bytes\n",
+	       (unsigned long long)n, (double)(t1 - t0) / 1e9,
+	       t1 > t0 ? (double)n / ((double)(t1 - t0) / 1e3) : 0.0,
+	       model__mem_bytes(m));
+	model__free(m);
+	fclose(f);
+	return err;
+}
+
+/* ---- synthetic streams ------------------------------------------------ */
+
+static void hdr(struct ms_hdr *h, uint16_t type, uint16_t aux, uint32_t tid,
+		uint64_t ts)
+{
+	h->type = type;
+	h->aux = aux;
+	h->pid = 1000;
+	h->tid = tid;
+	h->cpu = 0;
+	h->ts_ns = ts;
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/*
+ * Build a model holding `live` allocations spread over `tasks` tokio tasks,
+ * then time a steady state of alloc/free pairs inside task polls: the
+ * per-record cost must not grow with the table.
+ */
+static void synthetic(size_t live, size_t tasks, size_t pairs)
+{
+	struct model *m = model__new(&(struct model_opts){
+		.never_finished_ns = 1000000000000ull, .pid = 1000 });
+	struct ms_alloc_rec a = { 0 };
+	struct ms_free_rec fr = { 0 };
+	struct ms_poll_rec p = { 0 };
+	uint64_t ts = 1, t0, t1, base = 0x10000000ull;
+	uint64_t *addrs = calloc(live, sizeof(*addrs));
+	size_t records = 0, before;
+
+	if (!m || !addrs)
+		exit(1);
+	/* Spawn the tasks: the cell allocation, then a first poll. */
+	for (size_t i = 0; i < tasks; i++) {
+		hdr(&a.h, MS_REC_ALLOC, MS_FN_MALLOC, 1001, ts++);
+		a.addr = base + (i << 10);
+		a.size = 384;
+		a.old_addr = 0;
+		a.task = 0;
+		model__apply(m, &a, sizeof(a));
+		hdr(&p.h, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 1001, ts++);
+		p.task = a.addr;
+		p.task_id = i + 1;
+		p.owner_id = 1;
+		p.vtable = 0x5000;
+		model__apply(m, &p, sizeof(p));
+		hdr(&p.h, MS_REC_POLL_END, MS_RT_TOKIO, 1001, ts++);
+		p.state = (3ull << 6) | 0x8;
+		model__apply(m, &p, sizeof(p));
+	}
+	/* The live set, allocated inside polls of random tasks. */
+	for (size_t i = 0; i < live; i++) {
+		uint64_t task = base + ((rnd() % (tasks ? tasks : 1)) << 10);
+
+		hdr(&a.h, MS_REC_ALLOC, MS_FN_MALLOC, 1001, ts++);
+		addrs[i] = 0x100000000000ull + (uint64_t)i * 48;
+		a.addr = addrs[i];
+		a.size = 16 + rnd() % 256;
+		a.task = tasks ? task : 0;
+		model__apply(m, &a, sizeof(a));
+	}
+	before = model__mem_bytes(m);
+	/* Steady state: replace random live blocks, as a service would. */
+	t0 = now_ns();
+	for (size_t i = 0; i < pairs; i++) {
+		size_t k = rnd() % live;
+
+		hdr(&fr.h, MS_REC_FREE, MS_FN_FREE, 1002, ts++);
+		fr.addr = addrs[k];
+		fr.task = 0;
+		model__apply(m, &fr, sizeof(fr));
+		hdr(&a.h, MS_REC_ALLOC, MS_FN_MALLOC, 1002, ts++);
+		addrs[k] += 0x10;
+		a.addr = addrs[k];
+		a.size = 64;
+		a.task = tasks ? base + ((rnd() % tasks) << 10) : 0;
+		model__apply(m, &a, sizeof(a));
+		records += 2;
+	}
+	t1 = now_ns();
+	printf("%9zu live %7zu tasks: %6.1f ns/record  %5.2f M records/s  "
+	       "%5.1f bytes/live allocation (model total %zu)\n",
+	       live, tasks, (double)(t1 - t0) / (double)records,
+	       (double)records / ((double)(t1 - t0) / 1e3),
+	       (double)before / (double)(live + tasks), before);
+	model__free(m);
+	free(addrs);
+}
+
+static void synthetic_tasks(size_t tasks)
+{
+	struct model *m = model__new(&(struct model_opts){
+		.never_finished_ns = 1000000000000ull, .pid = 1000 });
+	struct ms_alloc_rec a = { 0 };
+	struct ms_poll_rec p = { 0 };
+	size_t empty;
+	uint64_t ts = 1;
+
+	if (!m)
+		exit(1);
+	empty = model__mem_bytes(m);
+	for (size_t i = 0; i < tasks; i++) {
+		hdr(&a.h, MS_REC_ALLOC, MS_FN_MALLOC, 1001, ts++);
+		a.addr = 0x10000000ull + (i << 10);
+		a.size = 384;
+		model__apply(m, &a, sizeof(a));
+		hdr(&p.h, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 1001, ts++);
+		p.task = a.addr;
+		p.task_id = i + 1;
+		p.owner_id = 1;
+		model__apply(m, &p, sizeof(p));
+		hdr(&p.h, MS_REC_POLL_END, MS_RT_TOKIO, 1001, ts++);
+		p.state = (3ull << 6) | 0x8;
+		model__apply(m, &p, sizeof(p));
+	}
+	printf("%zu tasks: %.1f bytes per task (cell allocation included)\n",
+	       tasks, (double)(model__mem_bytes(m) - empty) / (double)tasks);
+	model__free(m);
+}
+
+int main(int argc, char **argv)
+{
+	log__set_prog("ms-replay");
+	if (argc == 2 && strcmp(argv[1], "--synthetic")) {
+		return replay_file(argv[1]);
+	} else if (argc == 2) {
+		synthetic(10000, 1000, 4000000);
+		synthetic(100000, 10000, 4000000);
+		synthetic(1000000, 100000, 4000000);
+		synthetic_tasks(100000);
+		return 0;
+	}
+	fprintf(stderr, "usage: ms-replay FILE | ms-replay --synthetic\n");
+	return 2;
+}
