@@ -11,6 +11,7 @@
  * allocation and per task, as the model accounts them.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +104,14 @@ static uint64_t rnd(void)
  * then time a steady state of alloc/free pairs inside task polls: the
  * per-record cost must not grow with the table.
  */
-static void synthetic(size_t live, size_t tasks, size_t pairs)
+#define BATCH 64
+
+static void synthetic(size_t live, size_t tasks, size_t pairs, bool batched)
 {
+	static struct ms_free_rec fb[BATCH / 2];
+	static struct ms_alloc_rec ab[BATCH / 2];
+	const void *recs[BATCH];
+	size_t lens[BATCH];
 	struct model *m = model__new(&(struct model_opts){
 		.never_finished_ns = 1000000000000ull, .pid = 1000 });
 	struct ms_alloc_rec a = { 0 };
@@ -146,29 +153,44 @@ static void synthetic(size_t live, size_t tasks, size_t pairs)
 		model__apply(m, &a, sizeof(a));
 	}
 	before = model__mem_bytes(m);
-	/* Steady state: replace random live blocks, as a service would. */
+	/* Steady state: replace random live blocks, as a service would;
+	 * in batches, as the collector hands records over. */
 	t0 = now_ns();
-	for (size_t i = 0; i < pairs; i++) {
-		size_t k = rnd() % live;
+	for (size_t i = 0; i < pairs; i += BATCH / 2) {
+		for (size_t j = 0; j < BATCH / 2; j++) {
+			size_t k = rnd() % live;
+			struct ms_free_rec *f = &fb[j];
+			struct ms_alloc_rec *b = &ab[j];
 
-		hdr(&fr.h, MS_REC_FREE, MS_FN_FREE, 1002, ts++);
-		fr.addr = addrs[k];
-		fr.task = 0;
-		model__apply(m, &fr, sizeof(fr));
-		hdr(&a.h, MS_REC_ALLOC, MS_FN_MALLOC, 1002, ts++);
-		addrs[k] += 0x10;
-		a.addr = addrs[k];
-		a.size = 64;
-		a.task = tasks ? base + ((rnd() % tasks) << 10) : 0;
-		model__apply(m, &a, sizeof(a));
-		records += 2;
+			hdr(&f->h, MS_REC_FREE, MS_FN_FREE, 1002, ts++);
+			f->addr = addrs[k];
+			f->task = 0;
+			hdr(&b->h, MS_REC_ALLOC, MS_FN_MALLOC, 1002, ts++);
+			addrs[k] += 0x10;
+			b->addr = addrs[k];
+			b->size = 64;
+			b->old_addr = 0;
+			b->task = tasks ? base + ((rnd() % tasks) << 10) : 0;
+			recs[2 * j] = f;
+			lens[2 * j] = sizeof(*f);
+			recs[2 * j + 1] = b;
+			lens[2 * j + 1] = sizeof(*b);
+		}
+		if (batched)
+			model__apply_batch(m, recs, lens, BATCH);
+		else
+			for (size_t j = 0; j < BATCH; j++)
+				model__apply(m, recs[j], lens[j]);
+		records += BATCH;
 	}
 	t1 = now_ns();
-	printf("%9zu live %7zu tasks: %6.1f ns/record  %5.2f M records/s  "
-	       "%5.1f bytes/live allocation (model total %zu)\n",
-	       live, tasks, (double)(t1 - t0) / (double)records,
+	printf("%9zu live %7zu tasks %-9s %6.1f ns/record  %5.2f M records/s  "
+	       "%5.1f bytes/live allocation (model total %.1f MiB)\n",
+	       live, tasks, batched ? "batched:" : "one by one:",
+	       (double)(t1 - t0) / (double)records,
 	       (double)records / ((double)(t1 - t0) / 1e3),
-	       (double)before / (double)(live + tasks), before);
+	       (double)model__alloc_table_bytes(m) / (double)(live + tasks),
+	       (double)before / 1048576.0);
 	model__free(m);
 	free(addrs);
 }
@@ -210,9 +232,11 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--synthetic")) {
 		return replay_file(argv[1]);
 	} else if (argc == 2) {
-		synthetic(10000, 1000, 4000000);
-		synthetic(100000, 10000, 4000000);
-		synthetic(1000000, 100000, 4000000);
+		for (int b = 0; b < 2; b++) {
+			synthetic(10000, 1000, 4000000, b);
+			synthetic(100000, 10000, 4000000, b);
+			synthetic(1000000, 100000, 4000000, b);
+		}
 		synthetic_tasks(100000);
 		return 0;
 	}

@@ -16,6 +16,9 @@
 #include "model/idmap.h"
 #include "model/model.h"
 
+#define BATCH 128
+#define BATCH_REC 128 /* bytes: every record but stacks fits */
+
 struct collector {
 	struct collector_opts o;
 	struct ring_buffer *rb;
@@ -26,6 +29,12 @@ struct collector {
 	uint64_t records;
 	uint64_t rejected;
 	uint64_t record_errors;
+	/* Small records wait here and go to the model in batches, so that
+	 * their table look-ups can be prefetched together. */
+	size_t nbatch;
+	const void *batch_ptr[BATCH];
+	size_t batch_len[BATCH];
+	uint64_t batch_buf[BATCH][BATCH_REC / 8];
 };
 
 static uint64_t exe_bias(struct collector *c)
@@ -152,6 +161,21 @@ static void trace_record(FILE *f, const void *data, size_t len)
 	}
 }
 
+/* Records the batch does not take: stacks (and anything malformed, which
+ * the model counts). */
+static void on_stack(struct collector *c, const void *data, size_t len)
+{
+	model__apply(c->o.model, data, len);
+}
+
+static void flush(struct collector *c)
+{
+	if (!c->nbatch)
+		return;
+	model__apply_batch(c->o.model, c->batch_ptr, c->batch_len, c->nbatch);
+	c->nbatch = 0;
+}
+
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct collector *c = ctx;
@@ -170,7 +194,16 @@ static int on_record(void *ctx, void *data, size_t len)
 	if (len >= sizeof(struct ms_poll_rec) && h->type == MS_REC_POLL_BEGIN &&
 	    h->aux == MS_RT_TOKIO)
 		check_vtable(c, data);
-	model__apply(c->o.model, data, len);
+	if (len <= BATCH_REC && len >= sizeof(*h) && h->type != MS_REC_STACK) {
+		memcpy(c->batch_buf[c->nbatch], data, len);
+		c->batch_ptr[c->nbatch] = c->batch_buf[c->nbatch];
+		c->batch_len[c->nbatch] = len;
+		if (++c->nbatch == BATCH)
+			flush(c);
+		return 0;
+	}
+	flush(c);
+	on_stack(c, data, len);
 	return 0;
 }
 
@@ -226,10 +259,13 @@ long collector__drain(struct collector *c)
 	/* ring_buffer__consume() returns at most INT_MAX per call. */
 	do {
 		n = ring_buffer__consume(c->rb);
-		if (n < 0)
+		if (n < 0) {
+			flush(c);
 			return n;
+		}
 		total += n;
 	} while (n > 0);
+	flush(c);
 	return total;
 }
 

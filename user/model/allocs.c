@@ -79,6 +79,11 @@ struct alloc_entry *allocs__find(const struct allocs *a, uint64_t addr)
 	return NULL;
 }
 
+void allocs__prefetch(const struct allocs *a, uint64_t addr)
+{
+	__builtin_prefetch(&a->slots[slot_of(a, addr)], 1, 1);
+}
+
 int allocs__insert(struct allocs *a, const struct alloc_entry *e,
 		   struct alloc_entry *old)
 {

@@ -28,6 +28,8 @@ int allocs__insert(struct allocs *a, const struct alloc_entry *e,
 /* 0 and the entry in *out, or -ENOENT. */
 int allocs__remove(struct allocs *a, uint64_t addr, struct alloc_entry *out);
 struct alloc_entry *allocs__find(const struct allocs *a, uint64_t addr);
+/* Start loading addr's slot into the cache (batched processing). */
+void allocs__prefetch(const struct allocs *a, uint64_t addr);
 size_t allocs__count(const struct allocs *a);
 size_t allocs__mem_bytes(const struct allocs *a);
 /* Calls fn for each live entry; stops early if fn returns non-zero. */

@@ -93,6 +93,11 @@ static struct slot *find(const struct idmap *m, uint64_t key)
 	return NULL;
 }
 
+void idmap__prefetch(const struct idmap *m, uint64_t key)
+{
+	__builtin_prefetch(&m->slots[home_of(m, key)], 0, 1);
+}
+
 int idmap__get(const struct idmap *m, uint64_t key, uint32_t *val)
 {
 	struct slot *s = find(m, key);

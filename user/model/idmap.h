@@ -15,6 +15,7 @@ int idmap__put(struct idmap *m, uint64_t key, uint32_t val);
 /* Returns 0 and *val, or -ENOENT. */
 int idmap__get(const struct idmap *m, uint64_t key, uint32_t *val);
 int idmap__del(struct idmap *m, uint64_t key);
+void idmap__prefetch(const struct idmap *m, uint64_t key);
 size_t idmap__count(const struct idmap *m);
 size_t idmap__mem_bytes(const struct idmap *m);
 

@@ -584,6 +584,7 @@ static const size_t rec_size[MS_REC_TYPE_MAX] = {
 	[MS_REC_TASK_FREE] = sizeof(struct ms_task_rec),
 	[MS_REC_TASK_SHUTDOWN] = sizeof(struct ms_task_rec),
 	[MS_REC_THREAD] = sizeof(struct ms_thread_rec),
+	[MS_REC_STACK] = sizeof(struct ms_stack_rec),
 };
 
 int model__decode(const void *rec, size_t len)
@@ -619,9 +620,59 @@ int model__apply(struct model *m, const void *rec, size_t len)
 		return on_poll_end(m, rec);
 	case MS_REC_THREAD:
 		return on_thread(m, rec);
+	case MS_REC_STACK:
+		return 0; /* the collector symbolizes them (I/O) */
 	default:
 		return on_task(m, rec);
 	}
+}
+
+/*
+ * Three passes so that each one's loads were requested by the previous:
+ * slots of the live table and task map; then the owners those entries
+ * name; then the updates themselves.
+ */
+void model__apply_batch(struct model *m, const void *const *recs,
+			const size_t *lens, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct ms_alloc_rec *a = recs[i];
+
+		if (lens[i] < sizeof(struct ms_free_rec))
+			continue;
+		if (a->h.type == MS_REC_ALLOC) {
+			allocs__prefetch(m->allocs, a->addr);
+			if (a->old_addr)
+				allocs__prefetch(m->allocs, a->old_addr);
+			if (a->task)
+				idmap__prefetch(m->task_keys, a->task);
+		} else if (a->h.type == MS_REC_FREE) {
+			allocs__prefetch(m->allocs,
+					 ((const struct ms_free_rec *)a)->addr);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct ms_alloc_rec *a = recs[i];
+		const struct alloc_entry *e;
+		uint32_t idx;
+
+		if (lens[i] < sizeof(struct ms_free_rec))
+			continue;
+		if (a->h.type == MS_REC_ALLOC) {
+			if (a->task && !idmap__get(m->task_keys, a->task, &idx))
+				__builtin_prefetch(&m->tasks[idx].mem, 1, 1);
+		} else if (a->h.type == MS_REC_FREE) {
+			e = allocs__find(m->allocs,
+					 ((const struct ms_free_rec *)a)->addr);
+			if (e && e->owner >= OWNER_TASK0 &&
+			    e->owner - OWNER_TASK0 < m->ntasks)
+				__builtin_prefetch(
+					&m->tasks[e->owner - OWNER_TASK0].mem,
+					1, 1);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		model__apply(m, recs[i], lens[i]);
 }
 
 void model__tick(struct model *m, uint64_t now_ns)
@@ -925,6 +976,11 @@ uint64_t model__start_ns(const struct model *m)
 uint64_t model__last_ns(const struct model *m)
 {
 	return m->last_ns;
+}
+
+size_t model__alloc_table_bytes(const struct model *m)
+{
+	return allocs__mem_bytes(m->allocs);
 }
 
 size_t model__mem_bytes(const struct model *m)

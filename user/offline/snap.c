@@ -1,0 +1,914 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Snapshot loader. The file is untrusted input: every field is checked
+ * for presence and type before it is used, and the first problem found
+ * becomes the one-line error the user sees, with the field's path
+ * ("tasks[3].live_bytes: expected a non-negative integer, found string").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "offline/snap.h"
+
+struct ld {
+	char *err;
+	size_t errlen;
+};
+
+static int ld_fail(struct ld *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int ld_fail(struct ld *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(l->err, l->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static const char *type_name(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		return "null";
+	case json_type_boolean:
+		return "a boolean";
+	case json_type_double:
+		return "a fraction";
+	case json_type_int:
+		return "an integer";
+	case json_type_object:
+		return "an object";
+	case json_type_array:
+		return "an array";
+	case json_type_string:
+		return "a string";
+	}
+	return "something else";
+}
+
+/*
+ * A string from the file, quoted for an error message: short, and with
+ * no control characters, so the message stays one line.
+ */
+static const char *quote(char *buf, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	if (len < 8)
+		return "";
+	buf[o++] = '"';
+	for (; *s && o < len - 5; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		buf[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (*s) {
+		buf[o++] = '.';
+		buf[o++] = '.';
+		buf[o++] = '.';
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Field lookup; *v is NULL for JSON null. Missing is an error. */
+static int get_field(struct ld *l, struct json_object *o, const char *where,
+		     const char *key, struct json_object **v)
+{
+	if (!json_object_object_get_ex(o, key, v))
+		return ld_fail(l, "%s%s%s: missing", where, *where ? "." : "",
+			       key);
+	return 0;
+}
+
+static int want(struct ld *l, struct json_object *v, enum json_type type,
+		const char *what, const char *where, const char *key)
+{
+	if (json_object_is_type(v, type))
+		return 0;
+	return ld_fail(l, "%s%s%s: expected %s, found %s", where,
+		       *where && *key ? "." : "", key, what, type_name(v));
+}
+
+static int int_value(struct ld *l, struct json_object *v, const char *where,
+		     const char *key, uint64_t *out)
+{
+	int err = want(l, v, json_type_int, "a non-negative integer", where,
+		       key);
+
+	if (err)
+		return err;
+	/* json-c keeps values above INT64_MAX as uint64: never negative. */
+	if (json_object_get_int64(v) < 0)
+		return ld_fail(l, "%s%s%s: expected a non-negative integer, found %lld",
+			       where, *where && *key ? "." : "", key,
+			       (long long)json_object_get_int64(v));
+	*out = json_object_get_uint64(v);
+	return 0;
+}
+
+static int get_u64(struct ld *l, struct json_object *o, const char *where,
+		   const char *key, uint64_t *out)
+{
+	struct json_object *v;
+	int err = get_field(l, o, where, key, &v);
+
+	return err ?: int_value(l, v, where, key, out);
+}
+
+/* An integer or null. */
+static int get_opt_u64(struct ld *l, struct json_object *o, const char *where,
+		       const char *key, bool *has, uint64_t *out)
+{
+	struct json_object *v;
+	int err = get_field(l, o, where, key, &v);
+
+	if (err)
+		return err;
+	*has = v != NULL;
+	*out = 0;
+	if (!v)
+		return 0;
+	err = int_value(l, v, where, key, out);
+	if (err)
+		return ld_fail(l, "%s.%s: expected a non-negative integer or null, found %s",
+			       where, key, type_name(v));
+	return 0;
+}
+
+static int get_bool(struct ld *l, struct json_object *o, const char *where,
+		    const char *key, bool *out)
+{
+	struct json_object *v;
+	int err = get_field(l, o, where, key, &v);
+
+	if (!err)
+		err = want(l, v, json_type_boolean, "true or false", where,
+			   key);
+	if (!err)
+		*out = json_object_get_boolean(v);
+	return err;
+}
+
+static int dup_string(struct json_object *v, char **out)
+{
+	/* Cut at an embedded NUL: every consumer prints C strings. */
+	*out = strdup(json_object_get_string(v));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int get_str(struct ld *l, struct json_object *o, const char *where,
+		   const char *key, char **out)
+{
+	struct json_object *v;
+	int err = get_field(l, o, where, key, &v);
+
+	if (!err)
+		err = want(l, v, json_type_string, "a string", where, key);
+	return err ?: dup_string(v, out);
+}
+
+/* A frame field: string, null or absent, all but string meaning unknown. */
+static int get_frame_str(struct ld *l, struct json_object *o,
+			 const char *where, const char *key, char **out)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return ld_fail(l, "%s.%s: expected a string or null, found %s",
+			       where, key, type_name(v));
+	return dup_string(v, out);
+}
+
+static int get_obj(struct ld *l, struct json_object *o, const char *where,
+		   const char *key, struct json_object **out)
+{
+	int err = get_field(l, o, where, key, out);
+
+	return err ?: want(l, *out, json_type_object, "an object", where, key);
+}
+
+static int get_arr(struct ld *l, struct json_object *o, const char *where,
+		   const char *key, struct json_object **out, size_t *n)
+{
+	int err = get_field(l, o, where, key, out);
+
+	if (!err)
+		err = want(l, *out, json_type_array, "an array", where, key);
+	if (!err)
+		*n = json_object_array_length(*out);
+	return err;
+}
+
+/* calloc for n elements that reports -ENOMEM; n == 0 gives NULL. */
+static int alloc_array(void **p, size_t n, size_t size)
+{
+	*p = NULL;
+	if (!n)
+		return 0;
+	*p = calloc(n, size);
+	return *p ? 0 : -ENOMEM;
+}
+
+static int load_mem(struct ld *l, struct json_object *o, const char *where,
+		    struct snap_mem *m)
+{
+	int err;
+
+	err = get_u64(l, o, where, "alloc_count", &m->alloc_count);
+	err = err ?: get_u64(l, o, where, "alloc_bytes", &m->alloc_bytes);
+	err = err ?: get_u64(l, o, where, "free_count", &m->free_count);
+	err = err ?: get_u64(l, o, where, "free_bytes", &m->free_bytes);
+	err = err ?: get_u64(l, o, where, "live_count", &m->live_count);
+	err = err ?: get_u64(l, o, where, "live_bytes", &m->live_bytes);
+	err = err ?: get_u64(l, o, where, "peak_live_bytes",
+			     &m->peak_live_bytes);
+	return err;
+}
+
+static int load_mem_field(struct ld *l, struct json_object *doc,
+			  const char *key, struct snap_mem *m)
+{
+	struct json_object *o;
+	int err = get_obj(l, doc, "", key, &o);
+
+	return err ?: load_mem(l, o, key, m);
+}
+
+static int load_target(struct ld *l, struct json_object *doc, struct snap *s)
+{
+	struct json_object *t, *v;
+	int err;
+
+	err = get_obj(l, doc, "", "target", &t);
+	err = err ?: get_u64(l, t, "target", "pid", &s->pid);
+	err = err ?: get_str(l, t, "target", "command", &s->command);
+	err = err ?: get_str(l, t, "target", "exe", &s->exe);
+	err = err ?: get_bool(l, t, "target", "exited", &s->exited);
+	err = err ?: get_field(l, t, "target", "exit_status", &v);
+	if (err)
+		return err;
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return ld_fail(l, "target.exit_status: expected an integer or null, found %s",
+			       type_name(v));
+	s->has_exit_status = true;
+	s->exit_status = json_object_get_int64(v);
+	return 0;
+}
+
+static int load_totals(struct ld *l, struct json_object *doc,
+		       struct snap_totals *t)
+{
+	struct json_object *o;
+	int err;
+
+	err = get_obj(l, doc, "", "totals", &o);
+	err = err ?: load_mem(l, o, "totals", &t->mem);
+	err = err ?: get_u64(l, o, "totals", "lost_events", &t->lost_events);
+	err = err ?: get_u64(l, o, "totals", "records", &t->records);
+	err = err ?: get_u64(l, o, "totals", "stale_allocs", &t->stale_allocs);
+	err = err ?: get_u64(l, o, "totals", "kernel_no_state",
+			     &t->kernel_no_state);
+	err = err ?: get_u64(l, o, "totals", "bad_records", &t->bad_records);
+	err = err ?: get_u64(l, o, "totals", "untracked_frees",
+			     &t->untracked_frees);
+	return err;
+}
+
+static int load_async(struct ld *l, struct json_object *doc,
+		      struct snap_async *a)
+{
+	struct json_object *o;
+	const char *w = "async";
+	int err;
+
+	err = get_obj(l, doc, "", w, &o);
+	err = err ?: get_u64(l, o, w, "async_allocation_count",
+			     &a->async_allocation_count);
+	err = err ?: get_u64(l, o, w, "async_allocation_bytes",
+			     &a->async_allocation_bytes);
+	err = err ?: get_u64(l, o, w, "future_state_overhead",
+			     &a->future_state_overhead);
+	err = err ?: get_u64(l, o, w, "average_future_size",
+			     &a->average_future_size);
+	err = err ?: get_u64(l, o, w, "largest_future_size",
+			     &a->largest_future_size);
+	err = err ?: get_u64(l, o, w, "runtime_overhead_bytes",
+			     &a->runtime_overhead_bytes);
+	err = err ?: get_u64(l, o, w, "never_finished_count",
+			     &a->never_finished_count);
+	err = err ?: get_u64(l, o, w, "tasks_alive", &a->tasks_alive);
+	err = err ?: get_u64(l, o, w, "tasks_completed", &a->tasks_completed);
+	err = err ?: get_u64(l, o, w, "tasks_cancelled", &a->tasks_cancelled);
+	return err;
+}
+
+static int load_classes(struct ld *l, struct json_object *doc, struct snap *s)
+{
+	struct json_object *arr;
+	size_t n;
+	int err;
+
+	err = get_arr(l, doc, "", "live_by_size", &arr, &n);
+	err = err ?: alloc_array((void **)&s->classes, n, sizeof(*s->classes));
+	if (err)
+		return err;
+	s->nclasses = n;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		struct snap_class *c = &s->classes[i];
+		char w[48];
+
+		snprintf(w, sizeof(w), "live_by_size[%zu]", i);
+		err = want(l, o, json_type_object, "an object", w, "");
+		err = err ?: get_u64(l, o, w, "min", &c->min);
+		err = err ?: get_u64(l, o, w, "max", &c->max);
+		err = err ?: get_u64(l, o, w, "live_count", &c->live_count);
+		err = err ?: get_u64(l, o, w, "live_bytes", &c->live_bytes);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int name_value(struct ld *l, struct json_object *o, const char *where,
+		      const char *key, const char *const *names, int n,
+		      int *out)
+{
+	char q[80];
+	const char *s;
+	struct json_object *v;
+	int err = get_field(l, o, where, key, &v);
+
+	err = err ?: want(l, v, json_type_string, "a string", where, key);
+	if (err)
+		return err;
+	s = json_object_get_string(v);
+	for (int i = 0; i < n; i++) {
+		if (names[i] && !strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return ld_fail(l, "%s.%s: unknown value %s", where, key,
+		       quote(q, sizeof(q), s));
+}
+
+static const char *const kind_names[] = { "user", "runtime" };
+static const char *const state_names[] = { "running", "pending", "completed",
+					   "cancelled" };
+static const char *const reason_names[] = { NULL, "aborted", "no-waker",
+					    "pending", "shutdown" };
+
+const char *snap_state__name(enum snap_state st)
+{
+	return (unsigned)st < 4 ? state_names[st] : "?";
+}
+
+const char *snap_reason__name(enum snap_reason r)
+{
+	return (unsigned)r < 5 ? reason_names[r] : NULL;
+}
+
+const char *snap_kind__name(enum snap_kind k)
+{
+	return (unsigned)k < 2 ? kind_names[k] : "?";
+}
+
+static int load_frames(struct ld *l, struct json_object *o, const char *w,
+		       struct snap_task *t)
+{
+	struct json_object *arr;
+	size_t n;
+	int err;
+
+	/* Optional: present only when memscoped collected stacks. */
+	if (!json_object_object_get_ex(o, "spawn_site", &arr) || !arr)
+		return 0;
+	err = want(l, arr, json_type_array, "an array", w, "spawn_site");
+	if (err)
+		return err;
+	n = json_object_array_length(arr);
+	err = alloc_array((void **)&t->spawn_site, n, sizeof(*t->spawn_site));
+	if (err)
+		return err;
+	t->nframes = n;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *fo = json_object_array_get_idx(arr, i);
+		struct snap_frame *f = &t->spawn_site[i];
+		struct json_object *v;
+		char fw[80];
+
+		snprintf(fw, sizeof(fw), "%s.spawn_site[%zu]", w, i);
+		err = want(l, fo, json_type_object, "an object", fw, "");
+		err = err ?: get_frame_str(l, fo, fw, "function", &f->function);
+		err = err ?: get_frame_str(l, fo, fw, "file", &f->file);
+		err = err ?: get_frame_str(l, fo, fw, "module", &f->module);
+		if (err)
+			return err;
+		if (json_object_object_get_ex(fo, "line", &v) && v) {
+			err = int_value(l, v, fw, "line", &f->line);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int load_task(struct ld *l, struct json_object *o, size_t i,
+		     struct snap_task *t)
+{
+	struct json_object *v;
+	char w[48];
+	int kind = 0, state = 0, reason = 0;
+	bool nf;
+	int err;
+
+	snprintf(w, sizeof(w), "tasks[%zu]", i);
+	err = want(l, o, json_type_object, "an object", w, "");
+	err = err ?: get_u64(l, o, w, "id", &t->id);
+	err = err ?: name_value(l, o, w, "kind", kind_names, 2, &kind);
+	err = err ?: name_value(l, o, w, "state", state_names, 4, &state);
+	err = err ?: get_bool(l, o, w, "never_finished", &nf);
+	err = err ?: get_field(l, o, w, "never_finished_reason", &v);
+	if (err)
+		return err;
+	if (v) {
+		err = name_value(l, o, w, "never_finished_reason",
+				 reason_names, 5, &reason);
+		if (err == -EINVAL && !json_object_is_type(v, json_type_string))
+			err = ld_fail(l, "%s.never_finished_reason: expected a string or null, found %s",
+				      w, type_name(v));
+		if (err)
+			return err;
+	}
+	t->kind = kind;
+	t->state = state;
+	/* The reason is the fact; the boolean only restates it. */
+	t->reason = reason;
+	err = get_opt_u64(l, o, w, "parent", &t->has_parent, &t->parent);
+	err = err ?: get_opt_u64(l, o, w, "spawned_ns", &t->has_spawned,
+				 &t->spawned_ns);
+	err = err ?: get_opt_u64(l, o, w, "ended_ns", &t->has_ended,
+				 &t->ended_ns);
+	err = err ?: get_u64(l, o, w, "polls", &t->polls);
+	err = err ?: get_u64(l, o, w, "busy_ns", &t->busy_ns);
+	err = err ?: get_opt_u64(l, o, w, "future_size", &t->has_future_size,
+				 &t->future_size);
+	err = err ?: load_mem(l, o, w, &t->mem);
+	err = err ?: get_u64(l, o, w, "outliving_count", &t->outliving_count);
+	err = err ?: get_u64(l, o, w, "outliving_bytes", &t->outliving_bytes);
+	err = err ?: get_str(l, o, w, "runtime", &t->runtime);
+	err = err ?: get_u64(l, o, w, "key", &t->key);
+	err = err ?: load_frames(l, o, w, t);
+	return err;
+}
+
+static const struct snap_task *sort_tasks;
+
+static int cmp_by_id(const void *a, const void *b)
+{
+	const struct snap_task *x = &sort_tasks[*(const size_t *)a];
+	const struct snap_task *y = &sort_tasks[*(const size_t *)b];
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	/* Stable on index so lookups find the first of repeated ids. */
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+static int load_tasks(struct ld *l, struct json_object *doc, struct snap *s)
+{
+	struct json_object *arr;
+	size_t n;
+	int err;
+
+	err = get_arr(l, doc, "", "tasks", &arr, &n);
+	err = err ?: alloc_array((void **)&s->tasks, n, sizeof(*s->tasks));
+	err = err ?: alloc_array((void **)&s->by_id, n, sizeof(*s->by_id));
+	if (err)
+		return err;
+	s->ntasks = n;
+	for (size_t i = 0; i < n; i++) {
+		err = load_task(l, json_object_array_get_idx(arr, i), i,
+				&s->tasks[i]);
+		if (err)
+			return err;
+		if (s->tasks[i].nframes)
+			s->has_spawn_sites = true;
+		s->by_id[i] = i;
+	}
+	if (n) {
+		sort_tasks = s->tasks;
+		qsort(s->by_id, n, sizeof(*s->by_id), cmp_by_id);
+		sort_tasks = NULL;
+	}
+	return 0;
+}
+
+static int load_sample(struct ld *l, struct json_object *o, size_t i,
+		       struct snap_sample *sm)
+{
+	struct json_object *arr;
+	char w[48];
+	size_t n;
+	int err;
+
+	snprintf(w, sizeof(w), "timeline.samples[%zu]", i);
+	err = want(l, o, json_type_object, "an object", w, "");
+	err = err ?: get_u64(l, o, w, "t_ns", &sm->t_ns);
+	err = err ?: get_u64(l, o, w, "live_bytes", &sm->live_bytes);
+	err = err ?: get_u64(l, o, w, "live_count", &sm->live_count);
+	err = err ?: get_u64(l, o, w, "tasks_alive", &sm->tasks_alive);
+	err = err ?: get_u64(l, o, w, "events", &sm->events);
+	err = err ?: get_arr(l, o, w, "top_tasks", &arr, &n);
+	err = err ?: alloc_array((void **)&sm->top, n, sizeof(*sm->top));
+	if (err)
+		return err;
+	sm->ntop = n;
+	for (size_t j = 0; j < n; j++) {
+		struct json_object *to = json_object_array_get_idx(arr, j);
+		char tw[80];
+
+		snprintf(tw, sizeof(tw), "%s.top_tasks[%zu]", w, j);
+		err = want(l, to, json_type_object, "an object", tw, "");
+		err = err ?: get_u64(l, to, tw, "id", &sm->top[j].id);
+		err = err ?: get_u64(l, to, tw, "live_bytes",
+				     &sm->top[j].live_bytes);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int load_timeline(struct ld *l, struct json_object *doc, struct snap *s)
+{
+	struct json_object *tl, *arr;
+	size_t n;
+	int err;
+
+	err = get_obj(l, doc, "", "timeline", &tl);
+	err = err ?: get_u64(l, tl, "timeline", "interval_ns", &s->interval_ns);
+	err = err ?: get_arr(l, tl, "timeline", "samples", &arr, &n);
+	err = err ?: alloc_array((void **)&s->samples, n, sizeof(*s->samples));
+	if (err)
+		return err;
+	s->nsamples = n;
+	for (size_t i = 0; i < n; i++) {
+		err = load_sample(l, json_object_array_get_idx(arr, i), i,
+				  &s->samples[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int load_warnings(struct ld *l, struct json_object *doc, struct snap *s)
+{
+	struct json_object *arr;
+	size_t n;
+	int err;
+
+	err = get_arr(l, doc, "", "warnings", &arr, &n);
+	err = err ?: alloc_array((void **)&s->warnings, n, sizeof(char *));
+	if (err)
+		return err;
+	s->nwarnings = n;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(arr, i);
+		char w[48];
+
+		snprintf(w, sizeof(w), "warnings[%zu]", i);
+		err = want(l, v, json_type_string, "a string", w, "");
+		err = err ?: dup_string(v, &s->warnings[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* First: is this a memscope snapshot at all, and of a version we read? */
+static int check_schema(struct ld *l, struct json_object *doc)
+{
+	static const char prefix[] = "memscope.snapshot/";
+	struct json_object *v;
+	char q[80];
+	const char *s;
+
+	if (!json_object_is_type(doc, json_type_object))
+		return ld_fail(l, "not a memscope snapshot: the JSON document is %s, not an object",
+			       type_name(doc));
+	if (!json_object_object_get_ex(doc, "schema", &v))
+		return ld_fail(l, "not a memscope snapshot: no \"schema\" field");
+	if (!json_object_is_type(v, json_type_string))
+		return ld_fail(l, "not a memscope snapshot: \"schema\" is %s, not a string",
+			       type_name(v));
+	s = json_object_get_string(v);
+	if (!strcmp(s, SNAP_SCHEMA))
+		return 0;
+	if (!strncmp(s, prefix, sizeof(prefix) - 1))
+		return ld_fail(l, "unsupported snapshot version %s (this memscope reads %s)",
+			       quote(q, sizeof(q), s), SNAP_SCHEMA);
+	return ld_fail(l, "not a memscope snapshot: schema is %s, expected %s",
+		       quote(q, sizeof(q), s), SNAP_SCHEMA);
+}
+
+static int load_doc(struct ld *l, struct json_object *doc, struct snap *s)
+{
+	struct json_object *v;
+	int mode = 0, err;
+	static const char *const modes[] = { "full", "tasks-only" };
+
+	err = check_schema(l, doc);
+	if (err)
+		return err;
+	if (json_object_object_get_ex(doc, "generator", &v) && v) {
+		err = want(l, v, json_type_string, "a string", "", "generator");
+		err = err ?: dup_string(v, &s->generator);
+		if (err)
+			return err;
+	}
+	err = load_target(l, doc, s);
+	err = err ?: get_u64(l, doc, "", "taken_ns", &s->taken_ns);
+	err = err ?: name_value(l, doc, "", "mode", modes, 2, &mode);
+	err = err ?: get_str(l, doc, "", "mode", &s->mode);
+	err = err ?: get_bool(l, doc, "", "incomplete", &s->incomplete);
+	err = err ?: get_str(l, doc, "", "runtime", &s->runtime);
+	err = err ?: load_totals(l, doc, &s->totals);
+	err = err ?: load_classes(l, doc, s);
+	err = err ?: load_mem_field(l, doc, "runtime_overhead",
+				    &s->runtime_overhead);
+	err = err ?: load_mem_field(l, doc, "outside_tasks", &s->outside_tasks);
+	err = err ?: load_async(l, doc, &s->async);
+	err = err ?: load_tasks(l, doc, s);
+	err = err ?: load_timeline(l, doc, s);
+	err = err ?: load_warnings(l, doc, s);
+	s->tasks_only = mode == 1;
+	return err;
+}
+
+/* 1-based line and column of byte off, for parse errors. */
+static void position(const char *buf, size_t off, size_t *line, size_t *col)
+{
+	const char *nl = NULL;
+
+	*line = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (buf[i] == '\n') {
+			(*line)++;
+			nl = buf + i;
+		}
+	}
+	*col = nl ? (size_t)(buf + off - nl) : off + 1;
+}
+
+static int parse(struct ld *l, const char *buf, size_t len,
+		 struct json_object **out)
+{
+	struct json_tokener *tok;
+	struct json_object *doc;
+	enum json_tokener_error jerr;
+	size_t end, line, col;
+	int err = 0;
+
+	*out = NULL;
+	if (!len)
+		return ld_fail(l, "empty file, not a memscope snapshot");
+	/* json-c would stop at a NUL and call the rest trailing garbage. */
+	if (memchr(buf, '\0', len))
+		return ld_fail(l, "not a memscope snapshot: binary data (NUL bytes), not JSON");
+	if (len > INT32_MAX)
+		return ld_fail(l, "too large for a snapshot (%zu bytes)", len);
+	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+					    JSON_TOKENER_ALLOW_TRAILING_CHARS);
+	doc = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (end > len)
+		end = len;
+	if (jerr == json_tokener_continue) {
+		err = ld_fail(l, "truncated: the JSON document ends early (after %zu bytes)",
+			      len);
+		goto out;
+	}
+	if (jerr != json_tokener_success || !doc) {
+		position(buf, end, &line, &col);
+		err = ld_fail(l, "not valid JSON: %s at line %zu, column %zu",
+			      json_tokener_error_desc(jerr), line, col);
+		goto out;
+	}
+	for (size_t i = end; i < len; i++) {
+		if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\t' &&
+		    buf[i] != '\r') {
+			position(buf, i, &line, &col);
+			err = ld_fail(l, "not valid JSON: data after the end of the document at line %zu, column %zu",
+				      line, col);
+			goto out;
+		}
+	}
+	*out = doc;
+	doc = NULL;
+out:
+	json_object_put(doc);
+	json_tokener_free(tok);
+	return err;
+}
+
+int snap__load_mem(const char *buf, size_t len, struct snap **out, char *err,
+		   size_t errlen)
+{
+	struct ld l = { .err = err, .errlen = errlen };
+	struct json_object *doc;
+	struct snap *s;
+	int ret;
+
+	*out = NULL;
+	if (errlen)
+		err[0] = '\0';
+	ret = parse(&l, buf, len, &doc);
+	if (ret)
+		goto fail_msg;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ret = -ENOMEM;
+		goto err_doc;
+	}
+	s->doc = doc;
+	ret = load_doc(&l, doc, s);
+	if (ret) {
+		snap__free(s);
+		goto fail_msg;
+	}
+	*out = s;
+	return 0;
+
+err_doc:
+	json_object_put(doc);
+fail_msg:
+	if (ret == -ENOMEM && errlen)
+		snprintf(err, errlen, "out of memory");
+	return ret;
+}
+
+static int read_all(int fd, char **out, size_t *outlen)
+{
+	size_t cap = 64 * 1024, len = 0;
+	char *buf = malloc(cap), *nb;
+	struct stat st;
+
+	if (!buf)
+		return -ENOMEM;
+	/* Size the buffer once for a regular file; pipes grow as they go. */
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if ((uint64_t)st.st_size > SNAP_MAX_BYTES) {
+			free(buf);
+			return -EFBIG;
+		}
+		cap = (size_t)st.st_size + 1;
+		nb = realloc(buf, cap);
+		if (!nb) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nb;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			if (cap >= SNAP_MAX_BYTES) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			free(buf);
+			return (int)n;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+int snap__load_file(const char *path, struct snap **out, char *err,
+		    size_t errlen)
+{
+	size_t len = 0;
+	char *buf = NULL;
+	int fd, ret;
+
+	*out = NULL;
+	if (!strcmp(path, "-")) {
+		fd = dup(STDIN_FILENO);
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open: %s", strerror(-ret));
+		return ret;
+	}
+	ret = read_all(fd, &buf, &len);
+	close(fd);
+	if (ret == -EFBIG) {
+		snprintf(err, errlen, "larger than %llu MiB: not a snapshot memscope can read",
+			 SNAP_MAX_BYTES >> 20);
+		return ret;
+	}
+	if (ret) {
+		snprintf(err, errlen, "cannot read: %s", strerror(-ret));
+		return ret;
+	}
+	ret = snap__load_mem(buf, len, out, err, errlen);
+	free(buf);
+	return ret;
+}
+
+static void free_task(struct snap_task *t)
+{
+	for (size_t i = 0; i < t->nframes; i++) {
+		free(t->spawn_site[i].function);
+		free(t->spawn_site[i].file);
+		free(t->spawn_site[i].module);
+	}
+	free(t->spawn_site);
+	free(t->runtime);
+}
+
+void snap__free(struct snap *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nwarnings; i++)
+		free(s->warnings[i]);
+	free(s->warnings);
+	for (size_t i = 0; i < s->nsamples; i++)
+		free(s->samples[i].top);
+	free(s->samples);
+	for (size_t i = 0; i < s->ntasks; i++)
+		free_task(&s->tasks[i]);
+	free(s->tasks);
+	free(s->by_id);
+	free(s->classes);
+	free(s->runtime);
+	free(s->mode);
+	free(s->exe);
+	free(s->command);
+	free(s->generator);
+	json_object_put(s->doc);
+	free(s);
+}
+
+const struct snap_task *snap__find_task(const struct snap *s, uint64_t id)
+{
+	size_t lo = 0, hi = s->ntasks;
+
+	/* Lower bound: the first of equal ids, as cmp_by_id sorted them. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->tasks[s->by_id[mid]].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->ntasks && s->tasks[s->by_id[lo]].id == id)
+		return &s->tasks[s->by_id[lo]];
+	return NULL;
+}

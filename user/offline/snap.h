@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The snapshot as memscope sees it: a "memscope.snapshot/1" document
+ * (docs/snapshot.md) checked field by field and copied into plain structs.
+ * Everything the offline commands know comes from here; no I/O beyond
+ * reading the file.
+ */
+#ifndef MS_OFFLINE_SNAP_H
+#define MS_OFFLINE_SNAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNAP_SCHEMA "memscope.snapshot/1"
+/* Far above any real snapshot (an hour of timeline is ~1 MiB). */
+#define SNAP_MAX_BYTES (1024ull * 1024 * 1024)
+
+struct json_object;
+
+struct snap_mem {
+	uint64_t alloc_count, alloc_bytes;
+	uint64_t free_count, free_bytes;
+	uint64_t live_count, live_bytes;
+	uint64_t peak_live_bytes;
+};
+
+struct snap_totals {
+	struct snap_mem mem;
+	uint64_t lost_events, records, stale_allocs, kernel_no_state;
+	uint64_t bad_records, untracked_frees;
+};
+
+struct snap_async {
+	uint64_t async_allocation_count, async_allocation_bytes;
+	uint64_t future_state_overhead;
+	uint64_t average_future_size, largest_future_size;
+	uint64_t runtime_overhead_bytes;
+	uint64_t never_finished_count;
+	uint64_t tasks_alive, tasks_completed, tasks_cancelled;
+};
+
+enum snap_kind { SNAP_KIND_USER, SNAP_KIND_RUNTIME };
+enum snap_state { SNAP_RUNNING, SNAP_PENDING, SNAP_COMPLETED, SNAP_CANCELLED };
+enum snap_reason {
+	SNAP_NF_NONE,
+	SNAP_NF_ABORTED,
+	SNAP_NF_NO_WAKER,
+	SNAP_NF_PENDING,
+	SNAP_NF_SHUTDOWN,
+};
+
+/* One spawn_site frame; NULL strings and line 0 mean unknown. */
+struct snap_frame {
+	char *function, *file, *module;
+	uint64_t line;
+};
+
+struct snap_task {
+	uint64_t id;
+	enum snap_kind kind;
+	enum snap_state state;
+	enum snap_reason reason;
+	bool has_parent, has_spawned, has_ended, has_future_size;
+	uint64_t parent, spawned_ns, ended_ns, future_size;
+	uint64_t polls, busy_ns;
+	struct snap_mem mem;
+	uint64_t outliving_count, outliving_bytes;
+	char *runtime;
+	uint64_t key;
+	struct snap_frame *spawn_site; /* innermost user frame first */
+	size_t nframes;
+};
+
+struct snap_top {
+	uint64_t id, live_bytes;
+};
+
+struct snap_sample {
+	uint64_t t_ns, live_bytes, live_count, tasks_alive, events;
+	struct snap_top *top;
+	size_t ntop;
+};
+
+struct snap_class {
+	uint64_t min, max, live_count, live_bytes;
+};
+
+struct snap {
+	char *generator; /* NULL when absent */
+	uint64_t pid;
+	char *command, *exe;
+	bool exited, has_exit_status;
+	int64_t exit_status;
+	uint64_t taken_ns;
+	char *mode;
+	bool tasks_only;
+	bool incomplete;
+	char *runtime;
+	struct snap_totals totals;
+	struct snap_class *classes;
+	size_t nclasses;
+	struct snap_mem runtime_overhead, outside_tasks;
+	struct snap_async async;
+	struct snap_task *tasks;
+	size_t ntasks;
+	size_t *by_id; /* indexes into tasks, sorted by id, for lookups */
+	bool has_spawn_sites; /* some task has a non-empty spawn_site */
+	uint64_t interval_ns;
+	struct snap_sample *samples;
+	size_t nsamples;
+	char **warnings;
+	size_t nwarnings;
+	/* The validated document itself: export --format json prints it. */
+	struct json_object *doc;
+};
+
+/*
+ * Read and check a snapshot. On failure returns a negative errno and
+ * leaves one line (no newline, no file name) in err: -EINVAL for a file
+ * that is not a valid snapshot, -EFBIG when it is too large, or the
+ * error that reading it met.
+ */
+int snap__load_file(const char *path, struct snap **out, char *err,
+		    size_t errlen);
+int snap__load_mem(const char *buf, size_t len, struct snap **out, char *err,
+		   size_t errlen);
+void snap__free(struct snap *s);
+
+/* The task with this id (the first one, were ids ever repeated), or NULL. */
+const struct snap_task *snap__find_task(const struct snap *s, uint64_t id);
+
+const char *snap_state__name(enum snap_state st);
+const char *snap_reason__name(enum snap_reason r); /* NULL for none */
+const char *snap_kind__name(enum snap_kind k);
+
+static inline bool snap_task__ended(const struct snap_task *t)
+{
+	return t->state == SNAP_COMPLETED || t->state == SNAP_CANCELLED;
+}
+
+#endif
