@@ -491,19 +491,27 @@ static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
 		return -ENOMEM;
 	if (th->depth)
 		th->depth--;
+	/* The thread's own poll stack names the task this poll was for: by
+	 * key, a task freed during its poll could already be confused with
+	 * a new one at the same address on another thread. */
+	t = NULL;
 	if (th->depth < POLL_STACK) {
 		idx = th->task[th->depth];
-		if (idx < m->ntasks && m->tasks[idx].key == r->task &&
-		    r->h.ts_ns > th->begin_ns[th->depth])
-			m->tasks[idx].busy_ns +=
-				r->h.ts_ns - th->begin_ns[th->depth];
+		if (idx < m->ntasks && m->tasks[idx].key == r->task) {
+			t = &m->tasks[idx];
+			if (r->h.ts_ns > th->begin_ns[th->depth])
+				t->busy_ns += r->h.ts_ns - th->begin_ns[th->depth];
+		}
 	}
-	/* A task freed during its poll is gone from the key map: its free
-	 * record came first and already settled its state. */
-	t = task_by_key(m, r->task, &idx);
-	if (!t || t->freed)
+	if (!t)
+		t = task_by_key(m, r->task, &idx);
+	if (!t)
 		return 0;
 	t->in_poll = false;
+	/* Freed during its poll: its free record came first and already
+	 * settled its state. */
+	if (t->freed)
+		return 0;
 	if (t->state == TASK_RUNNING)
 		t->state = TASK_PENDING;
 	if (t->runtime == MS_RT_TOKIO) {
@@ -638,7 +646,7 @@ void model__apply_batch(struct model *m, const void *const *recs,
 	for (size_t i = 0; i < n; i++) {
 		const struct ms_alloc_rec *a = recs[i];
 
-		if (lens[i] < sizeof(struct ms_free_rec))
+		if (model__decode(recs[i], lens[i]) < 0)
 			continue;
 		if (a->h.type == MS_REC_ALLOC) {
 			allocs__prefetch(m->allocs, a->addr);
@@ -656,7 +664,7 @@ void model__apply_batch(struct model *m, const void *const *recs,
 		const struct alloc_entry *e;
 		uint32_t idx;
 
-		if (lens[i] < sizeof(struct ms_free_rec))
+		if (model__decode(recs[i], lens[i]) < 0)
 			continue;
 		if (a->h.type == MS_REC_ALLOC) {
 			if (a->task && !idmap__get(m->task_keys, a->task, &idx))

@@ -14,6 +14,11 @@ const char *fmt_bytes(char *buf, size_t len, uint64_t b)
 		v /= 1024;
 		u++;
 	}
+	/* 1023.97 KiB would print as "1024.0 KiB". */
+	if (u > 0 && u < 4 && v >= 1023.95) {
+		v /= 1024;
+		u++;
+	}
 	if (u == 0)
 		snprintf(buf, len, "%" PRIu64 " B", b);
 	else
@@ -88,7 +93,7 @@ void summary__print(FILE *f, const struct model *m, uint64_t now_ns)
 
 	fprintf(f, "memscoped summary (%.2f s traced)%s\n",
 		now_ns > start ? (double)(now_ns - start) / 1e9 : 0.0,
-		model__incomplete(m) ? "  [INCOMPLETE: events were lost]" : "");
+		model__incomplete(m) ? "  [INCOMPLETE: events were lost or missed]" : "");
 	fprintf(f, "  allocations %12" PRIu64 "  %s\n", t->alloc_count,
 		fmt_bytes(b1, sizeof(b1), t->alloc_bytes));
 	fprintf(f, "  frees       %12" PRIu64 "  %s\n", t->free_count,
