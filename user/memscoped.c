@@ -33,6 +33,7 @@
 #include "model/model.h"
 #include "view/snapshot.h"
 #include "view/summary.h"
+#include "view/top.h"
 
 #pragma GCC poison u8 u16 u32 u64 s32 s64
 
@@ -49,11 +50,13 @@ struct options {
 	unsigned long long sample_bytes; /* allocation stack sampling */
 	const char *record; /* raw record stream file */
 	bool spawn_stacks;
+	bool no_multi; /* one perf-event uprobe per probe, as on old kernels */
 	unsigned ring_mb;
 	bool tasks_only;
 	bool floor;
 	bool quiet;
 	bool trace;
+	int top; /* 1: --top, 0: --no-top, -1: when stdout is a terminal */
 };
 
 struct target {
@@ -97,6 +100,7 @@ static void usage(FILE *f)
 		"      --no-spawn-stacks    do not take a stack at each task spawn\n"
 		"      --record FILE        also store the raw record stream (for replay)\n"
 		"      --ring-mb N          ring buffer size in MiB (power of two, default 64)\n"
+		"      --top, --no-top      the live view (default when stdout is a terminal)\n"
 		"  -q, --quiet              no end-of-run summary\n"
 		"  -v, --verbose            debug output, including libbpf's\n"
 		"  -h, --help               this help\n"
@@ -130,8 +134,9 @@ static int parse_seconds(const char *s, double *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_RECORD, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
-	       OPT_TRACE };
+	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_RECORD,
+	       OPT_NO_MULTI, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
+	       OPT_TRACE, OPT_TOP, OPT_NO_TOP };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -141,10 +146,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE },
 		{ "record", required_argument, NULL, OPT_RECORD },
+		{ "no-uprobe-multi", no_argument, NULL, OPT_NO_MULTI },
 		{ "no-spawn-stacks", no_argument, NULL, OPT_NO_SPAWN },
 		{ "ring-mb", required_argument, NULL, OPT_RING },
 		{ "bench-floor", no_argument, NULL, OPT_FLOOR },
 		{ "trace-records", no_argument, NULL, OPT_TRACE },
+		{ "top", no_argument, NULL, OPT_TOP },
+		{ "no-top", no_argument, NULL, OPT_NO_TOP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -159,6 +167,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->sample_bytes = 512 * 1024; /* jemalloc's default lg_prof_sample */
 	o->spawn_stacks = true;
 	o->ring_mb = 64;
+	o->top = -1;
 	opterr = 0; /* one error line, ours */
 	while ((c = getopt_long(argc, argv, "+p:d:s:qvh", longopts, NULL)) !=
 	       -1) {
@@ -202,6 +211,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad_usage("--sample-bytes takes a number of bytes (0: no sampling), not '%s'",
 						 optarg);
 			break;
+		case OPT_NO_MULTI:
+			o->no_multi = true;
+			break;
 		case OPT_RECORD:
 			o->record = optarg;
 			break;
@@ -225,6 +237,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TRACE:
 			o->trace = true;
+			break;
+		case OPT_TOP:
+		case OPT_NO_TOP:
+			o->top = c == OPT_TOP;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -409,7 +425,7 @@ static int resolve_prog(const struct options *o, struct target *t)
  * in place before its first instruction; the caller detaches after attach.
  */
 static int launch(const struct options *o, struct target *t,
-		  const sigset_t *orig_mask)
+		  const sigset_t *orig_mask, const struct top *view)
 {
 	int status;
 	pid_t pid;
@@ -419,6 +435,7 @@ static int launch(const struct options *o, struct target *t,
 		return -errno;
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, orig_mask, NULL);
+		top__child_stdio(view); /* keys and screen are the view's */
 		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
 			_exit(127);
 		execv(t->exe, o->argv);
@@ -533,18 +550,44 @@ static void reap(struct target *t)
 	}
 }
 
+/* The target's resident set, for the live view; 0 when unknown. */
+static uint64_t read_rss(pid_t pid)
+{
+	unsigned long long size, res = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &res) != 2)
+		res = 0;
+	fclose(f);
+	return res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
 static int run(const struct options *o, struct target *t, struct model *m,
-	       struct collector *c, int sfd)
+	       struct collector *c, int sfd, struct top *view)
 {
 	uint64_t start = now_ns(), last_tick = start, last_snap = start;
 	uint64_t every = (uint64_t)(o->snapshot_every * 1e9);
 	uint64_t deadline = o->duration > 0 ?
 				    start + (uint64_t)(o->duration * 1e9) :
 				    0;
-	struct pollfd pfd[3] = {
+	struct top_info info = {
+		.pid = t->pid,
+		.command = t->command,
+		.rss_bytes = view ? read_rss(t->pid) : 0,
+		.tasks_only = o->tasks_only,
+		.can_snapshot = o->snapshot != NULL,
+	};
+	/* poll() skips negative fds: no pidfd, no view. */
+	struct pollfd pfd[4] = {
 		{ .fd = collector__fd(c), .events = POLLIN },
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = t->pidfd, .events = POLLIN },
+		{ .fd = top__fd(view), .events = POLLIN },
 	};
 
 	for (;;) {
@@ -553,7 +596,7 @@ static int run(const struct options *o, struct target *t, struct model *m,
 
 		/* Records are committed without wake-ups below a threshold:
 		 * the timeout bounds how stale the model can get. */
-		n = poll(pfd, t->pidfd >= 0 ? 3 : 2, 50);
+		n = poll(pfd, 4, 50);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		if (collector__drain(c) < 0)
@@ -580,12 +623,22 @@ static int run(const struct options *o, struct target *t, struct model *m,
 			t->exited = true;
 			return 0;
 		}
+		n = top__input(view);
+		if (n & TOP_ACT_QUIT)
+			return 0;
+		if (n & TOP_ACT_SNAPSHOT) {
+			collector__refresh_stats(c);
+			model__tick(m, now_ns());
+			write_snapshot(o, t, m);
+		}
 		now = now_ns();
 		if (now - last_tick >= 1000000000ull) {
 			collector__refresh_stats(c);
 			model__tick(m, now);
 			model__sample(m, now);
 			last_tick = now;
+			if (view)
+				info.rss_bytes = read_rss(t->pid);
 		}
 		if (every && now - last_snap >= every) {
 			collector__refresh_stats(c);
@@ -593,6 +646,8 @@ static int run(const struct options *o, struct target *t, struct model *m,
 			write_snapshot(o, t, m);
 			last_snap = now;
 		}
+		info.now_ns = now;
+		top__draw(view, m, &info);
 		if (deadline && now >= deadline)
 			return 0;
 	}
@@ -606,9 +661,11 @@ int main(int argc, char **argv)
 	struct collector *c = NULL;
 	struct attach *a = NULL;
 	struct model *m = NULL;
+	struct top *view = NULL;
 	sigset_t mask, orig;
 	FILE *rec = NULL;
 	int sfd = -1, err, ret = EXIT_RUNTIME, n;
+	bool multi;
 
 	log__set_prog("memscoped");
 	if (parse_args(argc, argv, &o))
@@ -619,6 +676,13 @@ int main(int argc, char **argv)
 	if (err)
 		return EXIT_USAGE;
 	libbpf_set_print(libbpf_print);
+	if (o.top) {
+		view = top__new();
+		if (!view && o.top > 0) {
+			pr_err("--top needs a terminal: %s", strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -651,6 +715,9 @@ int main(int argc, char **argv)
 		bpf_program__set_autoload(skel->progs.floor_enter, false);
 		bpf_program__set_autoload(skel->progs.floor_ret, false);
 	}
+	multi = !o.no_multi && attach__multi_supported();
+	if (multi)
+		attach__prepare_multi(skel);
 	err = memscope_bpf__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF programs: %s (run with -v for the verifier log)",
@@ -659,7 +726,7 @@ int main(int argc, char **argv)
 	}
 
 	if (o.argv) {
-		err = launch(&o, &t, &orig);
+		err = launch(&o, &t, &orig, view);
 		if (err) {
 			if (t.exited)
 				ret = EXIT_USAGE;
@@ -671,7 +738,7 @@ int main(int argc, char **argv)
 	}
 	if (o.sample_bytes)
 		fill_sample_intervals(skel, o.sample_bytes);
-	a = attach__new(skel, t.pid, o.spawn_stacks);
+	a = attach__new(skel, t.pid, o.spawn_stacks, multi);
 	if (!a)
 		goto cleanup;
 	if (!o.tasks_only) {
@@ -713,6 +780,11 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	err = attach__commit(a);
+	if (err) {
+		pr_err("cannot attach the probes: %s", strerror(-err));
+		goto cleanup;
+	}
 	m = model__new(&(struct model_opts){
 		.start_ns = now_ns(),
 		.never_finished_ns = (uint64_t)(o.never_finished * 1e9),
@@ -742,7 +814,9 @@ int main(int argc, char **argv)
 	pr_info("attached to pid %d (%s): %zu probes", (int)t.pid, t.command,
 		attach__links(a));
 
-	err = run(&o, &t, m, c, sfd);
+	err = run(&o, &t, m, c, sfd, view);
+	top__free(view); /* the terminal is back: summary and messages */
+	view = NULL;
 	if (err)
 		pr_err("event loop: %s", strerror(-err));
 	collector__drain(c);
@@ -755,6 +829,7 @@ int main(int argc, char **argv)
 	write_snapshot(&o, &t, m);
 	ret = err ? EXIT_RUNTIME : 0;
 cleanup:
+	top__free(view);
 	collector__free(c);
 	if (rec && fclose(rec))
 		pr_err("writing %s: %s", o.record, strerror(errno));

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +17,13 @@
 #include "memscope.skel.h"
 #include "memscope/events.h"
 
+struct pending {
+	struct bpf_program *prog;
+	char *path;
+	uint64_t off, cookie;
+	bool ret;
+};
+
 struct attach {
 	struct memscope_bpf *skel;
 	pid_t pid;
@@ -24,10 +34,33 @@ struct attach {
 	uint64_t exe_load_vaddr;
 	bool stripped;
 	bool spawn_stacks;
+	bool multi; /* queue probes for uprobe_multi links */
+	struct pending *pending;
+	size_t npending, cap_pending;
+	int *fds; /* uprobe_multi link fds */
+	size_t nfds, cap_fds;
+	size_t nprobes, nusdt;
 };
 
+static int add_fd(struct attach *a, int fd)
+{
+	if (a->nfds == a->cap_fds) {
+		size_t cap = a->cap_fds ? a->cap_fds * 2 : 16;
+		int *n = realloc(a->fds, cap * sizeof(*n));
+
+		if (!n) {
+			close(fd);
+			return -ENOMEM;
+		}
+		a->fds = n;
+		a->cap_fds = cap;
+	}
+	a->fds[a->nfds++] = fd;
+	return 0;
+}
+
 struct attach *attach__new(struct memscope_bpf *skel, pid_t pid,
-			   bool spawn_stacks)
+			   bool spawn_stacks, bool multi)
 {
 	struct attach *a = calloc(1, sizeof(*a));
 
@@ -35,6 +68,7 @@ struct attach *attach__new(struct memscope_bpf *skel, pid_t pid,
 		a->skel = skel;
 		a->pid = pid;
 		a->spawn_stacks = spawn_stacks;
+		a->multi = multi;
 	}
 	return a;
 }
@@ -45,6 +79,12 @@ void attach__destroy(struct attach *a)
 		return;
 	for (size_t i = a->nlinks; i-- > 0;)
 		bpf_link__destroy(a->links[i]);
+	for (size_t i = a->nfds; i-- > 0;)
+		close(a->fds[i]);
+	for (size_t i = 0; i < a->npending; i++)
+		free(a->pending[i].path);
+	free(a->pending);
+	free(a->fds);
 	free(a->links);
 	free(a->poll_vaddr);
 	free(a);
@@ -67,6 +107,152 @@ static int add_link(struct attach *a, struct bpf_link *l)
 	return 0;
 }
 
+/* BPF_LINK_CREATE for uprobe_multi as laid out by the kernel's uapi
+ * (newer than the headers libbpf 1.1 ships). */
+#define MS_ATTACH_UPROBE_MULTI 48
+#define MS_UPROBE_MULTI_RETURN 1
+
+union link_create_umulti {
+	struct {
+		uint32_t prog_fd;
+		uint32_t target_fd;
+		uint32_t attach_type;
+		uint32_t flags;
+		uint64_t path;
+		uint64_t offsets;
+		uint64_t ref_ctr_offsets;
+		uint64_t cookies;
+		uint32_t cnt;
+		uint32_t umulti_flags;
+		uint32_t pid;
+	};
+	uint8_t pad[128];
+};
+
+bool attach__multi_supported(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!vmlinux)
+		return false;
+	/* A BTF check, not a version check: the link type exists or not. */
+	ok = btf__find_by_name_kind(vmlinux, "bpf_uprobe_multi_link",
+				    BTF_KIND_STRUCT) >= 0;
+	btf__free(vmlinux);
+	return ok;
+}
+
+void attach__prepare_multi(struct memscope_bpf *skel)
+{
+	struct bpf_program *progs[] = {
+		skel->progs.alloc_enter,      skel->progs.alloc_ret,
+		skel->progs.posix_memalign_ret, skel->progs.free_enter,
+		skel->progs.tokio_poll_enter, skel->progs.tokio_poll_ret,
+		skel->progs.tokio_shutdown,   skel->progs.spawn_enter,
+		skel->progs.spawn_ret,	      skel->progs.floor_enter,
+		skel->progs.floor_ret,
+	};
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		bpf_program__set_expected_attach_type(progs[i],
+						      MS_ATTACH_UPROBE_MULTI);
+}
+
+static int queue_probe(struct attach *a, struct bpf_program *prog,
+		       const char *path, uint64_t off, bool ret,
+		       uint64_t cookie)
+{
+	struct pending *p;
+
+	if (a->npending == a->cap_pending) {
+		size_t cap = a->cap_pending ? a->cap_pending * 2 : 256;
+		struct pending *n = realloc(a->pending, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		a->pending = n;
+		a->cap_pending = cap;
+	}
+	p = &a->pending[a->npending++];
+	p->prog = prog;
+	p->path = strdup(path);
+	p->off = off;
+	p->ret = ret;
+	p->cookie = cookie;
+	return p->path ? 0 : -ENOMEM;
+}
+
+static int pending_cmp(const void *x, const void *y)
+{
+	const struct pending *p = x, *q = y;
+	int c = strcmp(p->path, q->path);
+
+	if (c)
+		return c;
+	if (p->prog != q->prog)
+		return p->prog < q->prog ? -1 : 1;
+	return (int)p->ret - (int)q->ret;
+}
+
+/* One uprobe_multi link per (binary, program, entry/return): thousands of
+ * tokio poll copies attach (and detach) in one system call each. */
+int attach__commit(struct attach *a)
+{
+	uint64_t *offs = NULL, *cookies = NULL;
+	size_t i = 0, j;
+	int err = 0;
+
+	if (!a->npending)
+		return 0;
+	offs = calloc(a->npending, sizeof(*offs));
+	cookies = calloc(a->npending, sizeof(*cookies));
+	if (!offs || !cookies) {
+		err = -ENOMEM;
+		goto out;
+	}
+	qsort(a->pending, a->npending, sizeof(*a->pending), pending_cmp);
+	while (i < a->npending) {
+		union link_create_umulti attr;
+		int fd;
+
+		for (j = i; j < a->npending && !pending_cmp(&a->pending[i],
+							     &a->pending[j]);
+		     j++) {
+			offs[j - i] = a->pending[j].off;
+			cookies[j - i] = a->pending[j].cookie;
+		}
+		memset(&attr, 0, sizeof(attr));
+		attr.prog_fd = (uint32_t)bpf_program__fd(a->pending[i].prog);
+		attr.attach_type = MS_ATTACH_UPROBE_MULTI;
+		attr.path = (uint64_t)(uintptr_t)a->pending[i].path;
+		attr.offsets = (uint64_t)(uintptr_t)offs;
+		attr.cookies = (uint64_t)(uintptr_t)cookies;
+		attr.cnt = (uint32_t)(j - i);
+		attr.umulti_flags = a->pending[i].ret ? MS_UPROBE_MULTI_RETURN : 0;
+		attr.pid = (uint32_t)a->pid;
+		fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+		if (fd < 0) {
+			err = -errno;
+			pr_debug("uprobe_multi %s (%zu probes): %s",
+				 a->pending[i].path, j - i, strerror(-err));
+			goto out;
+		}
+		err = add_fd(a, fd);
+		if (err)
+			goto out;
+		a->nprobes += j - i;
+		i = j;
+	}
+out:
+	for (i = 0; i < a->npending; i++)
+		free(a->pending[i].path);
+	a->npending = 0;
+	free(cookies);
+	free(offs);
+	return err;
+}
+
 static int uprobe(struct attach *a, struct bpf_program *prog, const char *path,
 		  uint64_t off, bool ret, uint64_t cookie)
 {
@@ -74,6 +260,9 @@ static int uprobe(struct attach *a, struct bpf_program *prog, const char *path,
 		    .bpf_cookie = cookie);
 	struct bpf_link *l;
 	int err;
+
+	if (a->multi)
+		return queue_probe(a, prog, path, off, ret, cookie);
 
 	l = bpf_program__attach_uprobe_opts(prog, a->pid, path, (size_t)off,
 					    &opts);
@@ -83,7 +272,10 @@ static int uprobe(struct attach *a, struct bpf_program *prog, const char *path,
 			 strerror(-err));
 		return err;
 	}
-	return add_link(a, l);
+	err = add_link(a, l);
+	if (!err)
+		a->nprobes++;
+	return err;
 }
 
 struct family_fn {
@@ -339,6 +531,7 @@ int attach__usdt(struct attach *a, const char *path)
 		err = add_link(a, l);
 		if (err)
 			return err;
+		a->nusdt++;
 		n++;
 	}
 	return n;
@@ -346,7 +539,7 @@ int attach__usdt(struct attach *a, const char *path)
 
 size_t attach__links(const struct attach *a)
 {
-	return a->nlinks;
+	return a->nprobes + a->nusdt;
 }
 
 uint64_t attach__poll_vaddr(const struct attach *a, uint32_t idx)

@@ -11,9 +11,15 @@
 struct memscope_bpf;
 struct attach;
 
-/* spawn_stacks: also probe the functions that create tasks. */
+/* Does the kernel have uprobe_multi links? Then attach__prepare_multi()
+ * before load, and attach__commit() after the attach__*() calls. */
+bool attach__multi_supported(void);
+void attach__prepare_multi(struct memscope_bpf *skel);
+/* spawn_stacks: also probe the functions that create tasks. multi: queue
+ * uprobes and attach them in attach__commit() as uprobe_multi links. */
 struct attach *attach__new(struct memscope_bpf *skel, pid_t pid,
-			   bool spawn_stacks);
+			   bool spawn_stacks, bool multi);
+int attach__commit(struct attach *a);
 void attach__destroy(struct attach *a);
 
 /* The whole malloc family of the libc at path. floor: attach the empty

@@ -325,7 +325,7 @@ static void sec_largest(struct table *t, const struct snap *s,
 
 static void sec_classes(struct table *t, const struct snap *s)
 {
-	static const char *const head[] = { "size", "blocks", "bytes",
+	static const char *const head[] = { "size class", "blocks", "bytes",
 					    "share", NULL };
 	uint64_t total = 0;
 	char b[8][64];
@@ -338,9 +338,14 @@ static void sec_classes(struct table *t, const struct snap *s)
 		total += s->classes[i].live_bytes;
 	for (size_t i = 0; i < s->nclasses; i++) {
 		const struct snap_class *c = &s->classes[i];
+		const char *lo = B(c->min);
 
+		/* Classes are powers of two: [min, max + 1) reads cleanly. */
 		table__row(t, 0);
-		table__cell(t, "%s - %s", B(c->min), B(c->max));
+		if (c->max == UINT64_MAX)
+			table__cell(t, "[%s, max]", lo);
+		else
+			table__cell(t, "[%s, %s)", lo, B(c->max + 1));
 		table__cell(t, "%" PRIu64, c->live_count);
 		table__cell(t, "%s", B(c->live_bytes));
 		table__cell(t, "%.1f %%", total ? 100.0 * (double)c->live_bytes /

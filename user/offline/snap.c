@@ -713,6 +713,17 @@ static int parse(struct ld *l, const char *buf, size_t len,
 		goto out;
 	}
 	if (jerr != json_tokener_success || !doc) {
+		size_t first = 0;
+
+		/* buf has no NUL: bound by len, never strspn. */
+		while (first < len && strchr(" \t\r\n", buf[first]))
+			first++;
+		/* Wrong from the first byte: some other kind of file. */
+		if (first < len && end <= first + 1 && buf[first] != '{' &&
+		    buf[first] != '[') {
+			err = ld_fail(l, "not a memscope snapshot: not JSON at all");
+			goto out;
+		}
 		position(buf, end, &line, &col);
 		err = ld_fail(l, "not valid JSON: %s at line %zu, column %zu",
 			      json_tokener_error_desc(jerr), line, col);

@@ -265,7 +265,9 @@ int table__print_html(FILE *f, const struct table *t)
 		fputs("</p>\n", f);
 		goto notes;
 	}
-	fprintf(f, "<table class=\"%s\">\n", t->head ? "grid" : "kv");
+	/* Wide tables scroll on their own instead of widening the page. */
+	fprintf(f, "<div class=\"scroll\"><table class=\"%s\">\n",
+		t->head ? "grid" : "kv");
 	if (t->head) {
 		fputs("<thead><tr>", f);
 		for (size_t c = 0; c < t->ncols; c++) {
@@ -291,7 +293,7 @@ int table__print_html(FILE *f, const struct table *t)
 		}
 		fputs("</tr>\n", f);
 	}
-	fputs("</tbody>\n</table>\n", f);
+	fputs("</tbody>\n</table></div>\n", f);
 notes:
 	for (size_t i = 0; i < t->nnotes; i++) {
 		fputs("<p class=\"note\">", f);

@@ -36,12 +36,20 @@ static size_t strip_rust_hash(const char *s, size_t len)
 
 int sym__demangle(const char *name, char *buf, size_t size)
 {
-	char *d = NULL;
-	const char *s;
+	char *d = NULL, *plain = NULL;
+	const char *s, *at;
 	size_t len;
 
 	if (!name || !buf || !size)
 		return -EINVAL;
+	/* Symbol versions (__libc_start_main@@GLIBC_2.34) are not part of
+	 * the function's name. */
+	at = strchr(name, '@');
+	if (at && at != name) {
+		plain = strndup(name, (size_t)(at - name));
+		if (plain)
+			name = plain;
+	}
 	/* Legacy Rust names are valid C++ names too ("_ZN...17h<hash>E"), so
 	 * Rust goes first: it only accepts names with the hash. */
 	if (!strncmp(name, "_ZN", 3) || !strncmp(name, "_R", 2))
@@ -57,6 +65,7 @@ int sym__demangle(const char *name, char *buf, size_t size)
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	free(d);
+	free(plain);
 	return (int)len;
 }
 
@@ -90,7 +99,7 @@ static const char *const runtime_modules[] = {
 	"libstdc++.so.6", "libgcc_s.so.1",
 };
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 static bool has_prefix(const char *s, const char *prefix)
 {
@@ -99,7 +108,7 @@ static bool has_prefix(const char *s, const char *prefix)
 
 static bool is_runtime_path(const char *s)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(runtime_paths); i++)
+	for (size_t i = 0; i < NELEMS(runtime_paths); i++)
 		if (has_prefix(s, runtime_paths[i]))
 			return true;
 	return false;
@@ -115,7 +124,7 @@ static const char *skip_sigils(const char *s)
 
 	while (again) {
 		again = false;
-		for (size_t i = 0; i < ARRAY_SIZE(sigils); i++) {
+		for (size_t i = 0; i < NELEMS(sigils); i++) {
 			if (has_prefix(s, sigils[i])) {
 				s += strlen(sigils[i]);
 				again = true;
@@ -127,23 +136,22 @@ static const char *skip_sigils(const char *s)
 
 /* "<Self as Trait>::f" or "<Self>::f": Self decides. When Self is not a
  * path (a generic parameter, a primitive, a slice), the impl is a blanket
- * impl, and those live in the crate of the trait. */
+ * or primitive impl, and those live in the crate of the trait (or core). */
 static bool is_runtime_impl(const char *s)
 {
 	const char *self = skip_sigils(s + 1), *p;
 	bool path = false;
 	int depth = 0;
 
-	if (*self == '[' || *self == '(')
-		self++;
 	if (is_runtime_path(self))
 		return true;
 	for (p = self; *p; p++) {
 		if (*p == '<' || *p == '[' || *p == '(') {
 			depth++;
 		} else if (*p == '>' || *p == ']' || *p == ')') {
+			/* "<[u8]>::len": inherent impls on non-paths are core's. */
 			if (depth-- == 0)
-				return false;
+				return !path;
 		} else if (depth == 0 && p[0] == ':' && p[1] == ':') {
 			path = true;
 		} else if (depth == 0 && !strncmp(p, " as ", 4)) {
@@ -160,7 +168,7 @@ bool sym__is_runtime_frame(const struct sym_frame *f)
 	if (!f)
 		return false;
 	if (f->module) {
-		for (size_t i = 0; i < ARRAY_SIZE(runtime_modules); i++)
+		for (size_t i = 0; i < NELEMS(runtime_modules); i++)
 			if (!strcmp(f->module, runtime_modules[i]))
 				return true;
 	}
@@ -171,10 +179,10 @@ bool sym__is_runtime_frame(const struct sym_frame *f)
 		return is_runtime_impl(fn);
 	if (is_runtime_path(fn))
 		return true;
-	for (size_t i = 0; i < ARRAY_SIZE(runtime_prefixes); i++)
+	for (size_t i = 0; i < NELEMS(runtime_prefixes); i++)
 		if (has_prefix(fn, runtime_prefixes[i]))
 			return true;
-	for (size_t i = 0; i < ARRAY_SIZE(runtime_names); i++)
+	for (size_t i = 0; i < NELEMS(runtime_names); i++)
 		if (!strcmp(fn, runtime_names[i]))
 			return true;
 	return false;

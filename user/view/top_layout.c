@@ -8,8 +8,8 @@
 
 #include "view/top_layout.h"
 
-#define NS_PER_S 1000000000ull
-#define NS_PER_MS 1000000ull
+#define NS_PER_S UINT64_C(1000000000)
+#define NS_PER_MS UINT64_C(1000000)
 
 /* ---- text with highlight classes --------------------------------------- */
 
@@ -105,7 +105,7 @@ const char *top_fmt__count(char *buf, size_t len, uint64_t n)
 
 const char *top_fmt__age(char *buf, size_t len, uint64_t ns)
 {
-	uint64_t s = ns / NS_PER_S;
+	uint64_t s = (ns + NS_PER_S / 2) / NS_PER_S; /* rounded, as %.1f is */
 
 	if (ns < NS_PER_S)
 		snprintf(buf, len, "%" PRIu64 "ms", ns / NS_PER_MS);
@@ -302,8 +302,8 @@ static const char *special_label(uint32_t row)
 
 static const char *special_text(uint32_t row)
 {
-	return row == TOP_ROW_RUNTIME ? "runtime overhead: runtime threads, outside tasks" :
-					"outside tasks: other threads";
+	return row == TOP_ROW_RUNTIME ? "outside tasks, on runtime threads" :
+					"outside tasks, on other threads";
 }
 
 static const struct ms_mem *special_mem(const struct top_src *s, uint32_t row)
@@ -833,20 +833,13 @@ void top_cols__fit(struct top_cols *c, const struct top_src *s,
 			      cell(buf, sizeof(buf), sized[j], s, r->idx[k], ui));
 
 	c->width[TOP_COL_SITE] = 0;
-	for (size_t d = 0;; d++) {
-		fixed = row_width(c);
-		if (fixed + 1 + cols[TOP_COL_SITE].min <= width && d == 0) {
-			/* The spawn site takes what is left. */
-			c->width[TOP_COL_SITE] = width - fixed - 1;
-			break;
-		}
-		if (fixed <= width || d >= sizeof(drop_order) / sizeof(*drop_order))
-			break;
-		if (drop_order[d] != TOP_COL_SITE)
-			c->width[drop_order[d]] = 0;
-		else
-			continue;
-	}
+	fixed = row_width(c);
+	if (fixed + 1 + cols[TOP_COL_SITE].min <= width)
+		c->width[TOP_COL_SITE] = width - fixed - 1; /* what is left */
+	for (size_t d = 0; d < sizeof(drop_order) / sizeof(*drop_order) &&
+			   row_width(c) > width;
+	     d++)
+		c->width[drop_order[d]] = 0;
 	c->total = row_width(c);
 }
 
@@ -924,8 +917,7 @@ static void flow_item(struct flow *f, bool brk, const char *label,
 		      enum top_hl vhl, const char *value)
 {
 	struct top_line *l;
-	int need = 2 + (int)strlen(label) + (label[0] ? 1 : 0) +
-		   (int)strlen(value);
+	int need = 3 + (int)strlen(label) + 2 + (int)strlen(value);
 
 	if (f->cur >= f->max)
 		return;
@@ -936,9 +928,9 @@ static void flow_item(struct flow *f, bool brk, const char *label,
 		l = &f->lines[f->cur];
 		top_line__clear(l);
 	}
-	top_line__add(l, TOP_HL_NORMAL, l->len ? "  " : " ");
+	top_line__add(l, TOP_HL_NORMAL, l->len ? "   " : " ");
 	if (label[0])
-		top_line__add(l, TOP_HL_LABEL, "%s ", label);
+		top_line__add(l, TOP_HL_LABEL, "%s: ", label);
 	top_line__add(l, vhl, "%s", value);
 }
 
@@ -983,7 +975,9 @@ static void spark(struct top_line *l, const uint64_t *v, size_t n)
 int top_header__build(const struct top_src *s, const struct top_ui *ui,
 		      int width, struct top_line *lines, int max)
 {
-	struct flow f = { lines + 1, max - 2, 0, width };
+	/* Every line but the title for the figures; the sparkline only
+	 * if one is left. */
+	struct flow f = { lines + 1, max - 1, 0, width };
 	const struct ms_totals *t = &s->totals;
 	char b1[32], b2[32], v[96];
 	int n;
@@ -993,8 +987,6 @@ int top_header__build(const struct top_src *s, const struct top_ui *ui,
 	header_title(s, ui, width, &lines[0]);
 	if (max < 2)
 		return 1;
-	if (max == 2) /* no room for the sparkline: its line is for info */
-		f.max = 1;
 	top_line__clear(&lines[1]);
 
 	snprintf(v, sizeof(v), "%s%s",
@@ -1007,24 +999,22 @@ int top_header__build(const struct top_src *s, const struct top_ui *ui,
 		  s->info.rss_bytes ?
 			  top_fmt__bytes(b1, sizeof(b1), s->info.rss_bytes, false) :
 			  "-");
-	snprintf(v, sizeof(v), "%s in %" PRIu64 " blocks",
+	snprintf(v, sizeof(v), "%s live in %" PRIu64 " blocks, peak %s",
 		 top_fmt__bytes(b1, sizeof(b1), t->live_bytes, false),
-		 t->live_count);
+		 t->live_count,
+		 top_fmt__bytes(b2, sizeof(b2), t->peak_live_bytes, false));
 	flow_item(&f, false, "Heap", TOP_HL_VALUE, v);
-	flow_item(&f, false, "peak", TOP_HL_VALUE,
-		  top_fmt__bytes(b2, sizeof(b2), t->peak_live_bytes, false));
 	flow_item(&f, false, "Events", TOP_HL_VALUE,
 		  top_fmt__rate(b1, sizeof(b1), s->events_per_s));
 	snprintf(v, sizeof(v), "%" PRIu64, t->lost_events);
 	flow_item(&f, false, "Lost", t->lost_events ? TOP_HL_ALERT : TOP_HL_VALUE,
 		  v);
 
-	snprintf(v, sizeof(v), "%" PRIu64 " alive", s->async.tasks_alive);
+	snprintf(v, sizeof(v),
+		 "%" PRIu64 " alive, %" PRIu64 " completed, %" PRIu64 " cancelled",
+		 s->async.tasks_alive, s->async.tasks_completed,
+		 s->async.tasks_cancelled);
 	flow_item(&f, true, "Tasks", TOP_HL_VALUE, v);
-	snprintf(v, sizeof(v), "%" PRIu64 " completed", s->async.tasks_completed);
-	flow_item(&f, false, "", TOP_HL_VALUE, v);
-	snprintf(v, sizeof(v), "%" PRIu64 " cancelled", s->async.tasks_cancelled);
-	flow_item(&f, false, "", TOP_HL_VALUE, v);
 	snprintf(v, sizeof(v), "%" PRIu64, s->async.never_finished_count);
 	flow_item(&f, false, "Never finished",
 		  s->async.never_finished_count ? TOP_HL_ALERT : TOP_HL_VALUE, v);
@@ -1039,7 +1029,7 @@ int top_header__build(const struct top_src *s, const struct top_ui *ui,
 		int room;
 
 		top_line__clear(l);
-		top_line__add(l, TOP_HL_LABEL, " Heap history ");
+		top_line__add(l, TOP_HL_LABEL, " Heap history: ");
 		if (!k) {
 			top_line__add(l, TOP_HL_DIM, "(one sample a second)");
 		} else {
