@@ -800,6 +800,9 @@ int main(int argc, char **argv)
 				     .stats_fd = bpf_map__fd(skel->maps.stats),
 				     .trace = o.trace ? stderr : NULL,
 				     .record = rec,
+				     .sample_bytes = o.sample_bytes,
+				     .stacks = !o.floor &&
+					       (o.sample_bytes || o.spawn_stacks),
 			     },
 			     &c);
 	if (err) {

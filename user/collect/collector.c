@@ -3,6 +3,8 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <time.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,15 @@
 #include "memscope/events.h"
 #include "model/idmap.h"
 #include "model/model.h"
+#include "sym/sym.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 #define BATCH 128
 #define BATCH_REC 128 /* bytes: every record but stacks fits */
@@ -29,6 +40,12 @@ struct collector {
 	uint64_t records;
 	uint64_t rejected;
 	uint64_t record_errors;
+	struct sym_proc *sym;
+	bool sym_failed;
+	struct idmap *stacks; /* hash of raw pcs -> site */
+	uint64_t stacks_seen, symbolized, stack_ns;
+	uint8_t stack_copy[MS_STACK_BYTES];
+	struct sym_frame frames[64];
 	/* Small records wait here and go to the model in batches, so that
 	 * their table look-ups can be prefetched together. */
 	size_t nbatch;
@@ -161,11 +178,165 @@ static void trace_record(FILE *f, const void *data, size_t len)
 	}
 }
 
+#define MAX_PCS 64
+#define MAX_SITE_FRAMES 16
+
+/* tokio's task creation and the allocator: never the spawn site. */
+static bool is_spawn_machinery(const struct sym_frame *f)
+{
+	static const char *const prefix[] = {
+		"tokio::", "<tokio::", "__rust", "__rdl", "__rg_", "alloc::alloc::",
+		"malloc", "calloc", "realloc", "posix_memalign", "crt_",
+	};
+	const char *fn = f->function;
+
+	if (!fn)
+		return false;
+	if (!strncmp(fn, "__rustc::", 9))
+		return true;
+	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (!strncmp(fn, prefix[i], strlen(prefix[i])))
+			return true;
+	return false;
+}
+
+static uint64_t pcs_hash(const uint64_t *pcs, int n, uint16_t kind)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ kind;
+
+	for (int i = 0; i < n; i++) {
+		h ^= pcs[i];
+		h *= 0x100000001b3ull;
+	}
+	return h | 1;
+}
+
+/*
+ * Stacks -> sites. Unwind with CFI (sym__unwind), fall back to the
+ * kernel's frame-pointer walk when CFI yields nothing, fold the runtime's
+ * and the allocator's frames so that the first user frame leads, intern
+ * the site in the model. The same stack repeats: its raw pcs are hashed
+ * and looked up first, so symbolization happens once per distinct stack.
+ */
+static uint32_t stack_site(struct collector *c, const struct ms_stack_rec *r)
+{
+	struct ms_frame frames[MAX_SITE_FRAMES];
+	uint64_t pcs[MAX_PCS], key;
+	struct sym_regs regs = {
+		.ip = r->ip, .sp = r->sp, .bp = r->bp, .bx = r->bx,
+		.r12 = r->r12, .r13 = r->r13, .r14 = r->r14, .r15 = r->r15,
+	};
+	int n = 0, first = 0, nf = 0;
+	uint32_t site;
+
+	if (!c->sym && !c->sym_failed) {
+		int err = sym__open(c->o.pid, &c->sym);
+
+		if (err) {
+			c->sym_failed = true;
+			log__note("cannot symbolize pid %d: %s: stacks dropped",
+				  (int)c->o.pid, strerror(-err));
+		}
+	}
+	if (!c->sym)
+		return MS_NO_SITE;
+	if (r->stack_len) {
+		size_t len = r->stack_len <= MS_STACK_BYTES ? r->stack_len :
+							      MS_STACK_BYTES;
+
+		/* Undo the uretprobe trampolines (ours, on raw::poll and
+		 * the spawn functions): CFI cannot walk through them. */
+		memcpy(c->stack_copy, r->stack, len);
+		for (uint32_t i = 0; i < r->nret && i < MS_STACK_RET_FIX; i++) {
+			uint64_t off = r->ret_slot[i] - r->sp;
+
+			if (r->ret_slot[i] >= r->sp && off + 8 <= len)
+				memcpy(c->stack_copy + off, &r->ret_addr[i], 8);
+		}
+		n = sym__unwind(c->sym, &regs, c->stack_copy, len, pcs,
+				MAX_PCS);
+	}
+	if (n <= 1 && r->fp_depth > 1) {
+		n = (int)(r->fp_depth < MAX_PCS ? r->fp_depth : MAX_PCS);
+		memcpy(pcs, r->fp_ips, (size_t)n * sizeof(pcs[0]));
+	}
+	if (n <= 0)
+		return MS_NO_SITE;
+	key = pcs_hash(pcs, n, r->h.aux);
+	if (!idmap__get(c->stacks, key, &site))
+		return site;
+	c->symbolized++;
+	/* Fold the leading frames of the runtime, the standard library and
+	 * the allocator. When that leaves only the outermost frame (user
+	 * code inlined into library frames, as in release builds without
+	 * debug info), fold only tokio's and the allocator's own frames, so
+	 * the frame that called spawn still leads. */
+	for (int i = 0; i < n && i < MAX_PCS; i++) {
+		int rc = sym__frame(c->sym, pcs[i], i > 0, &c->frames[i]);
+
+		if (rc && log__level() >= MS_LOG_DEBUG)
+			pr_debug("pc %#llx: %s", (unsigned long long)pcs[i],
+				 strerror(-rc));
+	}
+	for (first = 0; first + 1 < n && !getenv("MS_NOFOLD") &&
+			sym__is_runtime_frame(&c->frames[first]);
+	     first++)
+		;
+	if (first + 1 >= n && n > 1)
+		for (first = 0; first + 1 < n && !getenv("MS_NOFOLD") &&
+				is_spawn_machinery(&c->frames[first]);
+		     first++)
+			;
+	for (int i = first; i < n && nf < MAX_SITE_FRAMES; i++) {
+		const struct sym_frame *f = &c->frames[i];
+
+		frames[nf].pc = f->pc;
+		frames[nf].function = f->function;
+		frames[nf].file = f->file;
+		frames[nf].module = f->module;
+		frames[nf].line = f->line > 0 ? (uint32_t)f->line : 0;
+		nf++;
+	}
+	site = model__site_intern(c->o.model, frames, (uint32_t)nf);
+	idmap__put(c->stacks, key, site);
+	return site;
+}
+
 /* Records the batch does not take: stacks (and anything malformed, which
  * the model counts). */
 static void on_stack(struct collector *c, const void *data, size_t len)
 {
-	model__apply(c->o.model, data, len);
+	const struct ms_stack_rec *r = data;
+	uint64_t t0 = now_ns();
+	uint32_t site;
+
+	if (model__decode(data, len) != MS_REC_STACK) {
+		model__apply(c->o.model, data, len);
+		return;
+	}
+	site = stack_site(c, r);
+	if (site != MS_NO_SITE) {
+		switch (r->h.aux) {
+		case MS_STACK_SPAWN:
+			model__spawn_site(c->o.model, MS_RT_TOKIO, r->addr, site);
+			break;
+		case MS_STACK_SPAWN_USDT:
+			model__spawn_site(c->o.model, MS_RT_USDT, r->addr, site);
+			break;
+		case MS_STACK_SAMPLE: {
+			/* Poisson sampling over bytes: a block of size s was
+			 * sampled with probability 1 - exp(-s / N). */
+			double s = (double)r->size, nb = (double)c->o.sample_bytes;
+			double w = nb > 0 ? s / -expm1(-s / nb) : s;
+
+			model__sampled_alloc(c->o.model, r->addr, r->size, w,
+					     site);
+			break;
+		}
+		}
+	}
+	c->stacks_seen++;
+	c->stack_ns += now_ns() - t0;
 }
 
 static void flush(struct collector *c)
@@ -216,7 +387,8 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		return -ENOMEM;
 	c->o = *opts;
 	c->vtables = idmap__new();
-	if (!c->vtables) {
+	c->stacks = idmap__new();
+	if (!c->vtables || !c->stacks) {
 		err = -ENOMEM;
 		goto err_free;
 	}
@@ -226,9 +398,15 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		goto err_map;
 	}
 	c->mem_fd = -1;
+	/* Open the symbolizer now, while the target surely lives (launch
+	 * mode: stopped right after exec): a short-lived target may be gone
+	 * by the time its first stack is read. */
+	if (opts->stacks && sym__open(opts->pid, &c->sym))
+		c->sym = NULL;
 	*out = c;
 	return 0;
 err_map:
+	idmap__free(c->stacks);
 	idmap__free(c->vtables);
 err_free:
 	free(c);
@@ -242,6 +420,13 @@ void collector__free(struct collector *c)
 	if (c->mem_fd >= 0)
 		close(c->mem_fd);
 	ring_buffer__free(c->rb);
+	if (c->stacks_seen)
+		pr_debug("stacks: %llu, %llu distinct, %.1f us each",
+			 (unsigned long long)c->stacks_seen,
+			 (unsigned long long)c->symbolized,
+			 (double)c->stack_ns / 1e3 / (double)c->stacks_seen);
+	sym__close(c->sym);
+	idmap__free(c->stacks);
 	idmap__free(c->vtables);
 	free(c);
 }

@@ -19,6 +19,8 @@ struct collector_opts {
 	int stats_fd;
 	FILE *trace; /* print every record here (debugging), or NULL */
 	FILE *record; /* store the raw record stream here, or NULL */
+	uint64_t sample_bytes; /* mean sampling interval, for weights */
+	bool stacks; /* stack records will come: symbolize */
 };
 
 /* --record files: this magic, then per record a u32 length and the bytes

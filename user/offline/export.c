@@ -13,7 +13,8 @@
 int export__json(FILE *f, const struct snap *s)
 {
 	const char *text = json_object_to_json_string_ext(
-		s->doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+		s->doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			 JSON_C_TO_STRING_NOSLASHESCAPE);
 
 	if (!text)
 		return -ENOMEM;

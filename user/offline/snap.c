@@ -680,6 +680,20 @@ static void position(const char *buf, size_t off, size_t *line, size_t *col)
 	*col = nl ? (size_t)(buf + off - nl) : off + 1;
 }
 
+/* JSON's white space; not strchr, which would also match NUL. */
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool blank(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!is_ws(buf[i]))
+			return false;
+	return true;
+}
+
 static int parse(struct ld *l, const char *buf, size_t len,
 		 struct json_object **out)
 {
@@ -707,16 +721,32 @@ static int parse(struct ld *l, const char *buf, size_t len,
 	end = json_tokener_get_parse_end(tok);
 	if (end > len)
 		end = len;
+	if (jerr == json_tokener_continue && !blank(buf, len)) {
+		/*
+		 * A bare number at the very end waits for a terminator: give
+		 * it one. Anything else unfinished stays an error.
+		 */
+		doc = json_tokener_parse_ex(tok, "", 1);
+		if (json_tokener_get_error(tok) == json_tokener_success) {
+			jerr = json_tokener_success;
+			end = len;
+		}
+	}
+	if (jerr == json_tokener_continue && blank(buf, len)) {
+		err = ld_fail(l, "empty file (only white space), not a memscope snapshot");
+		goto out;
+	}
 	if (jerr == json_tokener_continue) {
 		err = ld_fail(l, "truncated: the JSON document ends early (after %zu bytes)",
 			      len);
 		goto out;
 	}
-	if (jerr != json_tokener_success || !doc) {
+	/* Success with no object is a JSON null: check_schema says so. */
+	if (jerr != json_tokener_success) {
 		size_t first = 0;
 
 		/* buf has no NUL: bound by len, never strspn. */
-		while (first < len && strchr(" \t\r\n", buf[first]))
+		while (first < len && is_ws(buf[first]))
 			first++;
 		/* Wrong from the first byte: some other kind of file. */
 		if (first < len && end <= first + 1 && buf[first] != '{' &&
@@ -730,8 +760,7 @@ static int parse(struct ld *l, const char *buf, size_t len,
 		goto out;
 	}
 	for (size_t i = end; i < len; i++) {
-		if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\t' &&
-		    buf[i] != '\r') {
+		if (!is_ws(buf[i])) {
 			position(buf, i, &line, &col);
 			err = ld_fail(l, "not valid JSON: data after the end of the document at line %zu, column %zu",
 				      line, col);

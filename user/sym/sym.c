@@ -585,6 +585,15 @@ static void sync_modules(struct sym_proc *p)
 	}
 }
 
+static int load_elf(Dwfl_Module *mod, void **userdata, const char *name,
+		    Dwarf_Addr start, void *arg)
+{
+	Dwarf_Addr bias;
+
+	dwfl_module_getelf(mod, &bias);
+	return DWARF_CB_OK;
+}
+
 static void cache_clear(struct sym_proc *p)
 {
 	memset(p->cache, 0, CACHE_SLOTS * sizeof(*p->cache));
@@ -609,6 +618,11 @@ static int reload(struct sym_proc *p, bool force)
 		free(buf);
 		return 0;
 	}
+	/* A zombie's maps are empty: keep what we know of the process. */
+	if (!len) {
+		free(buf);
+		return -ESRCH;
+	}
 	err = parse_maps(buf, &maps, &nmaps);
 	free(buf);
 	if (err)
@@ -626,6 +640,9 @@ static int reload(struct sym_proc *p, bool force)
 	if (err)
 		return err > 0 ? (err == ENOENT ? -ESRCH : -err) : -EIO;
 	sync_modules(p);
+	/* Open every ELF now, while /proc/PID/map_files still leads to it: a
+	 * short-lived target may be gone when its stacks are symbolized. */
+	dwfl_getmodules(p->dwfl, load_elf, NULL, 0);
 	p->maps_sig = sig;
 	cache_clear(p);
 	return 1;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "view/top.h"
@@ -55,7 +56,7 @@ struct top {
 	struct top_line line;
 	struct top_line *text;
 	bool dirty, repaint;
-	uint64_t last_frame;
+	uint64_t last_frame, frame_cost; /* when, and how long it took */
 	char *old_locale;
 };
 
@@ -401,6 +402,8 @@ static void frame(struct top *v, const struct model *m,
 	struct top_ui *ui = &v->ui;
 	int nh, hmax, h;
 
+	v->last_frame = info->now_ns;
+	v->dirty = false;
 	/* Pausing: one last look at the model, then a copy of it. */
 	if (ui->paused && v->src.m) {
 		top_src__update(&v->src, m, info);
@@ -474,21 +477,35 @@ static void frame(struct top *v, const struct model *m,
 	draw_status(v);
 	wnoutrefresh(v->foot);
 	doupdate();
-	v->last_frame = info->now_ns;
-	v->dirty = false;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 void top__draw(struct top *v, const struct model *m, const struct top_info *info)
 {
+	uint64_t since, cost = v ? v->frame_cost : 0;
 	bool news;
 
 	if (!v)
 		return;
 	news = log_read(v, &v->own) | log_read(v, &v->child);
 	v->can_snapshot = info->can_snapshot;
-	if (v->dirty || !v->status || info->now_ns - v->last_frame >= FRAME_NS) {
+	since = info->now_ns - v->last_frame;
+	/* The drain waits while a frame is built: with a huge model, frames
+	 * get rarer, so the view never takes much of memscoped's time. */
+	if ((v->dirty && since >= 2 * cost) ||
+	    since >= (FRAME_NS > 10 * cost ? FRAME_NS : 10 * cost)) {
+		uint64_t t0 = mono_ns();
+
 		frame(v, m, info);
-	} else if (news) {
+		v->frame_cost = mono_ns() - t0;
+	} else if (news && v->status) {
 		draw_status(v);
 		doupdate();
 	}
@@ -549,6 +566,8 @@ int top__input(struct top *v)
 	while ((ch = wgetch(v->input)) != ERR) {
 		int key = key_of(ch);
 
+		if (ch == 3) /* Ctrl-C, whatever the screen */
+			return out | TOP_ACT_QUIT;
 		if (key < 0)
 			continue;
 		act = top_ui__key(&v->ui, key, &v->rows);
@@ -627,7 +646,11 @@ struct top *top__new(void)
 		goto fail;
 	}
 	set_term(v->scr);
-	cbreak(); /* Ctrl-C still a signal: memscoped's signalfd ends the run */
+	/* Raw, not cbreak: no XOFF (Ctrl-S would stop the output and then
+	 * block a frame, and with it the drain), and no terminal signals,
+	 * which would also hit a launched program (it shares our process
+	 * group). Ctrl-C is read as a key: quit. */
+	raw();
 	noecho();
 	nonl();
 	curs_set(0);

@@ -331,10 +331,11 @@ bool top_row__matches(const struct top_src *s, uint32_t row, const char *filter)
 	       (nf && strcasestr(nf, filter));
 }
 
-struct sort_ctx {
-	const struct top_src *s;
-	enum top_sort key;
-	bool reverse;
+/* A row and its sort key, side by side: sorting never goes back to the
+ * model, which matters with a million tasks. */
+struct top_sort_item {
+	uint64_t key, id;
+	uint32_t idx;
 };
 
 static uint64_t sort_key(const struct ms_task *t, enum top_sort key,
@@ -354,54 +355,75 @@ static uint64_t sort_key(const struct ms_task *t, enum top_sort key,
 	}
 }
 
-static int cmp_rows(const void *pa, const void *pb, void *arg)
+/* Ties in id order, whatever the direction: rows must not jitter from one
+ * frame to the next. */
+static int cmp_tie(const struct top_sort_item *a, const struct top_sort_item *b)
 {
-	const struct sort_ctx *c = arg;
-	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
-	const struct ms_task *ta = top_src__task(c->s, a);
-	const struct ms_task *tb = top_src__task(c->s, b);
-	uint64_t ka = sort_key(ta, c->key, c->s->now);
-	uint64_t kb = sort_key(tb, c->key, c->s->now);
-
-	if (ka != kb) {
-		int r = ka > kb ? -1 : 1; /* largest first */
-
-		return c->reverse ? -r : r;
-	}
-	/* Ties in id order, whatever the direction: rows must not jitter
-	 * from one frame to the next. */
-	if (ta->id != tb->id)
-		return ta->id < tb->id ? -1 : 1;
-	return a < b ? -1 : a > b;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-static int rows_reserve(struct top_rows *r, size_t n)
+static int cmp_desc(const void *pa, const void *pb)
 {
-	uint32_t *idx;
-	size_t cap;
+	const struct top_sort_item *a = pa, *b = pb;
 
-	if (n <= r->cap)
-		return 0;
-	cap = r->cap ? r->cap : 64;
-	while (cap < n)
-		cap *= 2;
-	idx = realloc(r->idx, cap * sizeof(*idx));
-	if (!idx)
-		return -ENOMEM;
-	r->idx = idx;
-	r->cap = cap;
-	return 0;
+	if (a->key != b->key)
+		return a->key > b->key ? -1 : 1;
+	return cmp_tie(a, b);
+}
+
+static int cmp_asc(const void *pa, const void *pb)
+{
+	const struct top_sort_item *a = pa, *b = pb;
+
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return cmp_tie(a, b);
+}
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap : 64;
+
+	if (n <= *cap)
+		return p;
+	while (c < n)
+		c *= 2;
+	p = realloc(p, c * size);
+	if (p)
+		*cap = c;
+	return p;
+}
+
+static void max_mem(struct top_rows *r, const struct ms_mem *mm)
+{
+	if (mm->alloc_count > r->max_allocs)
+		r->max_allocs = mm->alloc_count;
+	if (mm->peak_live_bytes > r->max_bytes) /* live <= peak */
+		r->max_bytes = mm->peak_live_bytes;
 }
 
 int top_rows__build(struct top_rows *r, const struct top_src *s,
 		    const struct top_ui *ui)
 {
 	static const uint32_t special[] = { TOP_ROW_RUNTIME, TOP_ROW_OUTSIDE };
-	struct sort_ctx ctx = { s, ui->sort, ui->reverse };
+	struct top_sort_item *items;
+	uint32_t *idx;
+	size_t n = 0;
 
 	r->n = r->nspecial = r->ended_hidden = r->filtered_out = 0;
-	if (rows_reserve(r, s->ntasks + 2))
+	r->max_id = r->max_polls = r->max_allocs = r->max_bytes = 0;
+	r->unknown_spawn = false;
+	idx = grow(r->idx, &r->cap, s->ntasks + 2, sizeof(*idx));
+	if (!idx)
 		return -ENOMEM;
+	r->idx = idx;
+	items = grow(r->items, &r->items_cap, s->ntasks, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	r->items = items;
+
 	for (size_t i = 0; i < 2; i++) {
 		/* No runtime, no runtime overhead to speak of. */
 		if (special[i] == TOP_ROW_RUNTIME &&
@@ -411,6 +433,7 @@ int top_rows__build(struct top_rows *r, const struct top_src *s,
 			r->filtered_out++;
 			continue;
 		}
+		max_mem(r, special_mem(s, special[i]));
 		r->idx[r->n++] = special[i];
 	}
 	r->nspecial = r->n;
@@ -424,20 +447,32 @@ int top_rows__build(struct top_rows *r, const struct top_src *s,
 			r->ended_hidden++;
 			continue;
 		}
-		if (!top_row__matches(s, (uint32_t)i, ui->filter)) {
+		if (ui->filter[0] && !top_row__matches(s, (uint32_t)i, ui->filter)) {
 			r->filtered_out++;
 			continue;
 		}
-		r->idx[r->n++] = (uint32_t)i;
+		items[n].key = sort_key(t, ui->sort, s->now);
+		items[n].id = t->id;
+		items[n++].idx = (uint32_t)i;
+		if (t->id > r->max_id)
+			r->max_id = t->id;
+		if (t->polls > r->max_polls)
+			r->max_polls = t->polls;
+		if (t->future_size > r->max_bytes)
+			r->max_bytes = t->future_size;
+		r->unknown_spawn |= !t->spawn_known;
+		max_mem(r, &t->mem);
 	}
-	qsort_r(r->idx + r->nspecial, r->n - r->nspecial, sizeof(*r->idx),
-		cmp_rows, &ctx);
+	qsort(items, n, sizeof(*items), ui->reverse ? cmp_asc : cmp_desc);
+	for (size_t i = 0; i < n; i++)
+		r->idx[r->n++] = items[i].idx;
 	return 0;
 }
 
 void top_rows__free(struct top_rows *r)
 {
 	free(r->idx);
+	free(r->items);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -722,12 +757,27 @@ const char *top_col__name(enum top_col c)
 	return (unsigned)c < TOP_COL_MAX ? cols[c].name : "?";
 }
 
-static void widen(int *w, const char *text)
+static int digits(uint64_t v)
 {
-	int n = (int)strlen(text);
+	int n = 1;
 
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+static void widen(int *w, int n)
+{
 	if (n > *w)
 		*w = n;
+}
+
+/* As wide as top_fmt__count() makes any number up to max. */
+static int count_width(uint64_t max)
+{
+	return max < 10000000 ? digits(max) : 7;
 }
 
 /* The text of one cell; "-" when there is nothing to say. */
@@ -814,23 +864,25 @@ static int row_width(const struct top_cols *c)
 void top_cols__fit(struct top_cols *c, const struct top_src *s,
 		   const struct top_rows *r, const struct top_ui *ui, int width)
 {
-	static const enum top_col sized[] = {
-		TOP_COL_ID, TOP_COL_POLLS, TOP_COL_FUTURE, TOP_COL_LIVE,
-		TOP_COL_PEAK, TOP_COL_ALLOCS, TOP_COL_AGE,
-	};
-	char buf[64];
 	int fixed;
 
-	for (int i = 0; i < TOP_COL_MAX; i++) {
-		c->width[i] = cols[i].min;
-		widen(&c->width[i], cols[i].name);
-	}
+	for (int i = 0; i < TOP_COL_MAX; i++)
+		c->width[i] = (int)strlen(cols[i].name) > cols[i].min ?
+				      (int)strlen(cols[i].name) :
+				      cols[i].min;
 	/* Numbers are as wide as the widest of all rows (not only those on
 	 * screen), so columns do not shift while scrolling. */
-	for (size_t k = 0; k < r->n; k++)
-		for (size_t j = 0; j < sizeof(sized) / sizeof(*sized); j++)
-			widen(&c->width[sized[j]],
-			      cell(buf, sizeof(buf), sized[j], s, r->idx[k], ui));
+	if (r->nspecial)
+		widen(&c->width[TOP_COL_ID], 7); /* "runtime", "outside" */
+	widen(&c->width[TOP_COL_ID], digits(r->max_id));
+	widen(&c->width[TOP_COL_POLLS], count_width(r->max_polls));
+	widen(&c->width[TOP_COL_ALLOCS], count_width(r->max_allocs));
+	/* Rounded bytes take 5 characters at most; ages 6, or 7 with the
+	 * ">" of a task spawned before attach. */
+	for (int i = TOP_COL_FUTURE; ui->exact && i <= TOP_COL_PEAK; i++)
+		widen(&c->width[i], digits(r->max_bytes));
+	if (r->unknown_spawn)
+		widen(&c->width[TOP_COL_AGE], 7);
 
 	c->width[TOP_COL_SITE] = 0;
 	fixed = row_width(c);
@@ -1075,7 +1127,10 @@ void top_status__build(const struct top_src *s, const struct top_ui *ui,
 	if (ui->filter[0])
 		off += snprintf(right + off, sizeof(right) - (size_t)off,
 				"filter \"%s\"  ", ui->filter);
-	if (r->ended_hidden && ui->screen == TOP_SCR_LIST)
+	if (ui->show_ended)
+		off += snprintf(right + off, sizeof(right) - (size_t)off,
+				"ended shown  ");
+	else if (r->ended_hidden)
 		off += snprintf(right + off, sizeof(right) - (size_t)off,
 				"%zu ended hidden  ", r->ended_hidden);
 	snprintf(right + off, sizeof(right) - (size_t)off, "sort %s %s ",

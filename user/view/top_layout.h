@@ -183,12 +183,19 @@ void top_ui__init(struct top_ui *ui);
 
 /* ---- rows ---------------------------------------------------------------- */
 
+struct top_sort_item;
+
 struct top_rows {
 	uint32_t *idx; /* in display order: the two outside-task rows, tasks */
 	size_t n, cap;
 	size_t nspecial;
 	size_t ended_hidden; /* ended tasks left out (show with 'e') */
 	size_t filtered_out; /* rows the filter left out */
+	/* Maxima over the rows, for the column widths. */
+	uint64_t max_id, max_polls, max_allocs, max_bytes;
+	bool unknown_spawn; /* a task spawned before attach */
+	struct top_sort_item *items; /* sort scratch */
+	size_t items_cap;
 };
 
 /* Filter and sort. 0 or -ENOMEM. */
