@@ -9,6 +9,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
 #include "memscope/events.h"
@@ -252,13 +253,39 @@ static __always_inline void emit_stack(struct pt_regs *ctx, __u16 kind,
 	r->r13 = ctx->r13;
 	r->r14 = ctx->r14;
 	r->r15 = ctx->r15;
-	/* A shallow stack ends before sp + MS_STACK_BYTES: copy less. */
-	r->stack_len = MS_STACK_BYTES;
-	if (bpf_probe_read_user(r->stack, MS_STACK_BYTES, (void *)sp)) {
-		r->stack_len = MS_STACK_BYTES / 4;
-		if (bpf_probe_read_user(r->stack, MS_STACK_BYTES / 4,
-					(void *)sp))
-			r->stack_len = 0;
+	/* A shallow stack ends before sp + MS_STACK_BYTES, and a read that
+	 * crosses the end of the mapping fails whole: copy less. */
+	r->stack_len = 0;
+	if (!bpf_probe_read_user(r->stack, MS_STACK_BYTES, (void *)sp)) {
+		r->stack_len = MS_STACK_BYTES;
+	} else {
+		/* Up to the end of sp's page, then one page more: the
+		 * mapping may end anywhere (a coroutine stack in the heap). */
+		__u32 rest = 4096 - (sp & 4095);
+
+		for (int i = 1; i >= 0; i--) {
+			__u32 len = rest + i * 4096;
+
+			if (len > MS_STACK_BYTES || len == 0)
+				continue;
+			if (!bpf_probe_read_user(r->stack, len, (void *)sp)) {
+				r->stack_len = len;
+				break;
+			}
+		}
+	}
+	r->nret = 0;
+	if (bpf_core_field_exists(struct uprobe_task, return_instances)) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		struct return_instance *ri;
+
+		ri = BPF_CORE_READ(t, utask, return_instances);
+		for (int i = 0; i < MS_STACK_RET_FIX && ri; i++) {
+			r->ret_slot[i] = BPF_CORE_READ(ri, stack);
+			r->ret_addr[i] = BPF_CORE_READ(ri, orig_ret_vaddr);
+			r->nret = i + 1;
+			ri = BPF_CORE_READ(ri, next);
+		}
 	}
 	n = bpf_get_stack(ctx, r->fp_ips, sizeof(r->fp_ips), BPF_F_USER_STACK);
 	r->fp_depth = n > 0 ? (__u32)(n / sizeof(__u64)) : 0;
@@ -274,16 +301,15 @@ static __always_inline __u16 stack_kind(struct tstate *ts, __u64 size)
 	}
 	if (!sample_bytes)
 		return 0;
-	ts->sample_left -= (__s64)size;
-	if (ts->sample_left > 0)
-		return 0;
-	/* A new thread starts at 0: draw its first interval instead of
-	 * sampling its first allocation. */
+	/* A new thread draws its first interval before counting. */
 	if (!ts->announced_sample) {
 		ts->announced_sample = 1;
 		ts->sample_left = (__s64)next_interval();
-		return 0;
 	}
+	ts->sample_left -= (__s64)size;
+	if (ts->sample_left > 0)
+		return 0;
+	/* Memoryless: the next interval starts afresh. */
 	ts->sample_left = (__s64)next_interval();
 	return MS_STACK_SAMPLE;
 }
@@ -532,7 +558,7 @@ int BPF_USDT(usdt_spawn, __u64 id, __u64 parent, __u64 size)
 	emit_task(MS_REC_TASK_SPAWN, MS_RT_USDT, id, parent, size);
 	/* addr = the task id: user space files it under the task. */
 	if (spawn_stacks)
-		emit_stack(ctx, MS_STACK_SPAWN, id, 0, 128);
+		emit_stack(ctx, MS_STACK_SPAWN_USDT, id, 0, 128);
 	return 0;
 }
 

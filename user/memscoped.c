@@ -679,7 +679,7 @@ int main(int argc, char **argv)
 	if (o.top) {
 		view = top__new();
 		if (!view && o.top > 0) {
-			pr_err("--top needs a terminal: %s", strerror(errno));
+			pr_err("--top needs a terminal on stdout, and TERM naming it");
 			return EXIT_USAGE;
 		}
 	}

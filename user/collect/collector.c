@@ -315,6 +315,8 @@ static void on_stack(struct collector *c, const void *data, size_t len)
 		return;
 	}
 	site = stack_site(c, r);
+	pr_debug("stack kind %u addr %#llx size %llu -> site %u", r->h.aux,
+		 (unsigned long long)r->addr, (unsigned long long)r->size, site);
 	if (site != MS_NO_SITE) {
 		switch (r->h.aux) {
 		case MS_STACK_SPAWN:

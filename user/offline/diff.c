@@ -160,6 +160,7 @@ static int changed(struct table *t, const struct snap *a, const struct snap *b,
 					    "spawn site", NULL };
 	struct pair *v = calloc(b->ntasks ?: 1, sizeof(*v));
 	char bb[8][64];
+	char site[512];
 	unsigned nb = 0;
 	size_t n = 0;
 
@@ -193,7 +194,7 @@ static int changed(struct table *t, const struct snap *a, const struct snap *b,
 						      v[i].a->mem.live_bytes,
 						      v[i].b->mem.live_bytes));
 		table__cell(t, "%s", B(v[i].b->mem.peak_live_bytes));
-		table__cell(t, "%s", fmt__site(bb[nb++ % 8], 64, v[i].b));
+		table__cell(t, "%s", fmt__site(site, sizeof(site), v[i].b));
 	}
 	if (n > o->top)
 		table__note(t, "... and %zu more", n - o->top);
@@ -209,6 +210,7 @@ static int new_tasks(struct table *t, const struct snap *a,
 					    NULL };
 	struct pair *v = calloc(b->ntasks ?: 1, sizeof(*v));
 	char bb[8][64];
+	char site[512];
 	unsigned nb = 0;
 	size_t n = 0;
 
@@ -237,7 +239,7 @@ static int new_tasks(struct table *t, const struct snap *a,
 		table__cell(t, "%s", B(k->mem.peak_live_bytes));
 		table__cell(t, "%s", k->has_future_size ? B(k->future_size) :
 							  "?");
-		table__cell(t, "%s", fmt__site(bb[nb++ % 8], 64, k));
+		table__cell(t, "%s", fmt__site(site, sizeof(site), k));
 	}
 	if (n > o->top)
 		table__note(t, "... and %zu more", n - o->top);
@@ -413,6 +415,7 @@ static int new_never_finished(struct table *t, const struct snap *a,
 					    NULL };
 	struct pair *v = calloc(b->ntasks ?: 1, sizeof(*v));
 	char bb[8][64];
+	char site[512];
 	unsigned nb = 0;
 	size_t n = 0;
 
@@ -440,7 +443,7 @@ static int new_never_finished(struct table *t, const struct snap *a,
 		table__cell(t, "%s", B(k->mem.live_bytes));
 		table__cell(t, "%s", fmt__age(bb[nb++ % 8], 64, b, k));
 		table__cell(t, "%" PRIu64, k->polls);
-		table__cell(t, "%s", fmt__site(bb[nb++ % 8], 64, k));
+		table__cell(t, "%s", fmt__site(site, sizeof(site), k));
 	}
 	if (n > o->top)
 		table__note(t, "... and %zu more", n - o->top);

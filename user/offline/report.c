@@ -233,6 +233,7 @@ static void sec_never_finished(struct table *t, const struct snap *s)
 	const struct snap_task **v;
 	bool seen[5] = { 0 };
 	char b[8][64];
+	char site[512];
 	unsigned nb = 0;
 	size_t n;
 
@@ -257,7 +258,7 @@ static void sec_never_finished(struct table *t, const struct snap *s)
 		table__cell(t, "%" PRIu64, k->polls);
 		table__cell(t, "%s", k->has_future_size ?
 					     B(k->future_size) : "?");
-		table__cell(t, "%s", fmt__site(b[nb++ % 8], 64, k));
+		table__cell(t, "%s", fmt__site(site, sizeof(site), k));
 		seen[k->reason] = true;
 	}
 	for (int r = 1; r < 5; r++)
@@ -279,6 +280,7 @@ static void sec_largest(struct table *t, const struct snap *s,
 	};
 	const struct snap_task **v;
 	char b[8][64];
+	char site[512];
 	unsigned nb = 0;
 	size_t n;
 
@@ -316,7 +318,7 @@ static void sec_largest(struct table *t, const struct snap *s,
 		table__cell(t, "%" PRIu64, k->polls);
 		table__cell(t, "%s", k->has_future_size ?
 					     B(k->future_size) : "?");
-		table__cell(t, "%s", fmt__site(b[nb++ % 8], 64, k));
+		table__cell(t, "%s", fmt__site(site, sizeof(site), k));
 	}
 	if (n > o->top)
 		table__note(t, "... and %zu more tasks", n - o->top);

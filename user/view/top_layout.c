@@ -1424,7 +1424,7 @@ size_t top_help__build(struct top_line *lines, size_t max)
 		{ "s", "write a snapshot now (-s FILE)" },
 		{ "L", "memscoped's messages and the target's output" },
 		{ "Ctrl-L", "repaint the screen" },
-		{ "q", "quit: final snapshot and summary (Esc in sub-screens)" },
+		{ "q  Ctrl-C", "quit: final snapshot and summary (q: back in sub-screens)" },
 	};
 	static const struct keyhelp legend[] = {
 		{ "red", "never finished: aborted, no-waker, pending, shutdown" },
