@@ -158,6 +158,14 @@ static void tbegin(struct model *m, uint32_t tid, uint64_t t, uint64_t task,
 		 IDLE3 | MS_TOKIO_RUNNING, V, id, owner, 0);
 }
 
+/* tokio raw::poll entry with an explicit state word. */
+static void tbegin_st(struct model *m, uint32_t tid, uint64_t t, uint64_t task,
+		      uint64_t id, uint64_t owner, uint64_t st)
+{
+	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, tid, t, task, st, V, id,
+		 owner, 0);
+}
+
 /* tokio raw::poll return: the state word decides. */
 static void tend(struct model *m, uint32_t tid, uint64_t t, uint64_t task,
 		 uint64_t st)
@@ -629,17 +637,39 @@ static void test_tokio_complete(void **state)
 	assert_int_equal(task_by_id(m, 1)->mem.live_count, 0);
 }
 
+/* abort() of an idle task: tokio sets CANCELLED and schedules it; the
+ * poll that begins CANCELLED is the cancellation. */
 static void test_tokio_cancelled(void **state)
 {
 	struct model *m = tokio_k_spawns_h();
 	const struct ms_task *h;
 
+	tend(m, W1, 15 * MS, H, REFS(3) | MS_TOKIO_JOIN_INTEREST);
+	tbegin_st(m, W1, 20 * MS, H, 7, 1,
+		  MS_TOKIO_RUNNING | MS_TOKIO_CANCELLED | REFS(3));
 	tend(m, W1, 25 * MS, H,
 	     MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | REFS(1));
 	h = task_by_id(m, 7);
 	assert_int_equal(h->state, TASK_CANCELLED);
 	assert_int_equal(h->nf_reason, NF_ABORTED);
 	assert_int_equal(h->ended_ns, 25 * MS);
+}
+
+/* CANCELLED set while the task runs (abort() or runtime shutdown racing
+ * its last poll) and the future completes anyway: tokio hands its output
+ * to the JoinHandle, so it completed. */
+static void test_tokio_cancel_races_completion(void **state)
+{
+	struct model *m = tokio_k_spawns_h();
+	const struct ms_task *h;
+
+	task_rec(m, MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, MAIN, 12 * MS, H, 0, 0);
+	tend(m, W1, 25 * MS, H,
+	     MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | REFS(1));
+	h = task_by_id(m, 7);
+	assert_int_equal(h->state, TASK_COMPLETED);
+	assert_int_equal(h->nf_reason, NF_NONE);
+	assert_false(h->shutdown);
 }
 
 /* One idle task per state word, each with its own Cell. */
@@ -716,6 +746,9 @@ static void test_tokio_free_during_poll_and_reuse(void **state)
 	const struct ms_task *h, *n;
 
 	alloc(m, W1, 11 * MS, X1, 50, H);
+	tend(m, W1, 11 * MS + 1, H, REFS(2));
+	tbegin_st(m, W1, 11 * MS + 2, H, 7, 1,
+		  MS_TOKIO_RUNNING | MS_TOKIO_CANCELLED | REFS(2));
 	free_rec(m, W1, 12 * MS, H, H,
 		 MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | REFS(0));
 	h = task_by_id(m, 7);
@@ -728,7 +761,7 @@ static void test_tokio_free_during_poll_and_reuse(void **state)
 	h = task_by_id(m, 7);
 	assert_int_equal(h->state, TASK_CANCELLED);
 	assert_int_equal(h->nf_reason, NF_ABORTED);
-	assert_int_equal(h->busy_ns, 3 * MS);
+	assert_int_equal(h->busy_ns, 3 * MS - 1); /* two polls */
 	/* K's Cell allocation is gone, H's own block stays H's. */
 	assert_int_equal(task_by_id(m, 1)->mem.live_count, 0);
 	assert_int_equal(task_by_id(m, 1)->mem.free_count, 1);
@@ -756,7 +789,7 @@ static void test_tokio_free_during_poll_and_reuse(void **state)
 	/* The old one is untouched by the new one's life. */
 	assert_int_equal(h->mem.alloc_count, 1);
 	assert_int_equal(h->state, TASK_CANCELLED);
-	assert_int_equal(h->polls, 1);
+	assert_int_equal(h->polls, 2);
 }
 
 /* After the poll end, a task that freed itself is not in a poll any
@@ -1022,7 +1055,9 @@ static void test_async_figures(void **state)
 	tbegin(m, W2, 11 * MS, R, 13, 0);
 	tend(m, W2, 12 * MS, R, REFS(1));
 	/* The main thread polling (block_on, current_thread) stays plain. */
-	tbegin(m, MAIN, 13 * MS, H3, 14, 1); /* Cell not seen: no size */
+	/* Cell not seen: no size. Aborted: the poll begins CANCELLED. */
+	tbegin_st(m, MAIN, 13 * MS, H3, 14, 1,
+		  MS_TOKIO_RUNNING | MS_TOKIO_CANCELLED | REFS(2));
 	tend(m, MAIN, 14 * MS, H3,
 	     MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | REFS(1));
 	alloc(m, MAIN, 15 * MS, A1 + 16, 7, 0);
@@ -1125,7 +1160,10 @@ static void test_read_failed(void **state)
 	/* owner_id 0 was not read: not to be taken for a runtime task. */
 	assert_int_equal(t->kind, TASK_USER);
 	assert_int_equal(t->nf_reason, NF_NONE);
-	assert_int_equal(t->state, TASK_PENDING);
+	/* Unreadable when its poll returned: the poll freed it, so it
+	 * ended (completed: its poll did not begin cancelled). */
+	assert_int_equal(t->state, TASK_COMPLETED);
+	assert_true(t->freed);
 }
 
 /* ---- batched application ------------------------------------------ */
@@ -1335,6 +1373,7 @@ int main(void)
 		T(test_tokio_attribution),
 		T(test_tokio_complete),
 		T(test_tokio_cancelled),
+		T(test_tokio_cancel_races_completion),
 		T(test_tokio_no_waker),
 		T(test_tokio_runtime_task),
 		T(test_tokio_free_during_poll_and_reuse),

@@ -113,7 +113,9 @@ static struct model *small_model(void)
 	free_rec(m, W1, 13 * MS, X2);
 	poll_rec(m, MS_REC_POLL_END, MS_RT_TOKIO, 20 * MS, H,
 		 MS_TOKIO_COMPLETE | REFS(1), 0, 0);
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 30 * MS, H2, 0, 9, 1);
+	/* Aborted while idle: its next poll begins CANCELLED and cancels. */
+	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 30 * MS, H2,
+		 MS_TOKIO_CANCELLED | MS_TOKIO_RUNNING | REFS(2), 9, 1);
 	poll_rec(m, MS_REC_POLL_END, MS_RT_TOKIO, 31 * MS, H2,
 		 MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | REFS(1), 0, 0);
 	st[MS_STAT_LOST] = 2;

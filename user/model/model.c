@@ -277,12 +277,11 @@ static void task_finish(struct model *m, struct ms_task *t, bool cancelled,
 		return;
 	t->state = cancelled ? TASK_CANCELLED : TASK_COMPLETED;
 	t->ended_ns = rel_ns(m, ts);
-	if (cancelled)
-		t->nf_reason = t->shutdown ? (t->nf_reason == NF_NO_WAKER ?
-						      NF_NO_WAKER :
-						      NF_SHUTDOWN) :
-					     NF_ABORTED;
-	else
+	/* A task nothing could wake stays "no-waker" when it is finally
+	 * cancelled (at shutdown, by its runtime): that is the finding. */
+	if (cancelled && t->nf_reason != NF_NO_WAKER)
+		t->nf_reason = t->shutdown ? NF_SHUTDOWN : NF_ABORTED;
+	else if (!cancelled)
 		t->nf_reason = NF_NONE; /* it finished after all */
 	if (t->kind == TASK_RUNTIME)
 		t->nf_reason = NF_NONE;
@@ -308,7 +307,16 @@ static void tokio_state(struct model *m, struct ms_task *t, uint64_t st,
 	if (model__vtable_rejected(m, t->vtable))
 		return;
 	if (st & MS_TOKIO_COMPLETE) {
-		task_finish(m, t, st & MS_TOKIO_CANCELLED, ts);
+		/* tokio sets CANCELLED on a running task at shutdown or on
+		 * abort, and the poll may still complete it normally: it
+		 * was cancelled only if CANCELLED was set when the poll
+		 * began (then the poll is the cancellation) or the runtime
+		 * shut it down while idle. */
+		task_finish(m, t,
+			    (st & MS_TOKIO_CANCELLED) &&
+				    ((t->begin_state & MS_TOKIO_CANCELLED) ||
+				     t->shutdown),
+			    ts);
 		return;
 	}
 	if (st & (MS_TOKIO_RUNNING | MS_TOKIO_NOTIFIED))
@@ -475,6 +483,8 @@ static int on_poll_begin(struct model *m, const struct ms_poll_rec *r)
 	}
 	th->depth++;
 	t->in_poll = true;
+	if (r->h.aux == MS_RT_TOKIO && !(r->flags & MS_POLL_F_READ_FAILED))
+		t->begin_state = r->state;
 	t->state = TASK_RUNNING;
 	t->polls++;
 	t->last_poll_ns = rel_ns(m, r->h.ts_ns);
@@ -515,8 +525,22 @@ static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
 	if (t->state == TASK_RUNNING)
 		t->state = TASK_PENDING;
 	if (t->runtime == MS_RT_TOKIO) {
-		if (!(r->flags & MS_POLL_F_READ_FAILED))
+		uint64_t refs = r->state >> MS_TOKIO_REF_SHIFT;
+
+		if (!(r->flags & MS_POLL_F_READ_FAILED) && refs < (1ull << 24) &&
+		    (refs || (r->state & MS_TOKIO_COMPLETE))) {
 			tokio_state(m, t, r->state, r->h.ts_ns);
+		} else if (!model__vtable_rejected(m, t->vtable)) {
+			/* The poll freed the task and no free record said so
+			 * (--tasks-only, or a free on another thread raced
+			 * the read): its memory no longer holds a state. A
+			 * task is freed in its poll only once it ended. */
+			task_finish(m, t,
+				    (t->begin_state & MS_TOKIO_CANCELLED) ||
+					    t->shutdown,
+				    r->h.ts_ns);
+			task_release(m, t, r->h.ts_ns);
+		}
 	} else if (t->state == TASK_PENDING && (int64_t)r->state == 0 &&
 		   t->kind == TASK_USER) {
 		t->nf_reason = NF_NO_WAKER;
@@ -553,7 +577,9 @@ static int on_task(struct model *m, const struct ms_task_rec *r)
 			task_finish(m, t, true, r->h.ts_ns);
 		break;
 	case MS_REC_TASK_SHUTDOWN:
-		if (t && t->state != TASK_COMPLETED &&
+		/* A task in a poll is left alone by tokio's shutdown (it only
+		 * marks it CANCELLED): its poll decides how it ends. */
+		if (t && !t->in_poll && t->state != TASK_COMPLETED &&
 		    t->state != TASK_CANCELLED) {
 			t->shutdown = true;
 			if (t->kind == TASK_USER && t->nf_reason != NF_NO_WAKER)

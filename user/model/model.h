@@ -69,6 +69,7 @@ struct ms_task {
 	uint64_t polls, busy_ns;
 	uint64_t future_size; /* 0: unknown */
 	uint64_t vtable, owner_id;
+	uint64_t begin_state; /* tokio: Header.state when the last poll began */
 	uint32_t spawn_site; /* MS_NO_SITE: unknown */
 	struct ms_mem mem;
 };

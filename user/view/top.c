@@ -31,7 +31,12 @@ struct logfile {
 	size_t plen;
 	char part[LOG_WIDTH]; /* a line not yet ended */
 	bool target; /* the program's output, not memscoped's */
+	bool skip; /* drop the rest of a line we came in halfway */
 };
+
+/* A chatty program can write faster than a screen can show: past this
+ * much unread, the view skips to the newest lines. */
+#define LOG_BACKLOG 65536
 
 struct top {
 	SCREEN *scr;
@@ -98,13 +103,17 @@ static void log_push(struct top *v, const char *s, size_t n, bool target)
 
 		if (c == '\033') { /* an escape sequence: leave it out */
 			if (j + 1 < n && s[j + 1] == '[')
-				for (j += 2; j < n && !(s[j] >= 0x40 && s[j] <= 0x7e); j++)
+				for (j += 2;
+				     j < n && !(s[j] >= 0x40 && s[j] <= 0x7e);
+				     j++)
 					;
 			else
 				j++;
 			continue;
 		}
-		d[k++] = c == '\t' ? ' ' : (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+		d[k++] = c == '\t'		 ? ' ' :
+			 (c >= 0x20 && c < 0x7f) ? (char)c :
+						   '?';
 	}
 	d[k] = '\0';
 	v->log_target[i] = target;
@@ -120,13 +129,23 @@ static bool log_read(struct top *v, struct logfile *f)
 {
 	char buf[8192];
 	bool any = false;
+	struct stat st;
 	ssize_t n;
 
-	if (f->fd < 0)
+	if (f->fd < 0 || fstat(f->fd, &st))
 		return false;
+	if (st.st_size - f->off > LOG_BACKLOG) {
+		f->off = st.st_size - LOG_BACKLOG;
+		f->plen = 0;
+		f->skip = true;
+	}
 	while ((n = pread(f->fd, buf, sizeof(buf), f->off)) > 0) {
 		f->off += n;
 		for (ssize_t i = 0; i < n; i++) {
+			if (f->skip) {
+				f->skip = buf[i] != '\n';
+				continue;
+			}
 			if (buf[i] != '\n' && f->plen < sizeof(f->part)) {
 				f->part[f->plen++] = buf[i];
 				continue;
@@ -137,7 +156,7 @@ static bool log_read(struct top *v, struct logfile *f)
 			if (buf[i] != '\n') /* too long: cut, and go on */
 				f->part[f->plen++] = buf[i];
 		}
-		if (n < (ssize_t)sizeof(buf))
+		if (n < (ssize_t)sizeof(buf) || f->off >= st.st_size)
 			break;
 	}
 	return any;
@@ -168,7 +187,9 @@ static void tail_out(int from, int to, int nlines)
 
 	if (fstat(from, &st) || !st.st_size)
 		return;
-	start = st.st_size > (off_t)sizeof(buf) ? st.st_size - (off_t)sizeof(buf) : 0;
+	start = st.st_size > (off_t)sizeof(buf) ?
+			st.st_size - (off_t)sizeof(buf) :
+			0;
 	n = pread(from, buf, sizeof(buf), start);
 	if (n <= 0)
 		return;
@@ -185,8 +206,21 @@ static void tail_out(int from, int to, int nlines)
 
 /* ---- colours and windows ------------------------------------------------- */
 
-enum { P_TITLE = 1, P_COLHEAD, P_COLSORT, P_KEY, P_LABEL, P_ALERT, P_BADGE,
-       P_NF, P_SPECIAL, P_SPARK, P_SECTION, P_SEL, P_SELNF };
+enum {
+	P_TITLE = 1,
+	P_COLHEAD,
+	P_COLSORT,
+	P_KEY,
+	P_LABEL,
+	P_ALERT,
+	P_BADGE,
+	P_NF,
+	P_SPECIAL,
+	P_SPARK,
+	P_SECTION,
+	P_SEL,
+	P_SELNF
+};
 
 static void colors_init(struct top *v)
 {
@@ -280,9 +314,9 @@ static void put_line(struct top *v, WINDOW *w, int y, const struct top_line *l,
 		     bool selected, int fill)
 {
 	const attr_t *attr = selected ? v->sel : v->attr;
-	static const char *const bars[9] = { " ", "\u2581", "\u2582", "\u2583",
-					     "\u2584", "\u2585", "\u2586",
-					     "\u2587", "\u2588" };
+	static const char *const bars[9] = { " ",      "\u2581", "\u2582",
+					     "\u2583", "\u2584", "\u2585",
+					     "\u2586", "\u2587", "\u2588" };
 	static const char ramp[] = " .:-=+*#@";
 	int maxx = getmaxx(w), x = 0;
 
@@ -335,8 +369,10 @@ static void draw_list(struct top *v, int h)
 		if (pos >= v->rows.n)
 			break;
 		sel = pos == ui->sel_pos;
-		top_cols__row(&v->cols, &v->src, v->rows.idx[pos], ui, &v->line);
-		put_line(v, v->body, y, &v->line, sel, sel ? v->line.hl[0] : -1);
+		top_cols__row(&v->cols, &v->src, v->rows.idx[pos], ui,
+			      &v->line);
+		put_line(v, v->body, y, &v->line, sel,
+			 sel ? v->line.hl[0] : -1);
 	}
 	if (v->rows.n == v->rows.nspecial && h > 3) {
 		const char *why =
@@ -361,7 +397,8 @@ static void draw_page(struct top *v, int h, const struct top_line *lines,
 	if (v->ui.scroll > max)
 		v->ui.scroll = max;
 	for (int y = 0; y < h && v->ui.scroll + (size_t)y < n; y++)
-		put_line(v, v->body, y, &lines[v->ui.scroll + (size_t)y], false, -1);
+		put_line(v, v->body, y, &lines[v->ui.scroll + (size_t)y], false,
+			 -1);
 }
 
 static void draw_log(struct top *v, int h)
@@ -371,11 +408,13 @@ static void draw_log(struct top *v, int h)
 	if (n > TEXT_MAX)
 		n = TEXT_MAX;
 	top_line__clear(&v->text[0]);
-	top_line__add(&v->text[0], TOP_HL_SECTION,
-		      " Messages: memscoped's, and the program's output (last %d lines)",
-		      LOG_LINES);
+	top_line__add(
+		&v->text[0], TOP_HL_SECTION,
+		" Messages: memscoped's, and the program's output (last %d lines)",
+		LOG_LINES);
 	for (i = 1; i < n; i++) {
-		size_t k = (v->log_head + v->log_n - (n - 1) + (i - 1)) % LOG_LINES;
+		size_t k = (v->log_head + v->log_n - (n - 1) + (i - 1)) %
+			   LOG_LINES;
 		struct top_line *l = &v->text[i];
 
 		top_line__clear(l);
@@ -432,7 +471,8 @@ static void frame(struct top *v, const struct model *m,
 	/* The header gives up lines to the table on short terminals. */
 	hmax = LINES >= 24 ? HDR_MAX : LINES >= 14 ? 4 : 1;
 	nh = top_header__build(&v->src, ui, COLS, v->hdrl, hmax);
-	if (nh != v->hdr_h || LINES != v->term_lines || COLS != v->term_cols || !v->hdr) {
+	if (nh != v->hdr_h || LINES != v->term_lines || COLS != v->term_cols ||
+	    !v->hdr) {
 		if (windows_make(v, nh))
 			return;
 		clearok(curscr, TRUE);
@@ -487,7 +527,8 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void top__draw(struct top *v, const struct model *m, const struct top_info *info)
+void top__draw(struct top *v, const struct model *m,
+	       const struct top_info *info)
 {
 	uint64_t since, cost = v ? v->frame_cost : 0;
 	bool news;
@@ -579,8 +620,9 @@ int top__input(struct top *v)
 			if (v->can_snapshot)
 				out |= TOP_ACT_SNAPSHOT;
 			else
-				snprintf(v->msg, sizeof(v->msg),
-					 "no snapshot file: start memscoped with -s FILE");
+				snprintf(
+					v->msg, sizeof(v->msg),
+					"no snapshot file: start memscoped with -s FILE");
 		}
 		if (act & TOP_ACT_QUIT)
 			return out | TOP_ACT_QUIT;

@@ -31,7 +31,8 @@ int top__fd(const struct top *v);
 int top__input(struct top *v);
 /* Draw a frame if one is due (500 ms) or a key asked for it; otherwise
  * only the status line, if a message came. Call it every loop turn. */
-void top__draw(struct top *v, const struct model *m, const struct top_info *info);
+void top__draw(struct top *v, const struct model *m,
+	       const struct top_info *info);
 /* Restore the terminal, then print what memscoped and the program logged
  * meanwhile to the real stderr. NULL is fine. */
 void top__free(struct top *v);

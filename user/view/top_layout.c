@@ -112,7 +112,8 @@ const char *top_fmt__age(char *buf, size_t len, uint64_t ns)
 	else if (ns < 59950 * NS_PER_MS) /* 59.96 s would print as "60.0s" */
 		snprintf(buf, len, "%.1fs", (double)ns / 1e9);
 	else if (s < 3600)
-		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60,
+			 s % 60);
 	else if (s < 86400)
 		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", s / 3600,
 			 s / 60 % 60);
@@ -159,7 +160,8 @@ const char *top_fmt__at(char *buf, size_t len, uint64_t ns)
 	else
 		snprintf(buf, len,
 			 "+%" PRIu64 ":%02" PRIu64 ":%02" PRIu64 ".%" PRIu64,
-			 s / 3600, s / 60 % 60, s % 60, ns / (NS_PER_S / 10) % 10);
+			 s / 3600, s / 60 % 60, s % 60,
+			 ns / (NS_PER_S / 10) % 10);
 	return buf;
 }
 
@@ -207,8 +209,8 @@ void top_src__update(struct top_src *s, const struct model *m,
 			s->events_per_s = (double)last->events * 1e9 /
 					  (double)(last->t_ns - from);
 	} else if (s->now) {
-		s->events_per_s = (double)s->totals.records * 1e9 /
-				  (double)s->now;
+		s->events_per_s =
+			(double)s->totals.records * 1e9 / (double)s->now;
 	}
 	k = n < TOP_SPARK_MAX ? n : TOP_SPARK_MAX;
 	for (size_t i = 0; i < k; i++)
@@ -447,7 +449,8 @@ int top_rows__build(struct top_rows *r, const struct top_src *s,
 			r->ended_hidden++;
 			continue;
 		}
-		if (ui->filter[0] && !top_row__matches(s, (uint32_t)i, ui->filter)) {
+		if (ui->filter[0] &&
+		    !top_row__matches(s, (uint32_t)i, ui->filter)) {
 			r->filtered_out++;
 			continue;
 		}
@@ -705,7 +708,8 @@ int top_ui__key(struct top_ui *ui, int key, const struct top_rows *r)
 		ui->scroll = SIZE_MAX / 2; /* the newest lines */
 		return TOP_ACT_REDRAW;
 	case '<':
-		return set_sort(ui, (ui->sort + TOP_SORT_MAX - 1) % TOP_SORT_MAX);
+		return set_sort(ui,
+				(ui->sort + TOP_SORT_MAX - 1) % TOP_SORT_MAX);
 	case '>':
 		return set_sort(ui, (ui->sort + 1) % TOP_SORT_MAX);
 	}
@@ -738,9 +742,8 @@ static const struct {
 
 /* Narrow terminals lose columns in this order; ID, STATE and LIVE stay. */
 static const enum top_col drop_order[] = {
-	TOP_COL_SITE, TOP_COL_KIND, TOP_COL_BUSY, TOP_COL_ALLOCS,
-	TOP_COL_FUTURE, TOP_COL_POLLS, TOP_COL_PEAK, TOP_COL_AGE,
-	TOP_COL_REASON,
+	TOP_COL_SITE, TOP_COL_KIND, TOP_COL_BUSY, TOP_COL_ALLOCS, TOP_COL_FUTURE,
+	TOP_COL_POLLS, TOP_COL_PEAK, TOP_COL_AGE, TOP_COL_REASON,
 };
 
 /* The sorted column of each sort key. */
@@ -796,7 +799,8 @@ static const char *cell(char *buf, size_t len, enum top_col c,
 		case TOP_COL_ID:
 			return special_label(row);
 		case TOP_COL_LIVE:
-			return top_fmt__bytes(buf, len, mm->live_bytes, ui->exact);
+			return top_fmt__bytes(buf, len, mm->live_bytes,
+					      ui->exact);
 		case TOP_COL_PEAK:
 			return top_fmt__bytes(buf, len, mm->peak_live_bytes,
 					      ui->exact);
@@ -839,7 +843,8 @@ static const char *cell(char *buf, size_t len, enum top_col c,
 	case TOP_COL_LIVE:
 		return top_fmt__bytes(buf, len, t->mem.live_bytes, ui->exact);
 	case TOP_COL_PEAK:
-		return top_fmt__bytes(buf, len, t->mem.peak_live_bytes, ui->exact);
+		return top_fmt__bytes(buf, len, t->mem.peak_live_bytes,
+				      ui->exact);
 	case TOP_COL_ALLOCS:
 		return top_fmt__count(buf, len, t->mem.alloc_count);
 	case TOP_COL_SITE:
@@ -953,8 +958,8 @@ void top_cols__row(const struct top_cols *c, const struct top_src *s,
 	top_line__clear(out);
 	for (int i = 0; i < TOP_COL_MAX; i++)
 		add_cell(out, c, (enum top_col)i,
-			 cell(buf, sizeof(buf), (enum top_col)i, s, row, ui), hl,
-			 &first);
+			 cell(buf, sizeof(buf), (enum top_col)i, s, row, ui),
+			 hl, &first);
 }
 
 /* ---- header ----------------------------------------------------------- */
@@ -1048,9 +1053,9 @@ int top_header__build(const struct top_src *s, const struct top_ui *ui,
 		 s->info.tasks_only ? " (tasks only)" : "");
 	flow_item(&f, false, "Runtime", TOP_HL_VALUE, v);
 	flow_item(&f, false, "RSS", TOP_HL_VALUE,
-		  s->info.rss_bytes ?
-			  top_fmt__bytes(b1, sizeof(b1), s->info.rss_bytes, false) :
-			  "-");
+		  s->info.rss_bytes ? top_fmt__bytes(b1, sizeof(b1),
+						     s->info.rss_bytes, false) :
+				      "-");
 	snprintf(v, sizeof(v), "%s live in %" PRIu64 " blocks, peak %s",
 		 top_fmt__bytes(b1, sizeof(b1), t->live_bytes, false),
 		 t->live_count,
@@ -1059,20 +1064,23 @@ int top_header__build(const struct top_src *s, const struct top_ui *ui,
 	flow_item(&f, false, "Events", TOP_HL_VALUE,
 		  top_fmt__rate(b1, sizeof(b1), s->events_per_s));
 	snprintf(v, sizeof(v), "%" PRIu64, t->lost_events);
-	flow_item(&f, false, "Lost", t->lost_events ? TOP_HL_ALERT : TOP_HL_VALUE,
-		  v);
+	flow_item(&f, false, "Lost",
+		  t->lost_events ? TOP_HL_ALERT : TOP_HL_VALUE, v);
 
 	snprintf(v, sizeof(v),
-		 "%" PRIu64 " alive, %" PRIu64 " completed, %" PRIu64 " cancelled",
+		 "%" PRIu64 " alive, %" PRIu64 " completed, %" PRIu64
+		 " cancelled",
 		 s->async.tasks_alive, s->async.tasks_completed,
 		 s->async.tasks_cancelled);
 	flow_item(&f, true, "Tasks", TOP_HL_VALUE, v);
 	snprintf(v, sizeof(v), "%" PRIu64, s->async.never_finished_count);
 	flow_item(&f, false, "Never finished",
-		  s->async.never_finished_count ? TOP_HL_ALERT : TOP_HL_VALUE, v);
+		  s->async.never_finished_count ? TOP_HL_ALERT : TOP_HL_VALUE,
+		  v);
 	if (s->incomplete)
-		flow_item(&f, false, "", TOP_HL_BADGE,
-			  " INCOMPLETE: events were missed, figures may be low ");
+		flow_item(
+			&f, false, "", TOP_HL_BADGE,
+			" INCOMPLETE: events were missed, figures may be low ");
 	n = 1 + (f.cur < f.max ? f.cur + 1 : f.max);
 
 	if (n < max) {
@@ -1119,8 +1127,9 @@ void top_status__build(const struct top_src *s, const struct top_ui *ui,
 		top_line__add(out, TOP_HL_LABEL, " Filter: ");
 		top_line__add(out, TOP_HL_VALUE, "%s", ui->filter);
 		top_line__add(out, TOP_HL_KEY, " ");
-		top_line__add(out, TOP_HL_DIM,
-			      "   id, state or reason; Enter keeps it, Esc clears");
+		top_line__add(
+			out, TOP_HL_DIM,
+			"   id, state or reason; Enter keeps it, Esc clears");
 		return;
 	}
 	right[0] = '\0';
@@ -1149,14 +1158,16 @@ struct keyhelp {
 void top_footer__build(const struct top_ui *ui, int width, struct top_line *out)
 {
 	static const struct keyhelp list[] = {
-		{ "q", "Quit" },    { "Enter", "Detail" }, { "/", "Filter" },
-		{ "l p a o f", "Sort" }, { "e", "Ended" },   { "b", "Bytes" },
-		{ "Space", "Pause" }, { "s", "Snapshot" }, { "L", "Log" },
-		{ "?", "Help" },
+		{ "q", "Quit" },      { "Enter", "Detail" },
+		{ "/", "Filter" },    { "l p a o f", "Sort" },
+		{ "e", "Ended" },     { "b", "Bytes" },
+		{ "Space", "Pause" }, { "s", "Snapshot" },
+		{ "L", "Log" },	      { "?", "Help" },
 	};
 	static const struct keyhelp page[] = {
-		{ "Esc", "Back" },    { "Up/Down", "Scroll" }, { "Space", "Pause" },
-		{ "s", "Snapshot" }, { "?", "Help" },	{ "F10", "Quit" },
+		{ "Esc", "Back" },    { "Up/Down", "Scroll" },
+		{ "Space", "Pause" }, { "s", "Snapshot" },
+		{ "?", "Help" },      { "F10", "Quit" },
 	};
 	static const struct keyhelp help[] = { { "any key", "Back" } };
 	const struct keyhelp *k = list;
@@ -1175,7 +1186,8 @@ void top_footer__build(const struct top_ui *ui, int width, struct top_line *out)
 
 		if (!strcmp(what, "Pause") && ui->paused)
 			what = "Resume";
-		if (out->len + (int)(strlen(k[i].key) + strlen(what)) + 3 > width)
+		if (out->len + (int)(strlen(k[i].key) + strlen(what)) + 3 >
+		    width)
 			break;
 		top_line__add(out, TOP_HL_KEY, "%s", k[i].key);
 		top_line__add(out, TOP_HL_NORMAL, " %s  ", what);
@@ -1266,15 +1278,15 @@ static const char *nf_why(enum nf_reason r)
 	}
 }
 
-static void task_ref(char *buf, size_t len, const struct ms_task *t,
-		     bool exact)
+static void task_ref(char *buf, size_t len, const struct ms_task *t, bool exact)
 {
 	const char *nf = nf_reason__name(t->nf_reason);
 	char b[32];
 
 	snprintf(buf, len, "%-10" PRIu64 " %-7s %-9s %-8s live %s", t->id,
 		 task_kind__name(t->kind), task_state__name(t->state),
-		 nf ? nf : "", top_fmt__bytes(b, sizeof(b), t->mem.live_bytes, exact));
+		 nf ? nf : "",
+		 top_fmt__bytes(b, sizeof(b), t->mem.live_bytes, exact));
 }
 
 static void detail_special(struct text *x, const struct top_src *s,
@@ -1283,7 +1295,8 @@ static void detail_special(struct text *x, const struct top_src *s,
 	struct top_line *l = text_line(x);
 
 	top_line__add(l, TOP_HL_SPECIAL, " %s",
-		      row == TOP_ROW_RUNTIME ? "Runtime overhead" : "Outside tasks");
+		      row == TOP_ROW_RUNTIME ? "Runtime overhead" :
+					       "Outside tasks");
 	text_kv(x, "", TOP_HL_DIM, "%s",
 		row == TOP_ROW_RUNTIME ?
 			"allocations made outside any task on runtime threads (workers, threads that poll tasks)" :
@@ -1320,7 +1333,8 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 
 		top_line__add(l, TOP_HL_SECTION, " Task %" PRIu64, t->id);
 		top_line__add(l, TOP_HL_NORMAL, "  %s, %s",
-			      task_kind__name(t->kind), task_state__name(t->state));
+			      task_kind__name(t->kind),
+			      task_state__name(t->state));
 		top_line__add(l, TOP_HL_DIM, "  (%s)",
 			      t->runtime == MS_RT_TOKIO ? "tokio" : "usdt");
 		if (nf) {
@@ -1357,7 +1371,8 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 
 	text_section(&x, "Family");
 	if (t->parent != MS_TASK_NO_PARENT && top_src__task(s, t->parent)) {
-		task_ref(line, sizeof(line), top_src__task(s, t->parent), ui->exact);
+		task_ref(line, sizeof(line), top_src__task(s, t->parent),
+			 ui->exact);
 		text_kv(&x, "parent", TOP_HL_NORMAL, "%s", line);
 	} else {
 		text_kv(&x, "parent", TOP_HL_DIM, "none known");
@@ -1374,23 +1389,26 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 		if (c->parent != row)
 			continue;
 		task_ref(line, sizeof(line), c, ui->exact);
-		text_kv(&x, "", c->nf_reason ? TOP_HL_NF :
-				top_task__ended(c) ? TOP_HL_DIM :
-						     TOP_HL_NORMAL,
+		text_kv(&x, "",
+			c->nf_reason	   ? TOP_HL_NF :
+			top_task__ended(c) ? TOP_HL_DIM :
+					     TOP_HL_NORMAL,
 			"%s", line);
 	}
 
 	text_section(&x, "Lifecycle");
 	if (t->spawn_known)
-		text_kv(&x, top_fmt__at(b, sizeof(b), t->spawned_ns), TOP_HL_NORMAL,
-			"spawned");
+		text_kv(&x, top_fmt__at(b, sizeof(b), t->spawned_ns),
+			TOP_HL_NORMAL, "spawned");
 	else
-		text_kv(&x, top_fmt__at(b, sizeof(b), t->spawned_ns), TOP_HL_DIM,
+		text_kv(&x, top_fmt__at(b, sizeof(b), t->spawned_ns),
+			TOP_HL_DIM,
 			"first seen (spawned before memscoped attached)");
 	if (t->polls)
 		text_kv(&x, top_fmt__at(b, sizeof(b), t->last_poll_ns),
-			TOP_HL_NORMAL, "last poll (%" PRIu64 " poll%s)%s", t->polls,
-			t->polls == 1 ? "" : "s", t->in_poll ? ", in it now" : "");
+			TOP_HL_NORMAL, "last poll (%" PRIu64 " poll%s)%s",
+			t->polls, t->polls == 1 ? "" : "s",
+			t->in_poll ? ", in it now" : "");
 	else
 		text_kv(&x, "", TOP_HL_DIM, "never polled");
 	if (top_task__ended(t))
@@ -1401,8 +1419,8 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 	else
 		text_kv(&x, top_fmt__at(b, sizeof(b), s->now),
 			nf ? TOP_HL_NF : TOP_HL_NORMAL, "now: %s%s%s",
-			task_state__name(t->state), nf ? ", never finished: " : "",
-			nf ? nf : "");
+			task_state__name(t->state),
+			nf ? ", never finished: " : "", nf ? nf : "");
 
 	text_section(&x, "Allocation sites");
 	text_kv(&x, "", TOP_HL_DIM, "allocation sites: not collected");
@@ -1414,7 +1432,8 @@ size_t top_help__build(struct top_line *lines, size_t max)
 	static const struct keyhelp keys[] = {
 		{ "Up Down j k", "select a row (PgUp PgDn Home End too)" },
 		{ "Enter", "the selected task: memory, family, lifecycle" },
-		{ "l p a o f", "sort by live bytes, peak, age, polls, future size" },
+		{ "l p a o f",
+		  "sort by live bytes, peak, age, polls, future size" },
 		{ "", "(the same key again: smallest first)" },
 		{ "< >", "previous / next sort column" },
 		{ "/", "filter by id, state or reason (Esc clears)" },
@@ -1424,10 +1443,12 @@ size_t top_help__build(struct top_line *lines, size_t max)
 		{ "s", "write a snapshot now (-s FILE)" },
 		{ "L", "memscoped's messages and the target's output" },
 		{ "Ctrl-L", "repaint the screen" },
-		{ "q  Ctrl-C", "quit: final snapshot and summary (q: back in sub-screens)" },
+		{ "q  Ctrl-C",
+		  "quit: final snapshot and summary (q: back in sub-screens)" },
 	};
 	static const struct keyhelp legend[] = {
-		{ "red", "never finished: aborted, no-waker, pending, shutdown" },
+		{ "red",
+		  "never finished: aborted, no-waker, pending, shutdown" },
 		{ "dim", "ended tasks and the runtime's own tasks" },
 		{ "runtime", "allocations outside tasks on runtime threads" },
 		{ "outside", "allocations outside tasks on other threads" },

@@ -95,7 +95,8 @@ struct top_src {
 	uint64_t now; /* ns since trace start */
 	double events_per_s;
 	size_t nspark;
-	uint64_t spark[TOP_SPARK_MAX]; /* live bytes, one a second, oldest first */
+	uint64_t spark
+		[TOP_SPARK_MAX]; /* live bytes, one a second, oldest first */
 	struct top_info info; /* info.command points to command */
 	char command[TOP_COMMAND_MAX];
 };
@@ -203,7 +204,8 @@ int top_rows__build(struct top_rows *r, const struct top_src *s,
 		    const struct top_ui *ui);
 void top_rows__free(struct top_rows *r);
 /* Does row match the filter text (id, state, reason; case-insensitive)? */
-bool top_row__matches(const struct top_src *s, uint32_t row, const char *filter);
+bool top_row__matches(const struct top_src *s, uint32_t row,
+		      const char *filter);
 
 /* After a rebuild: find the selected row again (it follows its task
  * through re-sorting), keep it on screen. */
@@ -237,7 +239,8 @@ struct top_cols {
 const char *top_col__name(enum top_col c);
 /* Which columns fit in width, and how wide (from the rows' contents). */
 void top_cols__fit(struct top_cols *c, const struct top_src *s,
-		   const struct top_rows *r, const struct top_ui *ui, int width);
+		   const struct top_rows *r, const struct top_ui *ui,
+		   int width);
 void top_cols__head(const struct top_cols *c, const struct top_ui *ui,
 		    struct top_line *out);
 void top_cols__row(const struct top_cols *c, const struct top_src *s,
@@ -254,7 +257,8 @@ void top_status__build(const struct top_src *s, const struct top_ui *ui,
 		       const struct top_rows *r, const char *msg, int width,
 		       struct top_line *out);
 /* The key bar. */
-void top_footer__build(const struct top_ui *ui, int width, struct top_line *out);
+void top_footer__build(const struct top_ui *ui, int width,
+		       struct top_line *out);
 /* The detail screen of a row. Returns the number of lines (at most max). */
 size_t top_detail__build(const struct top_src *s, uint32_t row,
 			 const struct top_ui *ui, struct top_line *lines,

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+/* The snapshot loader: real snapshots load, everything else is refused
+ * with one precise line. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "offline_helpers.h"
+
+static void test_demo_loads(void **state)
+{
+	struct snap *s = corpus_snap("good-demo.json");
+	const struct snap_task *t;
+
+	assert_string_equal(s->runtime, "tokio");
+	assert_false(s->incomplete);
+	assert_false(s->tasks_only);
+	assert_true(s->exited);
+	assert_true(s->has_exit_status);
+	assert_int_equal(s->exit_status, 0);
+	assert_int_equal(s->ntasks, 10);
+	assert_int_equal(s->nsamples, 4);
+	assert_int_equal(s->totals.mem.live_bytes, 9600);
+	assert_int_equal(s->async.never_finished_count, 4);
+	assert_false(s->has_spawn_sites);
+	t = snap__find_task(s, 7);
+	assert_non_null(t);
+	assert_int_equal(t->reason, SNAP_NF_ABORTED);
+	assert_int_equal(t->state, SNAP_CANCELLED);
+	assert_true(t->has_future_size);
+	assert_int_equal(t->future_size, 2048);
+	t = snap__find_task(s, 1);
+	assert_int_equal(t->kind, SNAP_KIND_RUNTIME);
+	assert_null(snap__find_task(s, 424242));
+	assert_string_equal(snap_reason__name(SNAP_NF_NO_WAKER), "no-waker");
+	assert_null(snap_reason__name(SNAP_NF_NONE));
+	snap__free(s);
+}
+
+static void test_every_good_file_loads(void **state)
+{
+	static const char *const names[] = {
+		"good-buffers-pending.json", "good-nowaker.json",
+		"good-tasks-only.json",	     "good-spawn-sites.json",
+		"good-incomplete.json",	     "good-hostile-strings.json",
+		"good-minimal.json",	     "good-empty-tasks.json",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		snap__free(corpus_snap(names[i]));
+}
+
+static void test_spawn_site(void **state)
+{
+	struct snap *s = corpus_snap("good-spawn-sites.json");
+	const struct snap_task *t = snap__find_task(s, 3);
+
+	assert_true(s->has_spawn_sites);
+	assert_int_equal(t->nframes, 3);
+	assert_string_equal(t->spawn_site[0].function,
+			    "tk_buffers::spawn_holder");
+	assert_string_equal(t->spawn_site[0].file, "src/bin/tk_buffers.rs");
+	assert_int_equal(t->spawn_site[0].line, 31);
+	/* null members are unknown, not errors */
+	assert_null(t->spawn_site[2].function);
+	assert_int_equal(t->spawn_site[2].line, 0);
+	assert_string_equal(t->spawn_site[2].module, "libc.so.6");
+	/* runtime tasks have none */
+	assert_int_equal(snap__find_task(s, 1)->nframes, 0);
+	snap__free(s);
+}
+
+static void test_tasks_only_and_incomplete(void **state)
+{
+	struct snap *s = corpus_snap("good-tasks-only.json");
+
+	assert_true(s->tasks_only);
+	snap__free(s);
+	s = corpus_snap("good-incomplete.json");
+	assert_true(s->incomplete);
+	assert_int_equal(s->totals.lost_events, 1234);
+	assert_int_equal(s->nwarnings, 2);
+	snap__free(s);
+}
+
+static void test_big_ids(void **state)
+{
+	struct json_object *doc = corpus_doc("good-nowaker.json");
+	struct snap *s;
+
+	/* memscope's own numbering sets bit 63: above INT64_MAX */
+	set(doc, "tasks.1", "id", json_object_new_uint64(0x8000000000000005ull));
+	s = doc_snap_ok(doc);
+	assert_non_null(snap__find_task(s, 0x8000000000000005ull));
+	snap__free(s);
+}
+
+static void test_repeated_ids(void **state)
+{
+	struct json_object *doc = corpus_doc("good-nowaker.json");
+	struct snap *s;
+
+	set(doc, "tasks.2", "id", json_object_new_int(3));
+	s = doc_snap_ok(doc);
+	/* the first of the two, whichever order the sort saw them in */
+	assert_ptr_equal(snap__find_task(s, 3), &s->tasks[1]);
+	snap__free(s);
+}
+
+struct bad_case {
+	const char *parent, *key;
+	const char *json; /* the new value, as JSON; NULL deletes the key */
+	const char *want; /* in the error message */
+};
+
+static void test_bad_fields(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "", "schema", "\"memscope.snapshot/2\"", "unsupported snapshot version" },
+		{ "", "schema", "\"other\"", "not a memscope snapshot: schema is \"other\"" },
+		{ "", "schema", "7", "\"schema\" is an integer" },
+		{ "", "schema", NULL, "no \"schema\" field" },
+		{ "", "taken_ns", "\"5\"", "taken_ns: expected a non-negative integer, found a string" },
+		{ "", "taken_ns", "-1", "taken_ns: expected a non-negative integer, found -1" },
+		{ "", "taken_ns", "2.5", "found a fraction" },
+		{ "", "taken_ns", NULL, "taken_ns: missing" },
+		{ "", "incomplete", "1", "incomplete: expected true or false" },
+		{ "", "mode", "\"turbo\"", "mode: unknown value \"turbo\"" },
+		{ "", "tasks", "{}", "tasks: expected an array, found an object" },
+		{ "", "totals", "[]", "totals: expected an object, found an array" },
+		{ "", "warnings", "[1]", "warnings[0]: expected a string" },
+		{ "target", "pid", "null", "target.pid: expected a non-negative integer, found null" },
+		{ "target", "exit_status", "\"0\"", "target.exit_status: expected an integer or null" },
+		{ "totals", "lost_events", "true", "totals.lost_events" },
+		{ "async", "tasks_alive", NULL, "async.tasks_alive: missing" },
+		{ "tasks.1", "kind", "\"daemon\"", "tasks[1].kind: unknown value \"daemon\"" },
+		{ "tasks.1", "state", "3", "tasks[1].state: expected a string, found an integer" },
+		{ "tasks.1", "never_finished_reason", "\"bored\"", "tasks[1].never_finished_reason: unknown value" },
+		{ "tasks.1", "parent", "\"x\"", "tasks[1].parent: expected a non-negative integer or null" },
+		{ "tasks.1", "live_bytes", NULL, "tasks[1].live_bytes: missing" },
+		{ "tasks.1", "spawn_site", "[1]", "tasks[1].spawn_site[0]: expected an object" },
+		{ "tasks.1", "spawn_site", "[{\"line\":\"7\"}]", "tasks[1].spawn_site[0].line" },
+		{ "tasks.1", "spawn_site", "[{\"function\":3}]", "tasks[1].spawn_site[0].function: expected a string or null" },
+		{ "timeline", "interval_ns", "{}", "timeline.interval_ns" },
+		{ "live_by_size.0", "min", "\"1\"", "live_by_size[0].min" },
+		{ "", "target", "\"\x1b[31mred\\n\"", "target: expected an object, found a string" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bad_case *c = &cases[i];
+		struct json_object *doc = corpus_doc("good-nowaker.json");
+		struct json_object *o = *c->parent ? at(doc, c->parent) : doc;
+		char err[512];
+		struct snap *s;
+		int ret;
+
+		if (c->json)
+			json_object_object_add(o, c->key,
+					       json_tokener_parse(c->json));
+		else
+			json_object_object_del(o, c->key);
+		s = doc_snap(doc, &ret, err, sizeof(err));
+		assert_null(s);
+		assert_int_equal(ret, -EINVAL);
+		if (!strstr(err, c->want))
+			fail_msg("case %zu: '%s' does not say '%s'", i, err,
+				 c->want);
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+static void test_schema_bad_string_stays_one_line(void **state)
+{
+	static const char doc[] = "{\"schema\":\"x\\ny\\u001b[2J\"}";
+	struct snap *s;
+	char err[256];
+
+	assert_int_equal(snap__load_mem(doc, sizeof(doc) - 1, &s, err,
+					sizeof(err)),
+			 -EINVAL);
+	assert_null(strchr(err, '\n'));
+	assert_null(strchr(err, '\x1b'));
+}
+
+static void test_not_json(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "", "empty file" },
+		{ "   \n", "empty file" },
+		{ "{\"schema\": \"memscope.snapshot/1\"", "truncated" },
+		{ "hello", "not JSON at all" },
+		{ "\x89PNG\r\n", "not JSON at all" },
+		{ "{\"schema\": ", "truncated" },
+		{ "{\"a\":1}}", "data after the end" },
+		{ "{\"a\":1,}", "not valid JSON" },
+		{ "[1,2]", "the JSON document is an array" },
+		{ "42", "the JSON document is an integer" },
+		{ "null", "the JSON document is null" },
+	};
+	char err[256];
+	struct snap *s;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(snap__load_mem(cases[i].text,
+						strlen(cases[i].text), &s, err,
+						sizeof(err)),
+				 -EINVAL);
+		if (!strstr(err, cases[i].want))
+			fail_msg("'%s': '%s' does not say '%s'", cases[i].text,
+				 err, cases[i].want);
+	}
+	assert_int_equal(snap__load_mem("{\0}", 3, &s, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "NUL"));
+}
+
+/* Every proper prefix of a snapshot is refused, cleanly. */
+static void test_every_truncation(void **state)
+{
+	char *p = corpus_path("good-minimal.json");
+	struct json_object *doc = json_object_from_file(p);
+	const char *text = json_object_to_json_string_ext(doc,
+							  JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(text);
+	struct snap *s;
+	char err[256];
+
+	for (size_t n = 0; n < len; n++) {
+		assert_int_equal(snap__load_mem(text, n, &s, err, sizeof(err)),
+				 -EINVAL);
+		assert_null(s);
+		assert_true(err[0]);
+	}
+	assert_int_equal(snap__load_mem(text, len, &s, err, sizeof(err)), 0);
+	snap__free(s);
+	json_object_put(doc);
+	free(p);
+}
+
+static void test_trailing_whitespace_is_fine(void **state)
+{
+	struct json_object *doc = corpus_doc("good-minimal.json");
+	char *text;
+	struct snap *s;
+	char err[256];
+
+	assert_true(asprintf(&text, "\n %s \n\n\t", json_object_to_json_string(doc)) > 0);
+	assert_int_equal(snap__load_mem(text, strlen(text), &s, err,
+					sizeof(err)),
+			 0);
+	snap__free(s);
+	free(text);
+	json_object_put(doc);
+}
+
+static void test_files(void **state)
+{
+	char dir[] = "/tmp/offline_snap.XXXXXX", path[64], err[256];
+	struct snap *s;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/none.json", dir);
+	assert_int_equal(snap__load_file(path, &s, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "cannot open"));
+	assert_int_equal(snap__load_file(dir, &s, err, sizeof(err)), -EISDIR);
+	assert_non_null(strstr(err, "cannot read"));
+	assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_demo_loads),
+		cmocka_unit_test(test_every_good_file_loads),
+		cmocka_unit_test(test_spawn_site),
+		cmocka_unit_test(test_tasks_only_and_incomplete),
+		cmocka_unit_test(test_big_ids),
+		cmocka_unit_test(test_repeated_ids),
+		cmocka_unit_test(test_bad_fields),
+		cmocka_unit_test(test_schema_bad_string_stays_one_line),
+		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_every_truncation),
+		cmocka_unit_test(test_trailing_whitespace_is_fine),
+		cmocka_unit_test(test_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
