@@ -8,8 +8,9 @@ PKGS=(
 	cmake make gcc clang pkg-config bpftool libbpf-dev
 	libelf-dev libdw-dev libiberty-dev libjson-c-dev libncurses-dev
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
-	# tests
-	libcmocka-dev jq tmux util-linux procps
+	# tests (chromium: the HTML report renders; golang-go: go tool pprof
+	# reads our profiles)
+	libcmocka-dev jq tmux util-linux procps chromium golang-go
 	# tokio target programs, built offline from Debian's crates
 	librust-tokio-dev librust-hyper-dev
 	# benchmarks and comparisons

@@ -108,11 +108,13 @@ struct ms_thread_rec {
 /* Why a stack was taken (ms_stack_rec.h.aux). */
 enum ms_stack_kind {
 	MS_STACK_SAMPLE = 1, /* byte-sampled allocation; weight = bytes */
-	MS_STACK_SPAWN = 2, /* the allocation of a task being spawned */
+	MS_STACK_SPAWN = 2, /* tokio: the allocation of a task being spawned */
+	MS_STACK_SPAWN_USDT = 3, /* USDT task_spawn marker: addr is the id */
 };
 
 #define MS_STACK_BYTES 8192
 #define MS_STACK_FP_DEPTH 32
+#define MS_STACK_RET_FIX 8
 
 /*
  * Registers and a copy of the stack at the allocation's return site,
@@ -127,6 +129,13 @@ struct ms_stack_rec {
 	__u64 ip, sp, bp, bx, r12, r13, r14, r15;
 	__u32 stack_len; /* bytes of stack copied from sp */
 	__u32 fp_depth;
+	/* Functions with a pending uretprobe have their return address
+	 * replaced by the kernel's trampoline: the real ones, by stack slot,
+	 * so user space can put them back before unwinding. */
+	__u32 nret;
+	__u32 pad;
+	__u64 ret_slot[MS_STACK_RET_FIX];
+	__u64 ret_addr[MS_STACK_RET_FIX];
 	__u64 fp_ips[MS_STACK_FP_DEPTH];
 	__u8 stack[MS_STACK_BYTES];
 };

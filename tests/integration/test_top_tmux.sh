@@ -66,6 +66,17 @@ rows() {
 		}' "$file"
 }
 
+# sites FILE: "ID SPAWN SITE..." for the task rows of a captured screen.
+sites() {
+	awk '/^ *ID / && !on { for (i = 1; i <= NF; i++) col[$i] = i; on = 1; next }
+		on && NF == 0 { exit }
+		on && $1 ~ /^[0-9]+$/ {
+			s = $(col["SPAWN"])
+			for (i = col["SPAWN"] + 1; i <= NF; i++) s = s " " $i
+			print $1, s
+		}' "$1"
+}
+
 # ---- start: memscoped --top launching tk_buffers, in a 160x40 terminal ----
 fifo=$(make_fifo hold)
 exec {MS_HOLD}<>"$fifo" # opened both ways: neither side blocks on open
@@ -112,7 +123,19 @@ blocks=$(grep -oE 'live in [0-9]+ blocks' "$T/screen-snap.out" | grep -oE '[0-9]
 expect_eq "live blocks in the header" "$blocks" "$(jqv "$snap" .totals.live_count)"
 grep -q "Lost: $(jqv "$snap" .totals.lost_events)" "$T/screen-snap.out" ||
 	fail "lost events differ"
-pass "rows (id, kind, state, reason, live, peak, allocs, future) and header match snapshot 1"
+# Spawn sites: the cell starts with the innermost frame's function.
+jq -r '.tasks[] | "\(.id) \(.spawn_site[0].function // "-")"' "$snap" |
+	sort -n >"$T/snap-sites.txt"
+sites "$T/screen-snap.out" | sort -n >"$T/shown-sites.txt"
+while read -r id fn; do
+	cell=$(awk -v id="$id" '$1 == id { $1 = ""; print substr($0, 2) }' "$T/shown-sites.txt")
+	case "$cell" in
+	"$fn"*) ;;
+	*) fail "task $id: spawn site on the screen '$cell', snapshot '$fn'" ;;
+	esac
+done <"$T/snap-sites.txt"
+grep -q ' tk_buffers::main' "$T/shown-sites.txt" || fail "no spawn site shown"
+pass "rows (id, kind, state, reason, live, peak, allocs, future, spawn site) and header match snapshot 1"
 
 # ---- sort keys -------------------------------------------------------------
 # check_order COLUMN -r|'': the column's values (as numbers, "-" = 0) are in
@@ -151,7 +174,10 @@ wait_screen 'sort live desc'
 pass "sort keys l p a o f, reverse, < >"
 
 # ---- filter ------------------------------------------------------------------
-id5=$(jq -r '[.tasks[].id | tostring | select(contains("5"))] | sort | join(" ")' "$snap")
+# The filter matches ids, states, reasons and spawn sites.
+id5=$(jq -r '[.tasks[] | select((.id | tostring | contains("5")) or
+	((.spawn_site[0] // {}) | "\(.function // "") \(.file // "" | split("/") | last):\(.line // "")" |
+	contains("5"))) | .id | tostring] | sort | join(" ")' "$snap")
 key /
 wait_screen 'Filter: '
 type_text 5

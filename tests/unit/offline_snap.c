@@ -254,6 +254,21 @@ static void test_trailing_whitespace_is_fine(void **state)
 	json_object_put(doc);
 }
 
+static void test_byte_order_mark(void **state)
+{
+	struct json_object *doc = corpus_doc("good-minimal.json");
+	struct snap *s;
+	char *text, err[256];
+
+	assert_true(asprintf(&text, "\xef\xbb\xbf%s", json_object_to_json_string(doc)) > 0);
+	assert_int_equal(snap__load_mem(text, strlen(text), &s, err,
+					sizeof(err)),
+			 0);
+	snap__free(s);
+	free(text);
+	json_object_put(doc);
+}
+
 static void test_files(void **state)
 {
 	char dir[] = "/tmp/offline_snap.XXXXXX", path[64], err[256];
@@ -282,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_trailing_whitespace_is_fine),
+		cmocka_unit_test(test_byte_order_mark),
 		cmocka_unit_test(test_files),
 	};
 

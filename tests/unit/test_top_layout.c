@@ -768,6 +768,65 @@ static void test_detail(void **state)
 	free(l);
 }
 
+/* ---- spawn sites --------------------------------------------------------- */
+
+static void test_spawn_site(void **state)
+{
+	struct ms_frame fr[2] = {
+		{ .pc = 0x1000,
+		  .function = "app::serve::{{closure}}",
+		  .file = "/src/app/serve.rs",
+		  .line = 42,
+		  .module = "app" },
+		{ .pc = 0x2000, .module = "/usr/lib/libc.so.6" },
+	};
+	struct top_line *l = calloc(100, sizeof(*l));
+	struct top_cols c;
+	struct top_line row;
+	uint32_t site;
+	char buf[128];
+	size_t n;
+
+	assert_non_null(l);
+	site = model__site_intern(cur, fr, 2);
+	assert_int_not_equal(site, MS_NO_SITE);
+	model__spawn_site(cur, MS_RT_USDT, 2, site); /* task 2 */
+	top_src__update(&src, cur, &info);
+	build();
+	assert_string_equal(
+		top_task__site(buf, sizeof(buf), &src, top_src__task(&src, 1)),
+		"app::serve::{{closure}} (serve.rs:42)");
+	assert_null(
+		top_task__site(buf, sizeof(buf), &src, top_src__task(&src, 0)));
+	top_cols__fit(&c, &src, &rows, &ui, 160);
+	top_cols__row(&c, &src, 1, &ui, &row);
+	assert_true(has(&row, " app::serve::{{closure}} (serve.rs:42)"));
+	top_cols__row(&c, &src, 0, &ui, &row);
+	assert_true(has(&row, " -   "));
+	/* Narrow column: cut, not wrapped. */
+	top_cols__fit(&c, &src, &rows, &ui, 100);
+	top_cols__row(&c, &src, 1, &ui, &row);
+	assert_int_equal(row.len, 100);
+
+	/* The filter finds tasks by where they were spawned. */
+	snprintf(ui.filter, sizeof(ui.filter), "SERVE");
+	assert_string_equal(build(), "2");
+
+	n = top_detail__build(&src, 1, &ui, l, 100);
+	assert_true(any_has(
+		l, n,
+		"#0          app::serve::{{closure}} (/src/app/serve.rs:42)"));
+	assert_true(any_has(l, n, "#1          ? (/usr/lib/libc.so.6)"));
+	n = top_detail__build(&src, 0, &ui, l, 100);
+	assert_true(any_has(l, n, "not known (spawned before attach"));
+
+	/* Still there when frozen: sites do not change. */
+	assert_int_equal(top_src__freeze(&src), 0);
+	assert_non_null(
+		top_task__site(buf, sizeof(buf), &src, top_src__task(&src, 1)));
+	free(l);
+}
+
 /* ---- pausing ----------------------------------------------------------- */
 
 static void test_freeze(void **state)
@@ -821,6 +880,7 @@ int main(void)
 		T(test_header),
 		T(test_status_footer),
 		T(test_detail),
+		T(test_spawn_site),
 		T(test_freeze),
 	};
 

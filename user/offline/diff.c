@@ -165,7 +165,7 @@ static int changed(struct table *t, const struct snap *a, const struct snap *b,
 	size_t n = 0;
 
 	table__init(t, grew ? "Tasks that grew" : "Tasks that shrank",
-		    b->has_spawn_sites ? "lllrrrrl" : "lllrrrr", head);
+		    b->has_spawn_sites ? "lllrrrrw" : "lllrrrr", head);
 	table__empty(t, grew ? "no task holds more than in A" :
 			       "no task holds less than in A");
 	if (!v)
@@ -214,7 +214,7 @@ static int new_tasks(struct table *t, const struct snap *a,
 	unsigned nb = 0;
 	size_t n = 0;
 
-	table__init(t, "New tasks in B", b->has_spawn_sites ? "lllrrrl" :
+	table__init(t, "New tasks in B", b->has_spawn_sites ? "lllrrrw" :
 								"lllrrr",
 		    head);
 	table__empty(t, "none");
@@ -361,7 +361,7 @@ static int sites(struct table *t, const struct snap *a, const struct snap *b,
 	unsigned nb = 0;
 	int err;
 
-	table__init(t, "By spawn site", "lrrrrr", head);
+	table__init(t, "By spawn site", "wrrrrr", head);
 	table__empty(t, "no spawn sites in these snapshots");
 	err = !e || !sum ? -ENOMEM : 0;
 	err = err ?: add_sites(a, false, e, &n);
@@ -420,7 +420,7 @@ static int new_never_finished(struct table *t, const struct snap *a,
 	size_t n = 0;
 
 	table__init(t, "New never-finished tasks in B",
-		    b->has_spawn_sites ? "llrrrrl" : "llrrrr", head);
+		    b->has_spawn_sites ? "llrrrrw" : "llrrrr", head);
 	table__empty(t, "none");
 	if (!v)
 		return -ENOMEM;

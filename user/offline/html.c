@@ -44,6 +44,7 @@ static const char css[] =
 	"text-align:left;white-space:nowrap}"
 	"table.grid thead th{background:#f3f4f6;border-bottom:2px solid #ccc;font-weight:600}"
 	"table.grid .num{text-align:right}"
+	"table.grid .wrap{white-space:normal;overflow-wrap:anywhere;min-width:14em}"
 	"table.kv th{text-align:left;font-weight:normal;color:#555;padding:2px 16px 2px 0;"
 	"vertical-align:top;white-space:nowrap}"
 	"table.kv td{padding:2px 0;overflow-wrap:anywhere}"

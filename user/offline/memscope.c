@@ -52,7 +52,8 @@ static const char usage_report[] =
 	"  --html        one self-contained HTML page (inline CSS and SVG plots of\n"
 	"                memory over time, by task, and future sizes; no scripts)\n"
 	"  -o, --output OUT  write to OUT (atomically) instead of standard output\n"
-	"  -n, --top N   rows in the largest-task tables (default 10)\n"
+	"  -n, --top N   rows in the largest-task tables (default 10); the\n"
+	"                never-finished table shows up to 5 x N\n"
 	"  -h, --help    this help\n";
 
 static const char usage_diff[] =

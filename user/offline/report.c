@@ -225,27 +225,31 @@ static const char *const reason_help[] = {
 	[SNAP_NF_SHUTDOWN] = "shutdown: alive when the runtime shut down",
 };
 
-static void sec_never_finished(struct table *t, const struct snap *s)
+static void sec_never_finished(struct table *t, const struct snap *s,
+			       const struct report_opts *o)
 {
 	static const char *const head[] = { "task", "reason", "state",
 					    "held", "peak", "age", "polls",
 					    "future", "spawn site", NULL };
 	const struct snap_task **v;
-	bool seen[5] = { 0 };
+	size_t nreason[5] = { 0 }, limit = o->top * 5;
 	char b[8][64];
 	char site[512];
 	unsigned nb = 0;
 	size_t n;
 
 	table__init(t, "Tasks that never finished",
-		    s->has_spawn_sites ? "llrrrrrrl" : "llrrrrrr", head);
+		    s->has_spawn_sites ? "llrrrrrrw" : "llrrrrrr", head);
 	table__empty(t, "none: every task finished or is still within the never-finished threshold");
 	v = pick_tasks(s, is_nf, by_live, &n);
 	if (!v) {
 		t->err = -ENOMEM;
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
+		nreason[v[i]->reason]++;
+	/* The ones holding the most first; thousands of rows help nobody. */
+	for (size_t i = 0; i < n && i < limit; i++) {
 		const struct snap_task *k = v[i];
 
 		table__row(t, TABLE_ROW_ALERT);
@@ -259,10 +263,14 @@ static void sec_never_finished(struct table *t, const struct snap *s)
 		table__cell(t, "%s", k->has_future_size ?
 					     B(k->future_size) : "?");
 		table__cell(t, "%s", fmt__site(site, sizeof(site), k));
-		seen[k->reason] = true;
 	}
+	if (n > limit)
+		table__note(t, "... and %zu more (%zu in all: %zu aborted, %zu no-waker, %zu pending, %zu shutdown)",
+			    n - limit, n, nreason[SNAP_NF_ABORTED],
+			    nreason[SNAP_NF_NO_WAKER], nreason[SNAP_NF_PENDING],
+			    nreason[SNAP_NF_SHUTDOWN]);
 	for (int r = 1; r < 5; r++)
-		if (seen[r])
+		if (nreason[r])
 			table__note(t, "%s", reason_help[r]);
 	free(v);
 }
@@ -286,7 +294,7 @@ static void sec_largest(struct table *t, const struct snap *s,
 
 	table__init(t, peak ? "Largest tasks by peak" :
 			      "Largest tasks by live bytes",
-		    s->has_spawn_sites ? "lllrrrrrrl" : "lllrrrrrr",
+		    s->has_spawn_sites ? "lllrrrrrrw" : "lllrrrrrr",
 		    peak ? head_peak : head_live);
 	table__empty(t, peak ? "no task allocated memory" :
 			       "no task holds memory now");
@@ -420,7 +428,7 @@ int report__build(const struct snap *s, const struct report_opts *o,
 	sec_snapshot(&r->sec[REP_SNAPSHOT], s, o);
 	sec_memory(&r->sec[REP_MEMORY], s);
 	sec_async(&r->sec[REP_ASYNC], s);
-	sec_never_finished(&r->sec[REP_NEVER_FINISHED], s);
+	sec_never_finished(&r->sec[REP_NEVER_FINISHED], s, o);
 	sec_largest(&r->sec[REP_BY_LIVE], s, o, false);
 	sec_largest(&r->sec[REP_BY_PEAK], s, o, true);
 	sec_classes(&r->sec[REP_CLASSES], s);

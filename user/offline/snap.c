@@ -704,6 +704,11 @@ static int parse(struct ld *l, const char *buf, size_t len,
 	int err = 0;
 
 	*out = NULL;
+	/* A byte order mark from an editor is not worth refusing the file. */
+	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
+		buf += 3;
+		len -= 3;
+	}
 	if (!len)
 		return ld_fail(l, "empty file, not a memscope snapshot");
 	/* json-c would stop at a NUL and call the rest trailing garbage. */

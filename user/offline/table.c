@@ -287,7 +287,8 @@ int table__print_html(FILE *f, const struct table *t)
 			const char *tag = !t->head && c == 0 ? "th" : "td";
 
 			fprintf(f, "<%s%s>", tag,
-				t->align[c] == 'r' ? " class=\"num\"" : "");
+				t->align[c] == 'r' ? " class=\"num\"" :
+				t->align[c] == 'w' ? " class=\"wrap\"" : "");
 			esc__html(f, cell(t, r, c));
 			fprintf(f, "</%s>", tag);
 		}

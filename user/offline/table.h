@@ -21,14 +21,14 @@ struct table {
 	size_t nnotes;
 	size_t ncols;
 	char **head;	/* NULL: a key/value list, no header row */
-	char *align;	/* 'l' or 'r' per column */
+	char *align;	/* 'l', 'r', or 'w' (left, may wrap in HTML) */
 	char **cells;	/* nrows * ncols, NULL for an empty cell */
 	unsigned char *flags;
 	size_t nrows, cap, col;
 	int err;
 };
 
-/* align: one 'l' or 'r' per column; head: NULL-terminated, or NULL. */
+/* align: one 'l', 'r' or 'w' per column; head: NULL-terminated, or NULL. */
 int table__init(struct table *t, const char *title, const char *align,
 		const char *const *head);
 void table__free(struct table *t);

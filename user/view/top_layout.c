@@ -188,7 +188,7 @@ void top_src__update(struct top_src *s, const struct model *m,
 
 	free(s->frozen);
 	s->frozen = NULL;
-	s->m = m;
+	s->m = s->sites = m;
 	s->ntasks = model__task_count(m);
 	s->totals = *model__totals(m);
 	model__async(m, &s->async);
@@ -245,7 +245,7 @@ void top_src__release(struct top_src *s)
 {
 	free(s->frozen);
 	s->frozen = NULL;
-	s->m = NULL;
+	s->m = s->sites = NULL;
 	s->ntasks = 0;
 }
 
@@ -254,6 +254,48 @@ const struct ms_task *top_src__task(const struct top_src *s, size_t i)
 	if (i >= s->ntasks)
 		return NULL;
 	return s->m ? model__task(s->m, i) : &s->frozen[i];
+}
+
+static const struct ms_site *task_site(const struct top_src *s,
+				       const struct ms_task *t)
+{
+	const struct ms_site *site;
+
+	if (!s->sites || t->spawn_site == MS_NO_SITE)
+		return NULL;
+	site = model__site(s->sites, t->spawn_site);
+	return site && site->nframes ? site : NULL;
+}
+
+/* As memscope's reports print a frame; file: its base name, or all of it. */
+static const char *frame_text(char *buf, size_t len, const struct ms_frame *f,
+			      bool base)
+{
+	const char *fn = f->function && *f->function ? f->function : NULL;
+	const char *file = f->file && *f->file ? f->file : NULL;
+	const char *slash = file && base ? strrchr(file, '/') : NULL;
+
+	if (slash && slash[1])
+		file = slash + 1;
+	if (file && f->line)
+		snprintf(buf, len, "%s (%s:%u)", fn ? fn : "?", file, f->line);
+	else if (file)
+		snprintf(buf, len, "%s (%s)", fn ? fn : "?", file);
+	else if (fn)
+		snprintf(buf, len, "%s", fn);
+	else if (f->module && *f->module)
+		snprintf(buf, len, "? (%s)", f->module);
+	else
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *top_task__site(char *buf, size_t len, const struct top_src *s,
+			   const struct ms_task *t)
+{
+	const struct ms_site *site = task_site(s, t);
+
+	return site ? frame_text(buf, len, &site->frames[0], true) : NULL;
 }
 
 bool top_task__ended(const struct ms_task *t)
@@ -316,8 +358,8 @@ static const struct ms_mem *special_mem(const struct top_src *s, uint32_t row)
 bool top_row__matches(const struct top_src *s, uint32_t row, const char *filter)
 {
 	const struct ms_task *t;
-	const char *nf;
-	char id[24];
+	const char *nf, *site;
+	char id[24], buf[256];
 
 	if (!filter || !*filter)
 		return true;
@@ -328,9 +370,11 @@ bool top_row__matches(const struct top_src *s, uint32_t row, const char *filter)
 		return false;
 	snprintf(id, sizeof(id), "%" PRIu64, t->id);
 	nf = nf_reason__name(t->nf_reason);
+	site = top_task__site(buf, sizeof(buf), s, t);
 	return strcasestr(id, filter) ||
 	       strcasestr(task_state__name(t->state), filter) ||
-	       (nf && strcasestr(nf, filter));
+	       (nf && strcasestr(nf, filter)) ||
+	       (site && strcasestr(site, filter));
 }
 
 /* A row and its sort key, side by side: sorting never goes back to the
@@ -848,8 +892,11 @@ static const char *cell(char *buf, size_t len, enum top_col c,
 	case TOP_COL_ALLOCS:
 		return top_fmt__count(buf, len, t->mem.alloc_count);
 	case TOP_COL_SITE:
-	default:
-		return "-"; /* spawn sites are not collected yet */
+	default: {
+		const char *site = top_task__site(buf, len, s, t);
+
+		return site ? site : "-";
+	}
 	}
 }
 
@@ -953,7 +1000,7 @@ void top_cols__row(const struct top_cols *c, const struct top_src *s,
 {
 	enum top_hl hl = row_hl(s, row);
 	bool first = true;
-	char buf[64];
+	char buf[TOP_LINE_MAX];
 
 	top_line__clear(out);
 	for (int i = 0; i < TOP_COL_MAX; i++)
@@ -1312,7 +1359,7 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 	struct text x = { lines, 0, max };
 	const struct ms_task *t;
 	const char *nf;
-	char b[64], b2[64], line[160];
+	char b[64], b2[64], line[320];
 	uint64_t age;
 	size_t nchild = 0;
 
@@ -1422,6 +1469,23 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 			task_state__name(t->state),
 			nf ? ", never finished: " : "", nf ? nf : "");
 
+	text_section(&x, "Spawn site");
+	if (task_site(s, t)) {
+		const struct ms_site *site = task_site(s, t);
+
+		for (uint32_t i = 0; i < site->nframes; i++) {
+			char key[16];
+
+			snprintf(key, sizeof(key), "#%u", i);
+			text_kv(&x, key, i ? TOP_HL_NORMAL : TOP_HL_VALUE, "%s",
+				frame_text(line, sizeof(line), &site->frames[i],
+					   false));
+		}
+	} else {
+		text_kv(&x, "", TOP_HL_DIM,
+			"not known (spawned before attach, or no spawn stacks)");
+	}
+
 	text_section(&x, "Allocation sites");
 	text_kv(&x, "", TOP_HL_DIM, "allocation sites: not collected");
 	return x.n;
@@ -1454,6 +1518,7 @@ size_t top_help__build(struct top_line *lines, size_t max)
 		{ "outside", "allocations outside tasks on other threads" },
 		{ ">AGE", "spawned before memscoped attached: at least" },
 		{ "FUTURE", "the task's own size (tokio: its whole cell)" },
+		{ "SPAWN SITE", "the innermost user frame of the spawn" },
 	};
 	struct text x = { lines, 0, max };
 

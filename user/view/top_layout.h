@@ -85,6 +85,9 @@ const char *top_fmt__rate(char *buf, size_t len, double per_s);
 
 struct top_src {
 	const struct model *m; /* following the model; NULL when frozen */
+	/* Sites are interned for good and their frames never change: read
+	 * from the model even when frozen. */
+	const struct model *sites;
 	struct ms_task *frozen; /* paused: a copy of the tasks */
 	size_t ntasks;
 	struct ms_totals totals;
@@ -110,6 +113,10 @@ void top_src__release(struct top_src *s);
 const struct ms_task *top_src__task(const struct top_src *s, size_t i);
 /* Ended (completed or cancelled). */
 bool top_task__ended(const struct ms_task *t);
+/* The innermost user frame of a task's spawn site, "function (file:line)"
+ * with the file's base name; NULL when unknown. */
+const char *top_task__site(char *buf, size_t len, const struct top_src *s,
+			   const struct ms_task *t);
 /* Since spawn; for an ended task its lifetime. */
 uint64_t top_task__age(const struct ms_task *t, uint64_t now);
 
@@ -203,7 +210,8 @@ struct top_rows {
 int top_rows__build(struct top_rows *r, const struct top_src *s,
 		    const struct top_ui *ui);
 void top_rows__free(struct top_rows *r);
-/* Does row match the filter text (id, state, reason; case-insensitive)? */
+/* Does row match the filter text (id, state, reason, spawn site;
+ * case-insensitive)? */
 bool top_row__matches(const struct top_src *s, uint32_t row,
 		      const char *filter);
 
