@@ -14,8 +14,11 @@ mkdir -p "$out"
 echo "== memscoped -s $out/demo.json -- tk_demo"
 build/memscoped --never-finished 2 -s "$out/demo.json" -- \
 	tools/tokio/target/release/tk_demo
-if [ -x build/memscope ]; then
-	echo
-	echo "== memscope report $out/demo.json"
-	build/memscope report "$out/demo.json"
-fi
+echo
+echo "== memscope report $out/demo.json"
+build/user/offline/memscope report "$out/demo.json"
+build/user/offline/memscope report --html -o "$out/demo.html" "$out/demo.json"
+build/user/offline/memscope export --format pprof -o "$out/demo.pb.gz" "$out/demo.json"
+echo
+echo "Also written: $out/demo.json (snapshot), $out/demo.html (report with plots),"
+echo "$out/demo.pb.gz (go tool pprof). Live view: sudo build/memscoped --top -- PROGRAM"

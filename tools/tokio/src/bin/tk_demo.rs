@@ -19,6 +19,44 @@ async fn big_future(until: Instant) -> u8 {
     array[BIG - 1]
 }
 
+// Each kind of task is spawned from its own function, kept out of line, so
+// memscope's spawn sites name them even in this release build without
+// debug info (inlined code would show up as its caller).
+#[inline(never)]
+fn spawn_worker(w: usize, end: Instant) -> tokio::task::JoinHandle<(usize, u32)> {
+    tokio::spawn(async move {
+        let mut rounds = 0u32;
+        let mut keep: Vec<u8> = Vec::new();
+        while Instant::now() < end {
+            let mut buf = Vec::with_capacity(WORKER_BUF * (w + 1));
+            buf.resize(WORKER_BUF * (w + 1), w as u8 | 1);
+            keep = black_box(buf);
+            rounds += 1;
+            sleep(Duration::from_millis(100)).await;
+        }
+        (keep.len(), rounds)
+    })
+}
+
+#[inline(never)]
+fn spawn_sleeper(asleep: std::sync::Arc<Count>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let hoard = vec![9u8; 32 * 1024];
+        arrive_when_pending(&asleep, sleep(Duration::from_secs(1_000_000))).await;
+        black_box(hoard);
+    })
+}
+
+#[inline(never)]
+fn spawn_stuck(stuck: std::sync::Arc<Count>) {
+    drop(tokio::spawn(NoWaker::new(stuck)));
+}
+
+#[inline(never)]
+fn spawn_big(until: Instant) -> tokio::task::JoinHandle<u8> {
+    tokio::spawn(big_future(until))
+}
+
 fn main() {
     let args = Args::parse("tk_demo", &[], &[]);
     let (rt, _release) = start(&args);
@@ -29,45 +67,21 @@ fn main() {
         say(&format!("tk_demo: {rt_name} runtime, running {} ms", RUN.as_millis()));
 
         // Workers: every 100 ms allocate a fresh buffer and keep the last one.
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|w| {
-                tokio::spawn(async move {
-                    let mut rounds = 0u32;
-                    let mut keep: Vec<u8> = Vec::new();
-                    while Instant::now() < end {
-                        let mut buf = Vec::with_capacity(WORKER_BUF * (w + 1));
-                        buf.resize(WORKER_BUF * (w + 1), w as u8 | 1);
-                        keep = black_box(buf);
-                        rounds += 1;
-                        sleep(Duration::from_millis(100)).await;
-                    }
-                    (keep.len(), rounds)
-                })
-            })
-            .collect();
+        let workers: Vec<_> = (0..WORKERS).map(|w| spawn_worker(w, end)).collect();
         say(&format!("spawned {WORKERS} workers holding 256/512/768/1024 KiB buffers"));
 
         // Two sleepers, aborted after one second.
         let asleep = Count::new(2);
-        let sleepers: Vec<_> = (0..2)
-            .map(|_| {
-                let asleep = asleep.clone();
-                tokio::spawn(async move {
-                    let hoard = vec![9u8; 32 * 1024];
-                    arrive_when_pending(&asleep, sleep(Duration::from_secs(1_000_000))).await;
-                    black_box(hoard);
-                })
-            })
-            .collect();
+        let sleepers: Vec<_> = (0..2).map(|_| spawn_sleeper(asleep.clone())).collect();
         say("spawned 2 sleepers (32 KiB each), to be aborted at t=1s");
 
         // One task that can never be woken (detached).
         let stuck = Count::new(1);
-        drop(tokio::spawn(NoWaker::new(stuck.clone())));
+        spawn_stuck(stuck.clone());
         say("spawned 1 task stuck on a future that drops its waker");
 
         // One big future: 64 KiB array held across a 2 s await.
-        let big = tokio::spawn(big_future(t0 + Duration::from_millis(2000)));
+        let big = spawn_big(t0 + Duration::from_millis(2000));
         say(&format!("spawned 1 task with a {BIG}-byte array in its future"));
 
         asleep.wait().await;
