@@ -6,11 +6,12 @@
 #   - IDLE keep-alive connections are opened first (one served one request,
 #     one never sent anything) and stay open, idle on I/O, to the end;
 #   - wrk -cCONNS runs for DUR seconds; while it runs, SIGUSR1 snapshots are
-#     taken until one shows at least CONNS user tasks alive (mid-load);
+#     taken until one shows at least CONNS user tasks alive and MIDALLOCS
+#     allocations (mid-load);
 #   - after the load, with the idle connections still open, one more
 #     snapshot (idle);
-#   - then the idle connections close and the server exits (its stdin
-#     closes): the final snapshot.
+#   - then the idle connections close and the server exits (a line on its
+#     stdin): the final snapshot.
 # Checks: no lost events and not incomplete (every snapshot); the per-owner
 # figures (every task, runtime_overhead, outside_tasks) add up to the
 # totals (alloc/free count and bytes, live count and bytes); at least
@@ -24,6 +25,7 @@
 CONNS=32
 DUR=4
 IDLE=2
+MIDALLOCS=20000 # about 4000 requests
 WRK=${WRK:-wrk}
 command -v "$WRK" >/dev/null || { echo "SKIP: no wrk (apt-get install -y wrk)"; exit 77; }
 [ -x "$TOKIO/tk_hello" ] || fail "$TOKIO/tk_hello is missing: bash tools/tokio/build.sh"
@@ -146,14 +148,17 @@ session() {
 
 	"$WRK" -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$port/" >"$T/$S.wrk" 2>&1 &
 	local wrk=$!
-	# Mid-load: snapshots until one shows every wrk connection's task.
+	# Mid-load: snapshots until one shows every wrk connection's task
+	# alive and MIDALLOCS allocations made, with wrk still running after
+	# it was taken.
 	n=0
 	while :; do
 		snap "$S.mid"
-		[ "$(jq "$ALIVE | length" "$T/$S.mid.json")" -ge "$CONNS" ] && break
-		alive "$wrk" || fail "$S: wrk ended before $CONNS connection tasks were seen alive"
+		alive "$wrk" || fail "$S: wrk ended before a mid-load snapshot had $CONNS connection tasks alive and $MIDALLOCS allocations"
+		[ "$(jq "($ALIVE | length) >= $CONNS and .totals.alloc_count >= $MIDALLOCS" \
+			"$T/$S.mid.json")" = true ] && break
 		n=$((n + 1))
-		[ $n -le 200 ] || fail "$S: never saw $CONNS connection tasks alive"
+		[ $n -le 400 ] || fail "$S: no mid-load snapshot with $CONNS connection tasks alive"
 	done
 	common_checks "$T/$S.mid.json" "$S@mid-load"
 	rc=0
@@ -184,7 +189,8 @@ session() {
 	pass "$S: idle snapshot consistent, the $IDLE idle connections' tasks pending and not flagged"
 
 	for fd in "${idle[@]}"; do exec {fd}>&-; done
-	exec {MS_HOLD}>&- # the server exits
+	echo quit >&"$MS_HOLD" # the server exits
+	exec {MS_HOLD}>&-
 	rc=0
 	wait "$MS" || rc=$?
 	expect_eq "$S: memscoped exit status" "$rc" 0
