@@ -54,7 +54,7 @@ struct ms_hdr {
 	__u16 aux; /* ms_alloc_fn for allocs, ms_runtime for task records */
 	__u32 pid; /* tgid */
 	__u32 tid;
-	__u32 cpu;
+	__u32 reserved; /* 0 */
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
 };
 

@@ -85,7 +85,7 @@ static void hdr(struct ms_hdr *h, uint16_t type, uint16_t aux, uint32_t tid,
 	h->aux = aux;
 	h->pid = 1000;
 	h->tid = tid;
-	h->cpu = 0;
+	h->reserved = 0;
 	h->ts_ns = ts;
 }
 
