@@ -4,7 +4,7 @@
 # park with no waiter, one big task has a larger state block. memscoped must
 # attribute each holder's buffer to it, flag the aborted and no-waker tasks
 # (at READY, SIGUSR1 snapshot), and report each task's state size, on one
-# scheduler thread and on two.
+# scheduler thread and on two; and in --pid mode.
 # shellcheck disable=SC2016 # jq programs: their $vars are jq's
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -99,4 +99,10 @@ for threads in 2 1; do
 		--threads "$threads"
 	check_crt "launch-t$threads"
 done
+# --pid: the program starts with --wait-go and memscoped attaches to it
+# (USDT markers in a running process) before any task is spawned.
+session "pid-t2" pid --never-finished 1000 -- \
+	"$CRT/crt_target" --tasks "$TASKS" --size "$SIZE" \
+	--abort "$ABORT" --nowaker "$NOWAKER" --big "$BIG" --threads 2
+check_crt "pid-t2"
 echo "PASS"

@@ -30,31 +30,10 @@ WRK=${WRK:-wrk}
 command -v "$WRK" >/dev/null || { echo "SKIP: no wrk (apt-get install -y wrk)"; exit 77; }
 [ -x "$TOKIO/tk_hello" ] || fail "$TOKIO/tk_hello is missing: bash tools/tokio/build.sh"
 
-# ---- helpers (local: lib.sh is shared) -------------------------------------
+# ---- helpers ----------------------------------------------------------------
 
-alive() {
-	local st
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
-# wait_count FILE REGEX N [PID...]: until at least N lines of FILE match;
-# fails early when one of the PIDs is gone first.
-wait_count() {
-	local file=$1 re=$2 n=$3 i=0 p
-	shift 3
-	until [ "$(grep -cE -- "$re" "$file" 2>/dev/null)" -ge "$n" ] 2>/dev/null; do
-		for p in "$@"; do
-			alive "$p" && continue
-			[ "$(grep -cE -- "$re" "$file" 2>/dev/null)" -ge "$n" ] \
-				2>/dev/null && return 0
-			fail "pid $p ended before $n lines /$re/ in $file"
-		done
-		i=$((i + 1))
-		[ $i -le 1200 ] || fail "timed out waiting for $n lines /$re/ in $file"
-		sleep 0.05
-	done
-}
+# alive, wait_count (and a check of its own, redefined below).
+. "$(dirname "${BASH_SOURCE[0]}")/async_lib.sh"
 
 # check FILE WHAT JQ_EXPR WANT: the value of JQ_EXPR is WANT.
 check() {
