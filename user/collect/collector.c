@@ -278,12 +278,12 @@ static uint32_t stack_site(struct collector *c, const struct ms_stack_rec *r)
 			pr_debug("pc %#llx: %s", (unsigned long long)pcs[i],
 				 strerror(-rc));
 	}
-	for (first = 0; first + 1 < n && !getenv("MS_NOFOLD") &&
+	for (first = 0; first + 1 < n &&
 			sym__is_runtime_frame(&c->frames[first]);
 	     first++)
 		;
 	if (first + 1 >= n && n > 1)
-		for (first = 0; first + 1 < n && !getenv("MS_NOFOLD") &&
+		for (first = 0; first + 1 < n &&
 				is_spawn_machinery(&c->frames[first]);
 		     first++)
 			;
