@@ -115,7 +115,6 @@ static void synthetic(size_t live, size_t tasks, size_t pairs, bool batched)
 	struct model *m = model__new(&(struct model_opts){
 		.never_finished_ns = 1000000000000ull, .pid = 1000 });
 	struct ms_alloc_rec a = { 0 };
-	struct ms_free_rec fr = { 0 };
 	struct ms_poll_rec p = { 0 };
 	uint64_t ts = 1, t0, t1, base = 0x10000000ull;
 	uint64_t *addrs = calloc(live, sizeof(*addrs));
