@@ -1166,6 +1166,49 @@ static void test_read_failed(void **state)
 	assert_true(t->freed);
 }
 
+
+/* However many tasks end, the model keeps at most max_ended_tasks of them
+ * in detail; the rest are folded into the aggregate figures. A task that
+ * still holds memory is never let go. */
+static void test_ended_tasks_bounded(void **state)
+{
+	struct model_opts o = { .start_ns = START, .never_finished_ns = NF_NS,
+				.pid = PID, .max_ended_tasks = 10 };
+	struct model *m;
+	struct ms_async a;
+	uint64_t id;
+
+	cur = m = model__new(&o);
+	assert_non_null(m);
+	/* Task 1 allocates and keeps its block past its end. */
+	task_rec(m, MS_REC_TASK_SPAWN, MS_RT_USDT, W1, 1 * MS, 1, 0, 64);
+	ubegin(m, W1, 1 * MS + 1, 1);
+	alloc(m, W1, 1 * MS + 2, 0x5000, 1000, 1);
+	uend(m, W1, 1 * MS + 3, 1, -1);
+	task_rec(m, MS_REC_TASK_COMPLETE, MS_RT_USDT, W1, 1 * MS + 4, 1, 0, 0);
+	task_rec(m, MS_REC_TASK_FREE, MS_RT_USDT, W1, 1 * MS + 5, 1, 0, 0);
+	for (id = 2; id <= 1000; id++) {
+		uint64_t t = id * MS;
+
+		task_rec(m, MS_REC_TASK_SPAWN, MS_RT_USDT, W1, t, id, 0, 64);
+		ubegin(m, W1, t + 1, id);
+		uend(m, W1, t + 2, id, -1);
+		task_rec(m, MS_REC_TASK_COMPLETE, MS_RT_USDT, W1, t + 3, id, 0,
+			 0);
+		task_rec(m, MS_REC_TASK_FREE, MS_RT_USDT, W1, t + 4, id, 0, 0);
+	}
+	assert_true(model__task_count(m) <= 20);
+	model__async(m, &a);
+	assert_int_equal(a.tasks_completed, 1000);
+	assert_int_equal(a.tasks_alive, 0);
+	assert_true(a.tasks_dropped >= 980);
+	assert_int_equal(a.future_state_overhead, 1000 * 64);
+	assert_int_equal(a.async_allocation_count, 1);
+	/* Task 1 holds its block: still there, in detail. */
+	assert_non_null(task_by_id(m, 1));
+	assert_int_equal(task_by_id(m, 1)->mem.live_bytes, 1000);
+}
+
 /* ---- batched application ------------------------------------------ */
 
 struct rec_list {
@@ -1374,6 +1417,7 @@ int main(void)
 		T(test_tokio_complete),
 		T(test_tokio_cancelled),
 		T(test_tokio_cancel_races_completion),
+		T(test_ended_tasks_bounded),
 		T(test_tokio_no_waker),
 		T(test_tokio_runtime_task),
 		T(test_tokio_free_during_poll_and_reuse),

@@ -53,6 +53,11 @@ struct model {
 	struct sampled_block *blocks;
 	size_t nblocks, cap_blocks;
 	uint32_t free_block; /* free list through sampled_block.site */
+	/* Ended tasks, oldest first: candidates for recycling. */
+	uint32_t *ended;
+	size_t ended_head, ended_len, ended_cap;
+	struct ms_async dropped; /* what recycled tasks contributed */
+	uint64_t dropped_sized; /* of those, tasks with a known size */
 	struct ms_sample *samples; /* ring of MS_SAMPLES_MAX */
 	size_t nsamples, sample_head;
 	uint64_t sampled_records;
@@ -94,6 +99,8 @@ struct model *model__new(const struct model_opts *opts)
 	m->pending_spawn = idmap__new();
 	m->sampled = idmap__new();
 	m->next_own_id = 1;
+	if (!m->opts.max_ended_tasks)
+		m->opts.max_ended_tasks = 100000;
 	m->free_block = UINT32_MAX;
 	m->last_ns = opts->start_ns;
 	if (!m->allocs || !m->task_keys || !m->tids || !m->bad_vtables ||
@@ -123,6 +130,7 @@ void model__free(struct model *m)
 	idmap__free(m->sampled);
 	idmap__free(m->pending_spawn);
 	idmap__free(m->site_keys);
+	free(m->ended);
 	free(m->samples);
 	free(m->threads);
 	free(m->tasks);
@@ -180,12 +188,85 @@ static struct thread *thread_get(struct model *m, uint32_t tid)
 	return t;
 }
 
+static void ended_push(struct model *m, uint32_t idx)
+{
+	if (m->ended_len == m->ended_cap) {
+		size_t cap = m->ended_cap ? m->ended_cap * 2 : 1024;
+		uint32_t *n = malloc(cap * sizeof(*n));
+
+		if (!n)
+			return; /* the task just stays in detail */
+		for (size_t i = 0; i < m->ended_len; i++)
+			n[i] = m->ended[(m->ended_head + i) % m->ended_cap];
+		free(m->ended);
+		m->ended = n;
+		m->ended_cap = cap;
+		m->ended_head = 0;
+	}
+	m->ended[(m->ended_head + m->ended_len++) % m->ended_cap] = idx;
+}
+
+/* Fold a task's figures into the aggregate of let-go tasks. */
+static void drop_task(struct model *m, const struct ms_task *t)
+{
+	struct ms_async *d = &m->dropped;
+
+	d->tasks_dropped++;
+	d->async_allocation_count += t->mem.alloc_count;
+	d->async_allocation_bytes += t->mem.alloc_bytes;
+	if (t->kind != TASK_USER)
+		return;
+	if (t->future_size) {
+		m->dropped_sized++;
+		d->future_state_overhead += t->future_size;
+		if (t->future_size > d->largest_future_size)
+			d->largest_future_size = t->future_size;
+	}
+	if (t->nf_reason != NF_NONE)
+		d->never_finished_count++;
+	if (t->state == TASK_COMPLETED)
+		d->tasks_completed++;
+	else
+		d->tasks_cancelled++;
+}
+
+/*
+ * A slot to reuse once more ended tasks are kept than allowed: the oldest
+ * ended task that holds no memory (nothing in the live table names it).
+ * Tasks still holding memory stay, and are looked at again later.
+ */
+static uint32_t recycle(struct model *m)
+{
+	size_t tries = m->ended_len < 8 ? m->ended_len : 8;
+
+	if (m->ended_len <= m->opts.max_ended_tasks)
+		return UINT32_MAX;
+	while (tries--) {
+		uint32_t idx = m->ended[m->ended_head], cur;
+		struct ms_task *t = &m->tasks[idx];
+
+		m->ended_head = (m->ended_head + 1) % m->ended_cap;
+		m->ended_len--;
+		if (t->mem.live_count || t->in_poll) {
+			ended_push(m, idx);
+			continue;
+		}
+		if (!idmap__get(m->task_keys, t->key, &cur) && cur == idx)
+			idmap__del(m->task_keys, t->key);
+		drop_task(m, t);
+		return idx;
+	}
+	return UINT32_MAX;
+}
+
 static struct ms_task *task_new(struct model *m, uint64_t key, uint8_t rt,
 				uint32_t *idx_out)
 {
 	struct ms_task *t;
 
-	if (m->ntasks == m->cap_tasks) {
+	uint32_t idx = recycle(m);
+
+	if (idx == UINT32_MAX && m->ntasks == m->cap_tasks) {
 		size_t cap = m->cap_tasks ? m->cap_tasks * 2 : 256;
 		struct ms_task *n = realloc(m->tasks, cap * sizeof(*n));
 
@@ -194,10 +275,14 @@ static struct ms_task *task_new(struct model *m, uint64_t key, uint8_t rt,
 		m->tasks = n;
 		m->cap_tasks = cap;
 	}
-	if (idmap__put(m->task_keys, key, m->ntasks))
+	if (idx == UINT32_MAX)
+		idx = (uint32_t)m->ntasks;
+	if (idmap__put(m->task_keys, key, idx))
 		return NULL;
-	*idx_out = m->ntasks;
-	t = &m->tasks[m->ntasks++];
+	*idx_out = idx;
+	if (idx == m->ntasks)
+		m->ntasks++;
+	t = &m->tasks[idx];
 	memset(t, 0, sizeof(*t));
 	t->key = key;
 	t->parent = MS_TASK_NO_PARENT;
@@ -277,6 +362,7 @@ static void task_finish(struct model *m, struct ms_task *t, bool cancelled,
 		return;
 	t->state = cancelled ? TASK_CANCELLED : TASK_COMPLETED;
 	t->ended_ns = rel_ns(m, ts);
+	ended_push(m, (uint32_t)(t - m->tasks));
 	/* A task nothing could wake stays "no-waker" when it is finally
 	 * cancelled (at shutdown, by its runtime): that is the finding. */
 	if (cancelled && t->nf_reason != NF_NO_WAKER)
@@ -439,8 +525,10 @@ static struct ms_task *tokio_discover(struct model *m,
 		t->spawned_ns = (uint64_t)cell->t_ms * 1000000;
 		t->future_size = cell->size;
 		if (cell->owner >= OWNER_TASK0 &&
-		    cell->owner - OWNER_TASK0 != idx)
+		    cell->owner - OWNER_TASK0 != idx) {
 			t->parent = cell->owner - OWNER_TASK0;
+			t->parent_id = m->tasks[t->parent].id;
+		}
 	} else {
 		t->spawned_ns = rel_ns(m, r->h.ts_ns);
 	}
@@ -565,8 +653,10 @@ static int on_task(struct model *m, const struct ms_task_rec *r)
 		t->spawn_known = true;
 		t->spawned_ns = rel_ns(m, r->h.ts_ns);
 		t->future_size = r->size;
-		if (r->parent && task_by_key(m, r->parent, &pidx))
+		if (r->parent && task_by_key(m, r->parent, &pidx)) {
 			t->parent = pidx;
+			t->parent_id = m->tasks[pidx].id;
+		}
 		break;
 	case MS_REC_TASK_COMPLETE:
 		if (t)
@@ -983,6 +1073,16 @@ void model__async(const struct model *m, struct ms_async *a)
 		else
 			a->tasks_alive++;
 	}
+	a->async_allocation_count += m->dropped.async_allocation_count;
+	a->async_allocation_bytes += m->dropped.async_allocation_bytes;
+	a->future_state_overhead += m->dropped.future_state_overhead;
+	if (m->dropped.largest_future_size > a->largest_future_size)
+		a->largest_future_size = m->dropped.largest_future_size;
+	a->never_finished_count += m->dropped.never_finished_count;
+	a->tasks_completed += m->dropped.tasks_completed;
+	a->tasks_cancelled += m->dropped.tasks_cancelled;
+	a->tasks_dropped = m->dropped.tasks_dropped;
+	sized += m->dropped_sized;
 	a->average_future_size = sized ? a->future_state_overhead / sized : 0;
 	a->runtime_overhead_bytes = m->runtime_mem.alloc_bytes;
 }

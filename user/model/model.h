@@ -56,7 +56,9 @@ struct ms_site {
 struct ms_task {
 	uint64_t key; /* tokio: Header address; USDT: the runtime's id */
 	uint64_t id; /* tokio Id (or memscope's own number), USDT id */
-	uint32_t parent; /* task index, MS_TASK_NO_PARENT */
+	uint32_t parent; /* task index, MS_TASK_NO_PARENT (may be stale once
+			  * the parent's slot was recycled: use parent_id) */
+	uint64_t parent_id; /* valid when parent != MS_TASK_NO_PARENT */
 	uint8_t kind; /* enum task_kind */
 	uint8_t state; /* enum task_state */
 	uint8_t nf_reason; /* enum nf_reason */
@@ -101,6 +103,7 @@ struct ms_async {
 	uint64_t runtime_overhead_bytes;
 	uint64_t never_finished_count;
 	uint64_t tasks_alive, tasks_completed, tasks_cancelled;
+	uint64_t tasks_dropped; /* ended tasks whose details were let go */
 };
 
 #define MS_SAMPLE_TOP 8
@@ -121,6 +124,10 @@ struct model_opts {
 	uint64_t start_ns; /* CLOCK_MONOTONIC at trace start */
 	uint64_t never_finished_ns; /* pending threshold */
 	uint32_t pid; /* the traced process (its tid == pid: main thread) */
+	/* Ended tasks kept in detail (0: 100000). Beyond, the oldest ended
+	 * ones holding no memory are folded into aggregate figures, so the
+	 * model stays bounded however many tasks a service spawns. */
+	size_t max_ended_tasks;
 };
 
 struct model;

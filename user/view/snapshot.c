@@ -89,6 +89,7 @@ static struct json_object *async_obj(const struct model *m)
 	add_u64(o, "tasks_alive", a.tasks_alive);
 	add_u64(o, "tasks_completed", a.tasks_completed);
 	add_u64(o, "tasks_cancelled", a.tasks_cancelled);
+	add_u64(o, "tasks_dropped", a.tasks_dropped);
 	return o;
 }
 
@@ -160,7 +161,7 @@ static struct json_object *task_obj(const struct model *m,
 	json_object_object_add(o, "never_finished_reason",
 			       nf ? json_object_new_string(nf) : NULL);
 	if (t->parent != MS_TASK_NO_PARENT)
-		add_u64(o, "parent", model__task(m, t->parent)->id);
+		add_u64(o, "parent", t->parent_id);
 	else
 		json_object_object_add(o, "parent", NULL);
 	if (t->spawn_known)
