@@ -205,7 +205,7 @@ pass "filter by id and by state; Esc clears it"
 screen "$T/screen-list.out" >/dev/null
 first=$(rows "$T/screen-list.out" ID | head -1)
 key Enter
-wait_screen 'allocation sites: not collected'
+wait_screen 'Allocation sites \(sampled, estimated\)'
 screen "$T/screen-detail.out" >/dev/null
 grep -qE "^ Task $first +user, pending" "$T/screen-detail.out" ||
 	fail "detail is not task $first"

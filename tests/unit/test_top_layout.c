@@ -740,7 +740,7 @@ static void test_detail(void **state)
 	assert_true(any_has(l, n, "future      256 B"));
 	assert_true(any_has(l, n, "parent      none known"));
 	assert_true(any_has(l, n, "children    2"));
-	assert_true(any_has(l, n, "allocation sites: not collected"));
+	assert_true(any_has(l, n, "none sampled yet"));
 	assert_true(any_has(l, n, "+0.000s     spawned"));
 	assert_true(any_has(l, n, "+0.010s     last poll (1 poll)"));
 	assert_true(any_has(l, n, "+10.000s    now: pending"));
@@ -811,6 +811,16 @@ static void test_spawn_site(void **state)
 	/* The filter finds tasks by where they were spawned. */
 	snprintf(ui.filter, sizeof(ui.filter), "SERVE");
 	assert_string_equal(build(), "2");
+
+	/* Task 1's 5000-byte block was a sampled allocation at that site:
+	 * its detail lists the site with the estimate. */
+	model__sampled_alloc(cur, 0x1000, 5000, 5000.0, site);
+	top_src__update(&src, cur, &info);
+	ui.filter[0] = '\0';
+	n = top_detail__build(&src, 0, &ui, l, 100);
+	assert_true(any_has(l, n, "4.88K       live (4.88K allocated)  app::serve::{{closure}} (/src/app/serve.rs:42)"));
+	assert_false(any_has(l, n, "none sampled yet"));
+
 
 	n = top_detail__build(&src, 1, &ui, l, 100);
 	assert_true(any_has(

@@ -18,6 +18,7 @@ struct sampled_block {
 	double weight; /* bytes this sample stands for */
 	double count; /* allocations it stands for */
 	uint32_t site;
+	uint32_t task; /* owning task index, or UINT32_MAX */
 };
 
 struct thread {
@@ -427,6 +428,13 @@ static void release_sample(struct model *m, uint64_t addr)
 	if (b->site < m->nsites) {
 		m->sites[b->site].live_bytes -= b->weight;
 		m->sites[b->site].live_count -= b->count;
+	}
+	if (b->task < m->ntasks) {
+		struct ms_task *t = &m->tasks[b->task];
+
+		for (uint32_t i = 0; i < t->nalloc_sites; i++)
+			if (t->alloc_sites[i].site == b->site)
+				t->alloc_sites[i].live_bytes -= b->weight;
 	}
 	b->site = m->free_block;
 	m->free_block = idx;
@@ -938,9 +946,35 @@ void model__spawn_site(struct model *m, enum ms_runtime rt, uint64_t key,
 		idmap__put(m->pending_spawn, key, site);
 }
 
+/* A task keeps its few heaviest sites: a new one takes the slot of the
+ * lightest when it weighs more. */
+static void task_site_add(struct ms_task *t, uint32_t site, double weight)
+{
+	uint32_t i, low = 0;
+
+	for (i = 0; i < t->nalloc_sites; i++) {
+		if (t->alloc_sites[i].site == site) {
+			t->alloc_sites[i].live_bytes += weight;
+			t->alloc_sites[i].alloc_bytes += weight;
+			return;
+		}
+		if (t->alloc_sites[i].alloc_bytes <
+		    t->alloc_sites[low].alloc_bytes)
+			low = i;
+	}
+	if (t->nalloc_sites < MS_TASK_SITES)
+		low = t->nalloc_sites++;
+	else if (t->alloc_sites[low].alloc_bytes >= weight)
+		return;
+	t->alloc_sites[low].site = site;
+	t->alloc_sites[low].live_bytes = weight;
+	t->alloc_sites[low].alloc_bytes = weight;
+}
+
 void model__sampled_alloc(struct model *m, uint64_t addr, uint64_t size,
 			  double weight, uint32_t site)
 {
+	const struct alloc_entry *e;
 	struct sampled_block *b;
 	struct ms_site *s;
 	uint32_t idx;
@@ -973,6 +1007,12 @@ void model__sampled_alloc(struct model *m, uint64_t addr, uint64_t size,
 	b->weight = weight;
 	b->count = size ? weight / (double)size : 1;
 	b->site = site;
+	b->task = UINT32_MAX;
+	e = allocs__find(m->allocs, addr);
+	if (e && e->owner >= OWNER_TASK0 && e->owner - OWNER_TASK0 < m->ntasks) {
+		b->task = e->owner - OWNER_TASK0;
+		task_site_add(&m->tasks[b->task], site, weight);
+	}
 	if (idmap__put(m->sampled, addr, idx)) {
 		b->site = m->free_block;
 		m->free_block = idx;

@@ -33,6 +33,7 @@ struct ms_mem {
 
 #define MS_TASK_NO_PARENT UINT32_MAX
 #define MS_NO_SITE UINT32_MAX
+#define MS_TASK_SITES 4
 
 /* One symbolized frame of a site (strings owned by the model). */
 struct ms_frame {
@@ -74,6 +75,13 @@ struct ms_task {
 	uint64_t begin_state; /* tokio: Header.state when the last poll began */
 	uint32_t spawn_site; /* MS_NO_SITE: unknown */
 	struct ms_mem mem;
+	/* Where this task's sampled allocations come from (estimates), the
+	 * largest live first once model__task_sites() sorted them. */
+	uint32_t nalloc_sites;
+	struct ms_task_site {
+		uint32_t site;
+		double live_bytes, alloc_bytes;
+	} alloc_sites[MS_TASK_SITES];
 };
 
 struct ms_totals {

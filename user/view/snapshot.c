@@ -193,6 +193,23 @@ static struct json_object *task_obj(const struct model *m,
 							      "tokio" :
 							      "usdt"));
 	add_u64(o, "key", t->key);
+	if (t->nalloc_sites) {
+		struct json_object *arr = json_object_new_array();
+
+		for (uint32_t i = 0; i < t->nalloc_sites; i++) {
+			const struct ms_task_site *ts = &t->alloc_sites[i];
+			struct json_object *so = json_object_new_object();
+
+			add_u64(so, "site", ts->site);
+			add_u64(so, "live_bytes", ts->live_bytes > 0 ?
+						  (uint64_t)(ts->live_bytes + 0.5) :
+						  0);
+			add_u64(so, "alloc_bytes",
+				(uint64_t)(ts->alloc_bytes + 0.5));
+			json_object_array_add(arr, so);
+		}
+		json_object_object_add(o, "alloc_sites", arr);
+	}
 	if (t->spawn_site != MS_NO_SITE) {
 		add_u64(o, "spawn_site_id", t->spawn_site);
 		json_object_object_add(o, "spawn_site",

@@ -1486,8 +1486,26 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 			"not known (spawned before attach, or no spawn stacks)");
 	}
 
-	text_section(&x, "Allocation sites");
-	text_kv(&x, "", TOP_HL_DIM, "allocation sites: not collected");
+	text_section(&x, "Allocation sites (sampled, estimated)");
+	if (!t->nalloc_sites)
+		text_kv(&x, "", TOP_HL_DIM,
+			"none sampled yet (one stack per --sample-bytes allocated)");
+	for (uint32_t i = 0; i < t->nalloc_sites; i++) {
+		const struct ms_task_site *ts = &t->alloc_sites[i];
+		const struct ms_site *site = model__site(s->sites, ts->site);
+		char live[32], total[32];
+
+		top_fmt__bytes(live, sizeof(live),
+			       ts->live_bytes > 0 ? (uint64_t)ts->live_bytes : 0,
+			       false);
+		top_fmt__bytes(total, sizeof(total), (uint64_t)ts->alloc_bytes,
+			       false);
+		text_kv(&x, live, TOP_HL_VALUE, "live (%s allocated)  %s", total,
+			site && site->nframes ?
+				frame_text(line, sizeof(line), &site->frames[0],
+					   false) :
+				"?");
+	}
 	return x.n;
 }
 
