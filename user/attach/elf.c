@@ -250,11 +250,6 @@ static Elf_Scn *section_by_name(struct elf_file *ef, const char *sec)
 	return NULL;
 }
 
-bool elf__has_section(struct elf_file *ef, const char *sec)
-{
-	return section_by_name(ef, sec) != NULL;
-}
-
 bool elf__section_contains(struct elf_file *ef, const char *sec,
 			   const char *needle)
 {

@@ -39,6 +39,5 @@ uint64_t elf__first_load_vaddr(const struct elf_file *ef);
 /* Does any section named sec contain the bytes? (a cheap "is it tokio") */
 bool elf__section_contains(struct elf_file *ef, const char *sec,
 			   const char *needle);
-bool elf__has_section(struct elf_file *ef, const char *sec);
 
 #endif

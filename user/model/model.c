@@ -165,6 +165,23 @@ static struct ms_mem *owner_mem(struct model *m, uint32_t owner)
 	return &m->thread_mem;
 }
 
+/* Make room for one more element in a doubling array. */
+static int grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	size_t c;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : first;
+	p = realloc(*arr, c * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
 static struct thread *thread_get(struct model *m, uint32_t tid)
 {
 	struct thread *t;
@@ -172,15 +189,9 @@ static struct thread *thread_get(struct model *m, uint32_t tid)
 
 	if (!idmap__get(m->tids, tid, &idx))
 		return &m->threads[idx];
-	if (m->nthreads == m->cap_threads) {
-		size_t cap = m->cap_threads ? m->cap_threads * 2 : 64;
-		struct thread *n = realloc(m->threads, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		m->threads = n;
-		m->cap_threads = cap;
-	}
+	if (grow((void **)&m->threads, &m->cap_threads, m->nthreads,
+		 sizeof(*m->threads), 64))
+		return NULL;
 	if (idmap__put(m->tids, tid, m->nthreads))
 		return NULL;
 	t = &m->threads[m->nthreads++];
@@ -207,28 +218,35 @@ static void ended_push(struct model *m, uint32_t idx)
 	m->ended[(m->ended_head + m->ended_len++) % m->ended_cap] = idx;
 }
 
-/* Fold a task's figures into the aggregate of let-go tasks. */
-static void drop_task(struct model *m, const struct ms_task *t)
+/* Add one task to async figures; *sized counts tasks of known size. */
+static void async_add(struct ms_async *a, uint64_t *sized,
+		      const struct ms_task *t)
 {
-	struct ms_async *d = &m->dropped;
-
-	d->tasks_dropped++;
-	d->async_allocation_count += t->mem.alloc_count;
-	d->async_allocation_bytes += t->mem.alloc_bytes;
+	a->async_allocation_count += t->mem.alloc_count;
+	a->async_allocation_bytes += t->mem.alloc_bytes;
 	if (t->kind != TASK_USER)
 		return;
 	if (t->future_size) {
-		m->dropped_sized++;
-		d->future_state_overhead += t->future_size;
-		if (t->future_size > d->largest_future_size)
-			d->largest_future_size = t->future_size;
+		(*sized)++;
+		a->future_state_overhead += t->future_size;
+		if (t->future_size > a->largest_future_size)
+			a->largest_future_size = t->future_size;
 	}
 	if (t->nf_reason != NF_NONE)
-		d->never_finished_count++;
+		a->never_finished_count++;
 	if (t->state == TASK_COMPLETED)
-		d->tasks_completed++;
+		a->tasks_completed++;
+	else if (t->state == TASK_CANCELLED)
+		a->tasks_cancelled++;
 	else
-		d->tasks_cancelled++;
+		a->tasks_alive++;
+}
+
+/* Fold a (ended) task's figures into the aggregate of let-go tasks. */
+static void drop_task(struct model *m, const struct ms_task *t)
+{
+	m->dropped.tasks_dropped++;
+	async_add(&m->dropped, &m->dropped_sized, t);
 }
 
 /*
@@ -267,15 +285,10 @@ static struct ms_task *task_new(struct model *m, uint64_t key, uint8_t rt,
 
 	uint32_t idx = recycle(m);
 
-	if (idx == UINT32_MAX && m->ntasks == m->cap_tasks) {
-		size_t cap = m->cap_tasks ? m->cap_tasks * 2 : 256;
-		struct ms_task *n = realloc(m->tasks, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		m->tasks = n;
-		m->cap_tasks = cap;
-	}
+	if (idx == UINT32_MAX &&
+	    grow((void **)&m->tasks, &m->cap_tasks, m->ntasks,
+		 sizeof(*m->tasks), 256))
+		return NULL;
 	if (idx == UINT32_MAX)
 		idx = (uint32_t)m->ntasks;
 	if (idmap__put(m->task_keys, key, idx))
@@ -893,15 +906,9 @@ uint32_t model__site_intern(struct model *m, const struct ms_frame *frames,
 		return MS_NO_SITE;
 	if (!idmap__get(m->site_keys, h, &idx))
 		return idx;
-	if (m->nsites == m->cap_sites) {
-		size_t cap = m->cap_sites ? m->cap_sites * 2 : 64;
-		struct ms_site *n = realloc(m->sites, cap * sizeof(*n));
-
-		if (!n)
-			return MS_NO_SITE;
-		m->sites = n;
-		m->cap_sites = cap;
-	}
+	if (grow((void **)&m->sites, &m->cap_sites, m->nsites,
+		 sizeof(*m->sites), 64))
+		return MS_NO_SITE;
 	copy = calloc(nframes, sizeof(*copy));
 	if (!copy)
 		return MS_NO_SITE;
@@ -991,16 +998,9 @@ void model__sampled_alloc(struct model *m, uint64_t addr, uint64_t size,
 		idx = m->free_block;
 		m->free_block = m->blocks[idx].site;
 	} else {
-		if (m->nblocks == m->cap_blocks) {
-			size_t cap = m->cap_blocks ? m->cap_blocks * 2 : 256;
-			struct sampled_block *n =
-				realloc(m->blocks, cap * sizeof(*n));
-
-			if (!n)
-				return;
-			m->blocks = n;
-			m->cap_blocks = cap;
-		}
+		if (grow((void **)&m->blocks, &m->cap_blocks, m->nblocks,
+			 sizeof(*m->blocks), 256))
+			return;
 		idx = (uint32_t)m->nblocks++;
 	}
 	b = &m->blocks[idx];
@@ -1088,41 +1088,12 @@ void model__size_classes(const struct model *m, uint64_t count[MS_SIZE_CLASSES],
 
 void model__async(const struct model *m, struct ms_async *a)
 {
-	uint64_t sized = 0;
+	uint64_t sized = m->dropped_sized;
 
-	memset(a, 0, sizeof(*a));
-	for (size_t i = 0; i < m->ntasks; i++) {
-		const struct ms_task *t = &m->tasks[i];
-
-		a->async_allocation_count += t->mem.alloc_count;
-		a->async_allocation_bytes += t->mem.alloc_bytes;
-		if (t->kind != TASK_USER)
-			continue;
-		if (t->future_size) {
-			sized++;
-			a->future_state_overhead += t->future_size;
-			if (t->future_size > a->largest_future_size)
-				a->largest_future_size = t->future_size;
-		}
-		if (t->nf_reason != NF_NONE)
-			a->never_finished_count++;
-		if (t->state == TASK_COMPLETED)
-			a->tasks_completed++;
-		else if (t->state == TASK_CANCELLED)
-			a->tasks_cancelled++;
-		else
-			a->tasks_alive++;
-	}
-	a->async_allocation_count += m->dropped.async_allocation_count;
-	a->async_allocation_bytes += m->dropped.async_allocation_bytes;
-	a->future_state_overhead += m->dropped.future_state_overhead;
-	if (m->dropped.largest_future_size > a->largest_future_size)
-		a->largest_future_size = m->dropped.largest_future_size;
-	a->never_finished_count += m->dropped.never_finished_count;
-	a->tasks_completed += m->dropped.tasks_completed;
-	a->tasks_cancelled += m->dropped.tasks_cancelled;
-	a->tasks_dropped = m->dropped.tasks_dropped;
-	sized += m->dropped_sized;
+	/* Tasks let go of still count, from their aggregate. */
+	*a = m->dropped;
+	for (size_t i = 0; i < m->ntasks; i++)
+		async_add(a, &sized, &m->tasks[i]);
 	a->average_future_size = sized ? a->future_state_overhead / sized : 0;
 	a->runtime_overhead_bytes = m->runtime_mem.alloc_bytes;
 }
