@@ -749,8 +749,10 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	/* The floor keeps the task probes (empty programs) so that each mode
+	 * has its own floor: with --tasks-only, the task probes alone. */
+	n = attach__tokio(a, t.exe, o.floor);
 	if (!o.floor) {
-		n = attach__tokio(a, t.exe);
 		if (n < 0) {
 			pr_warn("cannot probe tokio's task functions: %s",
 				strerror(-n));

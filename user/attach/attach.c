@@ -446,8 +446,19 @@ static int tokio_sym(const struct elf_sym *s, void *ctx)
 	return ts->err;
 }
 
-int attach__tokio(struct attach *a, const char *exe_path)
+int attach__tokio(struct attach *a, const char *exe_path, bool floor)
 {
+	struct memscope_bpf *sk = a->skel;
+	struct bpf_program *poll_enter =
+		floor ? sk->progs.floor_enter : sk->progs.tokio_poll_enter;
+	struct bpf_program *poll_ret =
+		floor ? sk->progs.floor_ret : sk->progs.tokio_poll_ret;
+	struct bpf_program *shutdown =
+		floor ? sk->progs.floor_enter : sk->progs.tokio_shutdown;
+	struct bpf_program *spawn_enter =
+		floor ? sk->progs.floor_enter : sk->progs.spawn_enter;
+	struct bpf_program *spawn_ret =
+		floor ? sk->progs.floor_ret : sk->progs.spawn_ret;
 	struct tokio_scan ts = { .a = a, .path = exe_path };
 	struct elf_file *ef;
 	uint64_t off;
@@ -469,26 +480,21 @@ int attach__tokio(struct attach *a, const char *exe_path)
 	for (size_t i = 0; i < a->npoll && !err; i++) {
 		err = elf__vaddr_to_off(ef, a->poll_vaddr[i], &off);
 		if (!err)
-			err = uprobe(a, a->skel->progs.tokio_poll_enter,
-				     exe_path, off, false, i);
+			err = uprobe(a, poll_enter, exe_path, off, false, i);
 		if (!err)
-			err = uprobe(a, a->skel->progs.tokio_poll_ret, exe_path,
-				     off, true, i);
+			err = uprobe(a, poll_ret, exe_path, off, true, i);
 	}
 	for (size_t i = 0; i < ts.nshutdown && !err; i++) {
 		err = elf__vaddr_to_off(ef, ts.shutdown[i], &off);
 		if (!err)
-			err = uprobe(a, a->skel->progs.tokio_shutdown,
-				     exe_path, off, false, i);
+			err = uprobe(a, shutdown, exe_path, off, false, i);
 	}
 	for (size_t i = 0; i < ts.nspawn && !err && a->spawn_stacks; i++) {
 		err = elf__vaddr_to_off(ef, ts.spawn[i], &off);
 		if (!err)
-			err = uprobe(a, a->skel->progs.spawn_enter, exe_path,
-				     off, false, i);
+			err = uprobe(a, spawn_enter, exe_path, off, false, i);
 		if (!err)
-			err = uprobe(a, a->skel->progs.spawn_ret, exe_path, off,
-				     true, i);
+			err = uprobe(a, spawn_ret, exe_path, off, true, i);
 	}
 out:
 	free(ts.spawn);

@@ -27,7 +27,7 @@ void attach__destroy(struct attach *a);
 int attach__allocator(struct attach *a, const char *libc_path, bool floor);
 /* tokio's raw::poll/raw::shutdown copies in the executable. Returns the
  * number of poll functions attached (0: none found), or negative errno. */
-int attach__tokio(struct attach *a, const char *exe_path);
+int attach__tokio(struct attach *a, const char *exe_path, bool floor);
 /* memscope USDT markers in the binary at path. Returns markers attached. */
 int attach__usdt(struct attach *a, const char *path);
 /* ... in the shared libraries the executable needs (launch mode) or that
