@@ -662,6 +662,25 @@ int BPF_USDT(usdt_free, __u64 id)
 	return emit_task(MS_REC_TASK_FREE, MS_RT_USDT, id, 0, 0);
 }
 
+/* ---- --all: new programs ---------------------------------------------- */
+
+/* Every exec on the machine (rare next to allocations): memscoped looks at
+ * the new program and decides whether to watch it. Woken at once, since
+ * the sooner the probes are in, the less of the program goes unseen. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	struct ms_exec_rec *r = reserve(sizeof(*r));
+
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_EXEC, 0);
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
 /* ---- the floor: same probe set, empty programs (benchmarks only) ------- */
 
 SEC("uprobe")

@@ -30,6 +30,7 @@
 #include "collect/collector.h"
 #include "log.h"
 #include "memscope.skel.h"
+#include "memscoped.h"
 #include "model/model.h"
 #include "view/snapshot.h"
 #include "view/summary.h"
@@ -37,41 +38,7 @@
 
 #pragma GCC poison u8 u16 u32 u64 s32 s64
 
-#define EXIT_USAGE 2
-#define EXIT_RUNTIME 1
-
-struct options {
-	pid_t pid;
-	char **argv; /* launch mode */
-	double duration; /* 0: until the target exits */
-	const char *snapshot;
-	double snapshot_every; /* seconds, 0: off */
-	double never_finished; /* seconds */
-	unsigned long long sample_bytes; /* allocation stack sampling */
-	const char *record; /* raw record stream file */
-	bool spawn_stacks;
-	bool no_multi; /* one perf-event uprobe per probe, as on old kernels */
-	unsigned ring_mb;
-	bool tasks_only;
-	bool floor;
-	bool quiet;
-	bool trace;
-	int top; /* 1: --top, 0: --no-top, -1: when stdout is a terminal */
-};
-
-struct target {
-	pid_t pid;
-	bool launched;
-	bool exited;
-	int exit_status;
-	char exe[PATH_MAX];
-	char exe_real[PATH_MAX]; /* --pid: what /proc/PID/exe points to */
-	char libc[PATH_MAX];
-	char command[1024];
-	int pidfd;
-};
-
-static uint64_t now_ns(void)
+uint64_t memscoped__now(void)
 {
 	struct timespec ts;
 
@@ -84,15 +51,19 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: memscoped [options] --pid PID\n"
 		"       memscoped [options] -- PROGRAM [ARGS...]\n"
+		"       memscoped [options] --all\n"
 		"\n"
 		"Attributes every heap allocation of a process to the async task\n"
 		"that made it, and finds tasks that never finish.\n"
 		"\n"
 		"  -p, --pid PID            attach to a running process\n"
+		"      --all                watch every async process (tokio, memscope\n"
+		"                           markers): running ones and each one started later\n"
 		"  -d, --duration SEC       stop after SEC seconds\n"
 		"  -s, --snapshot FILE      write a JSON snapshot at the end and on SIGUSR1\n"
 		"      --snapshot-every SEC also every SEC seconds; in FILE, {n} becomes the\n"
-		"                           snapshot's number and {t} the seconds since start\n"
+		"                           snapshot's number and {t} the seconds since start;\n"
+		"                           {pid} the process (needed with --all)\n"
 		"      --never-finished SEC flag tasks pending longer than SEC (default 10)\n"
 		"      --tasks-only         task probes only, no allocator probes\n"
 		"      --sample-bytes N     take an allocation stack once per N bytes allocated\n"
@@ -136,9 +107,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_RECORD,
 	       OPT_NO_MULTI, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
-	       OPT_TRACE, OPT_TOP, OPT_NO_TOP };
+	       OPT_TRACE, OPT_TOP, OPT_NO_TOP, OPT_ALL };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "all", no_argument, NULL, OPT_ALL },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "snapshot", required_argument, NULL, 's' },
 		{ "never-finished", required_argument, NULL, OPT_NF },
@@ -235,6 +207,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_FLOOR:
 			o->floor = true;
 			break;
+		case OPT_ALL:
+			o->all = true;
+			break;
 		case OPT_TRACE:
 			o->trace = true;
 			break;
@@ -261,8 +236,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		o->argv = argv + optind;
-	if (!o->pid == !o->argv)
-		return bad_usage("give either --pid PID or -- PROGRAM [ARGS]%s",
+	if ((o->pid != 0) + (o->argv != NULL) + o->all != 1)
+		return bad_usage("give one of --pid PID, --all or -- PROGRAM [ARGS]%s",
+				 "");
+	if (o->all && o->snapshot && !strstr(o->snapshot, "{pid}"))
+		return bad_usage("with --all, --snapshot FILE needs {pid} in FILE (one snapshot per process), not '%s'",
+				 o->snapshot);
+	if (o->all && (o->record || o->trace || o->floor))
+		return bad_usage("--record, --trace-records and --bench-floor follow one process: use --pid, not --all%s",
 				 "");
 	if (o->snapshot_every && !o->snapshot)
 		return bad_usage("--snapshot-every needs --snapshot FILE%s", "");
@@ -313,7 +294,7 @@ static int check_system(void)
 	return 0;
 }
 
-static void read_cmdline(pid_t pid, char *out, size_t len)
+void memscoped__cmdline(pid_t pid, char *out, size_t len)
 {
 	char path[64];
 	size_t n = 0;
@@ -347,7 +328,7 @@ static int resolve_pid(const struct options *o, struct target *t)
 	}
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)o->pid);
 	n = readlink(path, buf, sizeof(buf) - 1);
-	read_cmdline(o->pid, t->command, sizeof(t->command));
+	memscoped__cmdline(o->pid, t->command, sizeof(t->command));
 	if (n < 0) {
 		if (!t->command[0]) {
 			pr_err("pid %d is a kernel thread: it has no user-space heap to trace",
@@ -459,7 +440,7 @@ static int launch(const struct options *o, struct target *t,
  * intervals of bytes run out is a Poisson process over bytes, so a sampled
  * block of size s stands for s / (1 - exp(-s / N)) bytes.
  */
-static void fill_sample_intervals(struct memscope_bpf *skel, uint64_t mean)
+void memscoped__sample_intervals(struct memscope_bpf *skel, uint64_t mean)
 {
 	int fd = bpf_map__fd(skel->maps.sample_intervals);
 	uint64_t x = 0x9e3779b97f4a7c15ull; /* fixed seed: reproducible */
@@ -478,14 +459,13 @@ static void fill_sample_intervals(struct memscope_bpf *skel, uint64_t mean)
 	}
 }
 
-static int open_pidfd(pid_t pid)
+int memscoped__pidfd(pid_t pid)
 {
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* FILE with {n} -> the snapshot's number, {t} -> seconds since start. */
-static void snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
-			  char *out, size_t len)
+void memscoped__snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
+			      pid_t pid, char *out, size_t len)
 {
 	size_t o = 0;
 
@@ -497,6 +477,9 @@ static void snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
 			o += (size_t)snprintf(out + o, len - o, "%llu",
 					      (unsigned long long)secs);
 			p += 2;
+		} else if (!strncmp(p, "{pid}", 5)) {
+			o += (size_t)snprintf(out + o, len - o, "%d", (int)pid);
+			p += 4;
 		} else {
 			out[o++] = *p;
 		}
@@ -515,7 +498,7 @@ static void write_snapshot(const struct options *o, const struct target *t,
 		.pid = (uint32_t)t->pid,
 		.command = t->command,
 		.exe = t->exe,
-		.now_ns = now_ns(),
+		.now_ns = memscoped__now(),
 		.target_exited = t->exited,
 		.exit_status = t->exited ? t->exit_status : -1,
 		.tasks_only = o->tasks_only,
@@ -525,9 +508,9 @@ static void write_snapshot(const struct options *o, const struct target *t,
 
 	if (!o->snapshot)
 		return;
-	snapshot_path(o->snapshot, ++seq,
-		      (meta.now_ns - model__start_ns(m)) / 1000000000ull, path,
-		      sizeof(path));
+	memscoped__snapshot_path(o->snapshot, ++seq,
+				 (meta.now_ns - model__start_ns(m)) / 1000000000ull,
+				 t->pid, path, sizeof(path));
 	err = snapshot__write(m, &meta, path);
 	if (err)
 		pr_err("cannot write snapshot %s: %s", path,
@@ -551,7 +534,7 @@ static void reap(struct target *t)
 }
 
 /* The target's resident set, for the live view; 0 when unknown. */
-static uint64_t read_rss(pid_t pid)
+uint64_t memscoped__rss(pid_t pid)
 {
 	unsigned long long size, res = 0;
 	char path[64];
@@ -570,7 +553,7 @@ static uint64_t read_rss(pid_t pid)
 static int run(const struct options *o, struct target *t, struct model *m,
 	       struct collector *c, int sfd, struct top *view)
 {
-	uint64_t start = now_ns(), last_tick = start, last_snap = start;
+	uint64_t start = memscoped__now(), last_tick = start, last_snap = start;
 	uint64_t every = (uint64_t)(o->snapshot_every * 1e9);
 	uint64_t deadline = o->duration > 0 ?
 				    start + (uint64_t)(o->duration * 1e9) :
@@ -578,7 +561,7 @@ static int run(const struct options *o, struct target *t, struct model *m,
 	struct top_info info = {
 		.pid = t->pid,
 		.command = t->command,
-		.rss_bytes = view ? read_rss(t->pid) : 0,
+		.rss_bytes = view ? memscoped__rss(t->pid) : 0,
 		.tasks_only = o->tasks_only,
 		.can_snapshot = o->snapshot != NULL,
 	};
@@ -607,7 +590,7 @@ static int run(const struct options *o, struct target *t, struct model *m,
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGUSR1) {
 					collector__refresh_stats(c);
-					model__tick(m, now_ns());
+					model__tick(m, memscoped__now());
 					write_snapshot(o, t, m);
 				} else if (si.ssi_signo == SIGCHLD) {
 					reap(t);
@@ -628,17 +611,17 @@ static int run(const struct options *o, struct target *t, struct model *m,
 			return 0;
 		if (n & TOP_ACT_SNAPSHOT) {
 			collector__refresh_stats(c);
-			model__tick(m, now_ns());
+			model__tick(m, memscoped__now());
 			write_snapshot(o, t, m);
 		}
-		now = now_ns();
+		now = memscoped__now();
 		if (now - last_tick >= 1000000000ull) {
 			collector__refresh_stats(c);
 			model__tick(m, now);
 			model__sample(m, now);
 			last_tick = now;
 			if (view)
-				info.rss_bytes = read_rss(t->pid);
+				info.rss_bytes = memscoped__rss(t->pid);
 		}
 		if (every && now - last_snap >= every) {
 			collector__refresh_stats(c);
@@ -653,6 +636,41 @@ static int run(const struct options *o, struct target *t, struct model *m,
 	}
 }
 
+int memscoped__probe(const struct options *o, struct attach *a,
+		     const struct target *t)
+{
+	int err, n;
+
+	if (!o->tasks_only) {
+		err = attach__allocator(a, t->libc, o->floor);
+		if (err) {
+			pr_err("cannot probe the allocator in %s: %s", t->libc,
+			       strerror(-err));
+			return err;
+		}
+	}
+	/* The floor keeps the task probes (empty programs) so that each mode
+	 * has its own floor: with --tasks-only, the task probes alone. */
+	n = attach__tokio(a, t->exe, o->floor);
+	if (o->floor)
+		return 0;
+	if (n < 0) {
+		pr_warn("cannot probe tokio's task functions: %s",
+			strerror(-n));
+	} else if (n > 0) {
+		pr_debug("tokio: %d task poll functions", n);
+	} else if (attach__exe_stripped(a)) {
+		log__note("%s has no symbol table (stripped): no task probes, allocations are still tracked",
+			  t->exe);
+	}
+	n = attach__usdt(a, t->exe);
+	n += t->launched || t->at_exec ? attach__usdt_needed(a, t->exe) :
+			   attach__usdt_mapped(a, t->pid, t->exe_real);
+	if (n > 0)
+		pr_debug("usdt: %d memscope markers", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
@@ -664,7 +682,7 @@ int main(int argc, char **argv)
 	struct top *view = NULL;
 	sigset_t mask, orig;
 	FILE *rec = NULL;
-	int sfd = -1, err, ret = EXIT_RUNTIME, n;
+	int sfd = -1, err, ret = EXIT_RUNTIME;
 	bool multi;
 
 	log__set_prog("memscoped");
@@ -672,7 +690,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (check_system())
 		return EXIT_USAGE;
-	err = o.pid ? resolve_pid(&o, &t) : resolve_prog(&o, &t);
+	err = o.all ? 0 : o.pid ? resolve_pid(&o, &t) : resolve_prog(&o, &t);
 	if (err)
 		return EXIT_USAGE;
 	libbpf_set_print(libbpf_print);
@@ -715,6 +733,7 @@ int main(int argc, char **argv)
 		bpf_program__set_autoload(skel->progs.floor_enter, false);
 		bpf_program__set_autoload(skel->progs.floor_ret, false);
 	}
+	bpf_program__set_autoload(skel->progs.proc_exec, o.all);
 	multi = !o.no_multi && attach__multi_supported();
 	if (multi)
 		attach__prepare_multi(skel);
@@ -725,6 +744,15 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	if (o.all) {
+		if (o.sample_bytes)
+			memscoped__sample_intervals(skel, o.sample_bytes);
+		err = all__run(&o, skel, multi, view, sfd);
+		top__free(view); /* the terminal is back: summaries, messages */
+		view = NULL;
+		ret = err ? EXIT_RUNTIME : 0;
+		goto cleanup;
+	}
 	if (o.argv) {
 		err = launch(&o, &t, &orig, view);
 		if (err) {
@@ -737,37 +765,13 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.sample_bytes)
-		fill_sample_intervals(skel, o.sample_bytes);
+		memscoped__sample_intervals(skel, o.sample_bytes);
 	a = attach__new(skel, t.pid, o.spawn_stacks, multi);
 	if (!a)
 		goto cleanup;
-	if (!o.tasks_only) {
-		err = attach__allocator(a, t.libc, o.floor);
-		if (err) {
-			pr_err("cannot probe the allocator in %s: %s", t.libc,
-			       strerror(-err));
-			goto cleanup;
-		}
-	}
-	/* The floor keeps the task probes (empty programs) so that each mode
-	 * has its own floor: with --tasks-only, the task probes alone. */
-	n = attach__tokio(a, t.exe, o.floor);
-	if (!o.floor) {
-		if (n < 0) {
-			pr_warn("cannot probe tokio's task functions: %s",
-				strerror(-n));
-		} else if (n > 0) {
-			pr_debug("tokio: %d task poll functions", n);
-		} else if (attach__exe_stripped(a)) {
-			log__note("%s has no symbol table (stripped): no task probes, allocations are still tracked",
-				  t.exe);
-		}
-		n = attach__usdt(a, t.exe);
-		n += t.launched ? attach__usdt_needed(a, t.exe) :
-				  attach__usdt_mapped(a, t.pid, t.exe_real);
-		if (n > 0)
-			pr_debug("usdt: %d memscope markers", n);
-	}
+	err = memscoped__probe(&o, a, &t);
+	if (err)
+		goto cleanup;
 
 	if (o.record) {
 		int fd = open(o.record,
@@ -788,7 +792,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	m = model__new(&(struct model_opts){
-		.start_ns = now_ns(),
+		.start_ns = memscoped__now(),
 		.never_finished_ns = (uint64_t)(o.never_finished * 1e9),
 		.pid = (uint32_t)t.pid,
 	});
@@ -811,7 +815,7 @@ int main(int argc, char **argv)
 		pr_err("cannot read the ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
-	t.pidfd = open_pidfd(t.pid);
+	t.pidfd = memscoped__pidfd(t.pid);
 	if (t.launched && ptrace(PTRACE_DETACH, t.pid, NULL, NULL)) {
 		pr_err("cannot resume %s: %s", t.exe, strerror(errno));
 		goto cleanup;
@@ -826,10 +830,10 @@ int main(int argc, char **argv)
 		pr_err("event loop: %s", strerror(-err));
 	collector__drain(c);
 	collector__refresh_stats(c);
-	model__tick(m, now_ns());
-	model__sample(m, now_ns());
+	model__tick(m, memscoped__now());
+	model__sample(m, memscoped__now());
 	if (!o.quiet)
-		summary__print(stdout, m, now_ns());
+		summary__print(stdout, m, memscoped__now());
 	fflush(stdout);
 	write_snapshot(&o, &t, m);
 	ret = err ? EXIT_RUNTIME : 0;

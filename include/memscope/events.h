@@ -25,6 +25,7 @@ enum ms_rec_type {
 	MS_REC_TASK_SHUTDOWN = 9, /* tokio raw::shutdown */
 	MS_REC_THREAD = 10, /* first record of a thread: its name */
 	MS_REC_STACK = 11, /* user stack of the allocation just reported */
+	MS_REC_EXEC = 12, /* --all: a process executed a new program */
 	MS_REC_TYPE_MAX,
 };
 
@@ -101,6 +102,12 @@ struct ms_task_rec {
 };
 
 struct ms_thread_rec {
+	struct ms_hdr h;
+	char comm[MS_COMM_LEN];
+};
+
+/* h.pid is the process that called execve(); comm is its new name. */
+struct ms_exec_rec {
 	struct ms_hdr h;
 	char comm[MS_COMM_LEN];
 };

@@ -9,17 +9,16 @@
 #   untraced    the server alone
 #   memscoped   memscoped --pid, full tracking
 #   tasks-only  memscoped --tasks-only --pid (task probes only)
-#   floor       memscoped --bench-floor --pid: the allocator probes of full
-#               tracking with empty BPF programs. It has NO task probes: it
-#               is the floor of the allocator part ("allocator floor").
+#   floor       memscoped --bench-floor --pid: the probe set of full
+#               tracking (allocator and task probes) with empty BPF
+#               programs: the floor of full tracking
+#   tasks-floor memscoped --tasks-only --bench-floor --pid: the task probes
+#               of --tasks-only with empty programs: its floor
 #   bpftrace    tools/bench/naive.bt: malloc/free and tokio raw::poll
 #               tracked in bpftrace maps, the way a user would write it
 #
-# and with --extra, two diagnostic ones:
+# and with --extra, a diagnostic one:
 #
-#   poll-floor  bpftrace with EMPTY programs on the uprobe + uretprobe of
-#               every tokio raw::poll copy: what the task probes of
-#               --tasks-only cost before any program work
 #   no-stacks   memscoped --sample-bytes 0 --no-spawn-stacks: full tracking
 #               without any stack capture
 #
@@ -40,8 +39,7 @@
 #   -c CONNS       wrk connections (default 32)
 #   -t THREADS     wrk threads (default 2)
 #   --rt mt|ct     the server's tokio runtime (default mt: 2 workers)
-#   --extra        add the poll-floor and no-stacks configurations (with
-#                  -r 3, about 3 minutes)
+#   --extra        add the no-stacks configuration
 #   --prog-stats   after the rounds, one more full-tracking run with
 #                  kernel.bpf_stats_enabled=1: each BPF program's runs per
 #                  request and ns per run
@@ -115,7 +113,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CONFIGS=(untraced memscoped tasks-only floor)
+CONFIGS=(untraced memscoped tasks-only floor tasks-floor)
 if command -v "$BPFTRACE" >/dev/null; then
 	# bpftrace attaches uprobes through tracefs, which may not be mounted.
 	mountpoint -q /sys/kernel/tracing ||
@@ -124,10 +122,6 @@ if command -v "$BPFTRACE" >/dev/null; then
 	# bpftrace wants the binary's path literally in the probe.
 	sed "s|@TARGET@|$TK|g" "$HERE/naive.bt" >"$TMP/naive.bt"
 	CONFIGS+=(bpftrace)
-	printf '%s\n' 'BEGIN { printf("ATTACHED\n"); }' \
-		"uprobe:$TK:*task3raw4poll* { }" "uretprobe:$TK:*task3raw4poll* { }" \
-		>"$TMP/poll_floor.bt"
-	[ "$EXTRA" = 0 ] || CONFIGS+=(poll-floor)
 else
 	say "service_bench: no bpftrace: its rows are skipped"
 fi
@@ -137,9 +131,9 @@ declare -A LABEL=(
 	[untraced]="untraced"
 	[memscoped]="memscoped (full tracking)"
 	[tasks-only]="memscoped --tasks-only"
-	[floor]="allocator floor (--bench-floor: allocator probes, empty programs, no task probes)"
+	[floor]="floor of full tracking (--bench-floor: same probes, empty programs)"
+	[tasks-floor]="floor of --tasks-only (--tasks-only --bench-floor)"
 	[bpftrace]="bpftrace naive.bt (malloc/free + raw::poll in maps)"
-	[poll-floor]="task probe floor (bpftrace: raw::poll uprobe + uretprobe, empty programs)"
 	[no-stacks]="memscoped --sample-bytes 0 --no-spawn-stacks"
 )
 
@@ -228,11 +222,11 @@ run_one() {
 		"$MS" -q --tasks-only --pid "$srv" -s "$d.snap.json" >"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
 	floor)
 		"$MS" -q --bench-floor --pid "$srv" >"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
+	tasks-floor)
+		"$MS" -q --tasks-only --bench-floor --pid "$srv" >"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
 	bpftrace)
 		BPFTRACE_MAP_KEYS_MAX=65536 "$BPFTRACE" -p "$srv" "$TMP/naive.bt" "$srv" \
 			>"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
-	poll-floor)
-		"$BPFTRACE" -p "$srv" "$TMP/poll_floor.bt" >"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
 	no-stacks)
 		"$MS" -q --sample-bytes 0 --no-spawn-stacks --pid "$srv" -s "$d.snap.json" \
 			>"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
@@ -241,7 +235,7 @@ run_one() {
 		PIDS+=("$tr")
 		# memscoped says so on stderr once every probe is in place;
 		# naive.bt's BEGIN prints ATTACHED after bpftrace attached all.
-		if [ "$c" = bpftrace ] || [ "$c" = poll-floor ]; then
+		if [ "$c" = bpftrace ]; then
 			wait_line "$d.tr.out" '^ATTACHED' 60 "$tr"
 		else
 			wait_line "$d.tr.err" 'attached to pid' 60 "$tr"
@@ -249,7 +243,7 @@ run_one() {
 			say "  $c: the tracer did not attach: $(tail -2 "$d.tr.err" | tr '\n' ' ')"
 			stop; return 1
 		}
-		if [ "$c" = floor ] && ! grep -Eq 'attached to pid .*: [1-9][0-9]* probes' "$d.tr.err"; then
+		if [[ $c = *floor ]] && ! grep -Eq 'attached to pid .*: [1-9][0-9]* probes' "$d.tr.err"; then
 			say "  floor: no probes attached"; stop; return 1
 		fi
 		tr0=$(cpu_ticks "$tr")
@@ -434,7 +428,12 @@ if [ -n "${M[bpftrace.rps]+x}" ]; then
 	echo "- bpftrace naive.bt: $(ratio "${M[bpftrace.rps]}" "${M[untraced.rps]}") x untraced;" \
 		"memscoped / bpftrace = $(ratio "${M[memscoped.rps]}" "${M[bpftrace.rps]}") (req/s)"
 fi
-echo "- full tracking / allocator floor = $(ratio "${M[memscoped.rps]}" "${M[floor.rps]}") (req/s)"
+echo "- full tracking / its floor = $(ratio "${M[memscoped.rps]}" "${M[floor.rps]}") (req/s)," \
+	"server CPU per request $(ratio "${M[memscoped.srv_us]}" "${M[floor.srv_us]}") x the floor's"
+echo "- --tasks-only / its floor = $(ratio "${M[tasks-only.rps]}" "${M[tasks-floor.rps]}") (req/s)," \
+	"server CPU per request $(ratio "${M[tasks-only.srv_us]}" "${M[tasks-floor.srv_us]}") x the floor's"
+echo "- the floors themselves: full $(ratio "${M[floor.rps]}" "${M[untraced.rps]}")," \
+	"tasks-only $(ratio "${M[tasks-floor.rps]}" "${M[untraced.rps]}") x untraced req/s"
 echo
 echo "Throughput ratios the CPU figures predict (untraced CPU per request / traced):" \
 	"if only the server's CPU counted (load from another machine), and if the server" \

@@ -731,3 +731,59 @@ int attach__find_libc_prog(const char *prog, char *out, size_t len)
 	elf__close(ef);
 	return nc.found ? 0 : -ENOENT;
 }
+
+static int tokio_poll_cb(const struct elf_sym *s, void *ctx)
+{
+	(void)ctx;
+	return s->name[0] == '_' &&
+	       is_tokio_fn(s->name, "7runtime4task3raw", "poll");
+}
+
+static bool has_markers(const char *path)
+{
+	struct elf_file *ef;
+	bool has;
+
+	if (elf__open(path, &ef))
+		return false;
+	has = elf__section_contains(ef, ".note.stapsdt", "memscope");
+	elf__close(ef);
+	return has;
+}
+
+static int markers_needed_cb(const char *name, void *ctx)
+{
+	char path[PATH_MAX];
+	struct needed_ctx nc = { path, sizeof(path), false };
+
+	if (is_libc_name(name) || !find_lib(name, &nc))
+		return 0;
+	if (!has_markers(path))
+		return 0;
+	*(int *)ctx = MS_RT_USDT;
+	return 1;
+}
+
+int attach__async_kind(const char *exe)
+{
+	struct elf_file *ef;
+	int kind = 0, err;
+
+	err = elf__open(exe, &ef);
+	if (err)
+		return err;
+	if (!elf__is_dynamic(ef)) {
+		elf__close(ef); /* static: no shared libc to probe */
+		return 0;
+	}
+	/* A stripped tokio program still names its worker threads. */
+	if (elf__foreach_func(ef, tokio_poll_cb, NULL) == 1 ||
+	    elf__section_contains(ef, ".rodata", "tokio-runtime-worker"))
+		kind = MS_RT_TOKIO;
+	else if (elf__section_contains(ef, ".note.stapsdt", "memscope"))
+		kind = MS_RT_USDT;
+	else
+		elf__foreach_needed(ef, markers_needed_cb, &kind);
+	elf__close(ef);
+	return kind;
+}

@@ -28,6 +28,10 @@ int attach__allocator(struct attach *a, const char *libc_path, bool floor);
 /* tokio's raw::poll/raw::shutdown copies in the executable. Returns the
  * number of poll functions attached (0: none found), or negative errno. */
 int attach__tokio(struct attach *a, const char *exe_path, bool floor);
+/* memscoped --all: is the program at exe async? MS_RT_TOKIO (tokio task
+ * functions, or a stripped tokio program), MS_RT_USDT (memscope markers in
+ * it or its direct libraries), 0 (neither, or static), or negative errno. */
+int attach__async_kind(const char *exe);
 /* memscope USDT markers in the binary at path. Returns markers attached. */
 int attach__usdt(struct attach *a, const char *path);
 /* ... in the shared libraries the executable needs (launch mode) or that

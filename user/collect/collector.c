@@ -349,9 +349,19 @@ static void flush(struct collector *c)
 	c->nbatch = 0;
 }
 
+void collector__flush(struct collector *c)
+{
+	flush(c);
+}
+
 static int on_record(void *ctx, void *data, size_t len)
 {
-	struct collector *c = ctx;
+	collector__feed(ctx, data, len);
+	return 0;
+}
+
+void collector__feed(struct collector *c, const void *data, size_t len)
+{
 	const struct ms_hdr *h = data;
 
 	c->records++;
@@ -373,11 +383,10 @@ static int on_record(void *ctx, void *data, size_t len)
 		c->batch_len[c->nbatch] = len;
 		if (++c->nbatch == BATCH)
 			flush(c);
-		return 0;
+		return;
 	}
 	flush(c);
 	on_stack(c, data, len);
-	return 0;
 }
 
 int collector__new(const struct collector_opts *opts, struct collector **out)
@@ -394,10 +403,12 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		err = -ENOMEM;
 		goto err_free;
 	}
-	c->rb = ring_buffer__new(opts->ringbuf_fd, on_record, c, NULL);
-	if (!c->rb) {
-		err = -errno;
-		goto err_map;
+	if (opts->ringbuf_fd >= 0) {
+		c->rb = ring_buffer__new(opts->ringbuf_fd, on_record, c, NULL);
+		if (!c->rb) {
+			err = -errno;
+			goto err_map;
+		}
 	}
 	c->mem_fd = -1;
 	/* Open the symbolizer now, while the target surely lives (launch
@@ -435,13 +446,18 @@ void collector__free(struct collector *c)
 
 int collector__fd(const struct collector *c)
 {
-	return ring_buffer__epoll_fd(c->rb);
+	return c->rb ? ring_buffer__epoll_fd(c->rb) : -1;
 }
 
 long collector__drain(struct collector *c)
 {
 	long total = 0;
 	int n;
+
+	if (!c->rb) {
+		flush(c);
+		return 0;
+	}
 
 	/* ring_buffer__consume() returns at most INT_MAX per call. */
 	do {

@@ -15,7 +15,7 @@ struct collector_opts {
 	pid_t pid;
 	struct model *model;
 	const struct attach *attach;
-	int ringbuf_fd;
+	int ringbuf_fd; /* -1: records come through collector__feed() */
 	int stats_fd;
 	FILE *trace; /* print every record here (debugging), or NULL */
 	FILE *record; /* store the raw record stream here, or NULL */
@@ -33,6 +33,11 @@ void collector__free(struct collector *c);
 int collector__fd(const struct collector *c);
 /* Consume everything committed so far. Records consumed, or -errno. */
 long collector__drain(struct collector *c);
+/* Without a ring of its own (memscoped --all reads one ring for several
+ * processes): take one record of this process; flush() hands what waits
+ * in the batch to the model. */
+void collector__feed(struct collector *c, const void *data, size_t len);
+void collector__flush(struct collector *c);
 /* Copy the kernel-side counters (lost events...) into the model. */
 void collector__refresh_stats(struct collector *c);
 uint64_t collector__records(const struct collector *c);

@@ -730,6 +730,7 @@ static const size_t rec_size[MS_REC_TYPE_MAX] = {
 	[MS_REC_TASK_SHUTDOWN] = sizeof(struct ms_task_rec),
 	[MS_REC_THREAD] = sizeof(struct ms_thread_rec),
 	[MS_REC_STACK] = sizeof(struct ms_stack_rec),
+	[MS_REC_EXEC] = sizeof(struct ms_exec_rec),
 };
 
 int model__decode(const void *rec, size_t len)
@@ -767,6 +768,8 @@ int model__apply(struct model *m, const void *rec, size_t len)
 		return on_thread(m, rec);
 	case MS_REC_STACK:
 		return 0; /* the collector symbolizes them (I/O) */
+	case MS_REC_EXEC:
+		return 0; /* memscoped --all decides what to watch */
 	default:
 		return on_task(m, rec);
 	}

@@ -39,6 +39,7 @@ struct logfile {
 #define LOG_BACKLOG 65536
 
 struct top {
+	int shown_pid; /* the process on screen */
 	SCREEN *scr;
 	FILE *tty; /* keys come from here */
 	WINDOW *hdr, *body, *status, *foot, *input;
@@ -537,6 +538,18 @@ void top__draw(struct top *v, const struct model *m,
 		return;
 	news = log_read(v, &v->own) | log_read(v, &v->child);
 	v->can_snapshot = info->can_snapshot;
+	if (info->pid != v->shown_pid) {
+		/* Another process (--all): its task indexes are not ours. */
+		struct top_ui *ui = &v->ui;
+
+		v->shown_pid = info->pid;
+		ui->paused = false;
+		ui->screen = TOP_SCR_LIST;
+		ui->sel = TOP_NO_ROW;
+		ui->sel_pos = ui->first = ui->scroll = 0;
+		ui->detail = 0;
+		v->dirty = true;
+	}
 	since = info->now_ns - v->last_frame;
 	/* The drain waits while a frame is built: with a huge model, frames
 	 * get rarer, so the view never takes much of memscoped's time. */
@@ -624,6 +637,7 @@ int top__input(struct top *v)
 					v->msg, sizeof(v->msg),
 					"no snapshot file: start memscoped with -s FILE");
 		}
+		out |= act & (TOP_ACT_NEXT_PROC | TOP_ACT_PREV_PROC);
 		if (act & TOP_ACT_QUIT)
 			return out | TOP_ACT_QUIT;
 	}

@@ -747,6 +747,11 @@ int top_ui__key(struct top_ui *ui, int key, const struct top_rows *r)
 	case 'B':
 		ui->exact = !ui->exact;
 		return TOP_ACT_REDRAW;
+	case '\t':
+	case ']':
+		return TOP_ACT_NEXT_PROC | TOP_ACT_REDRAW;
+	case '[':
+		return TOP_ACT_PREV_PROC | TOP_ACT_REDRAW;
 	case 'L':
 		ui->screen = TOP_SCR_LOG;
 		ui->scroll = SIZE_MAX / 2; /* the newest lines */
@@ -1048,7 +1053,13 @@ static void header_title(const struct top_src *s, const struct top_ui *ui,
 	snprintf(right, sizeof(right), "up %s ", up);
 	rlen = (int)strlen(right) + (ui->paused ? 9 : 0);
 	top_line__clear(l);
-	top_line__add(l, TOP_HL_TITLE, " memscoped  pid %d  ", s->info.pid);
+	if (s->info.proc_count > 1)
+		top_line__add(l, TOP_HL_TITLE, " memscoped  [%d/%d] pid %d  ",
+			      s->info.proc_idx + 1, s->info.proc_count,
+			      s->info.pid);
+	else
+		top_line__add(l, TOP_HL_TITLE, " memscoped  pid %d  ",
+			      s->info.pid);
 	room = width - rlen - l->len - 1;
 	if (room > 0)
 		top_line__add(l, TOP_HL_TITLE, "%.*s", room, s->command);
@@ -1524,6 +1535,7 @@ size_t top_help__build(struct top_line *lines, size_t max)
 		{ "Space", "pause: freeze the display (tracing goes on)" },
 		{ "s", "write a snapshot now (-s FILE)" },
 		{ "L", "memscoped's messages and the target's output" },
+		{ "Tab ] [", "--all: next / previous process" },
 		{ "Ctrl-L", "repaint the screen" },
 		{ "q  Ctrl-C",
 		  "quit: final snapshot and summary (q: back in sub-screens)" },

@@ -22,6 +22,7 @@ struct top_info {
 	uint64_t rss_bytes; /* the target's resident set, 0: unknown */
 	bool tasks_only; /* no allocator probes: memory figures are 0 */
 	bool can_snapshot; /* -s FILE was given */
+	int proc_idx, proc_count; /* --all: which of how many processes */
 };
 
 /* ---- text with highlight classes --------------------------------------- */
@@ -162,6 +163,8 @@ enum top_act {
 	TOP_ACT_QUIT = 2,
 	TOP_ACT_SNAPSHOT = 4,
 	TOP_ACT_REPAINT = 8, /* repaint the whole terminal */
+	TOP_ACT_NEXT_PROC = 16, /* --all: show the next process */
+	TOP_ACT_PREV_PROC = 32,
 };
 
 /* Rows that are not tasks; task rows are task indexes in the model. */

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* What memscoped's two modes share: one target (--pid, launch) and every
+ * async process (--all, all.c). */
+#ifndef MS_MEMSCOPED_H
+#define MS_MEMSCOPED_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define EXIT_USAGE 2
+#define EXIT_RUNTIME 1
+
+struct attach;
+struct memscope_bpf;
+struct top;
+
+struct options {
+	pid_t pid;
+	char **argv; /* launch mode */
+	bool all; /* --all: every async process */
+	double duration; /* 0: until the target exits */
+	const char *snapshot;
+	double snapshot_every; /* seconds, 0: off */
+	double never_finished; /* seconds */
+	unsigned long long sample_bytes; /* allocation stack sampling */
+	const char *record; /* raw record stream file */
+	bool spawn_stacks;
+	bool no_multi; /* one perf-event uprobe per probe, as on old kernels */
+	unsigned ring_mb;
+	bool tasks_only;
+	bool floor;
+	bool quiet;
+	bool trace;
+	int top; /* 1: --top, 0: --no-top, -1: when stdout is a terminal */
+};
+
+struct target {
+	pid_t pid;
+	bool launched;
+	bool at_exec; /* --all caught it at exec: no library is mapped yet */
+	bool exited;
+	int exit_status;
+	char exe[PATH_MAX];
+	char exe_real[PATH_MAX]; /* --pid: what /proc/PID/exe points to */
+	char libc[PATH_MAX];
+	char command[1024];
+	int pidfd;
+};
+
+uint64_t memscoped__now(void); /* CLOCK_MONOTONIC, ns */
+void memscoped__cmdline(pid_t pid, char *out, size_t len);
+/* FILE with {n} -> the snapshot's number, {t} -> seconds since start,
+ * {pid} -> the process. */
+void memscoped__snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
+			      pid_t pid, char *out, size_t len);
+void memscoped__sample_intervals(struct memscope_bpf *skel, uint64_t mean);
+int memscoped__pidfd(pid_t pid);
+/* The resident set of pid, for the live view; 0 when unknown. */
+uint64_t memscoped__rss(pid_t pid);
+/* Queue every probe the options ask for on t (allocator, tokio, USDT).
+ * Negative errno when the allocator cannot be probed. */
+int memscoped__probe(const struct options *o, struct attach *a,
+		     const struct target *t);
+
+/* --all: watch every async process until a signal or --duration. */
+int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
+	     struct top *view, int sfd);
+
+#endif
