@@ -17,6 +17,10 @@ expect_usage "no arguments" "$MEMSCOPED"
 expect_usage "pid not a number" "$MEMSCOPED" --pid abc
 expect_usage "negative pid" "$MEMSCOPED" --pid -5
 expect_usage "both pid and program" "$MEMSCOPED" --pid 1 -- /bin/true
+expect_usage "--all and a pid" "$MEMSCOPED" --all --pid 1
+expect_usage "--all and a program" "$MEMSCOPED" --all -- /bin/true
+expect_usage "--all with one snapshot file" "$MEMSCOPED" --all -s "$T/x.json"
+expect_usage "--all with --record" "$MEMSCOPED" --all --record "$T/x.rec"
 # A pid that does not exist: above pid_max.
 expect_usage "no such pid" "$MEMSCOPED" --pid $(($(cat /proc/sys/kernel/pid_max) + 1))
 kthread=$(pgrep -x kthreadd)

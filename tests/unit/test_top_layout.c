@@ -869,6 +869,29 @@ static void test_freeze(void **state)
 	assert_int_equal(top_src__freeze(&src), 0);
 }
 
+/* --all: Tab and ] go to the next process, [ to the previous one; the
+ * title says which of how many. memscoped does the switching. */
+static void test_processes(void **state)
+{
+	struct top_info two = info;
+	struct top_line l[6];
+
+	build();
+	assert_int_equal(top_ui__key(&ui, '\t', &rows),
+			 TOP_ACT_NEXT_PROC | TOP_ACT_REDRAW);
+	assert_int_equal(top_ui__key(&ui, ']', &rows),
+			 TOP_ACT_NEXT_PROC | TOP_ACT_REDRAW);
+	assert_int_equal(top_ui__key(&ui, '[', &rows),
+			 TOP_ACT_PREV_PROC | TOP_ACT_REDRAW);
+	top_header__build(&src, &ui, 160, l, 6);
+	assert_false(has(&l[0], "[1/"));
+	two.proc_idx = 1;
+	two.proc_count = 3;
+	top_src__update(&src, cur, &two);
+	top_header__build(&src, &ui, 160, l, 6);
+	assert_true(has(&l[0], " memscoped  [2/3] pid "));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -889,6 +912,7 @@ int main(void)
 		T(test_cols_rows),
 		T(test_header),
 		T(test_status_footer),
+		T(test_processes),
 		T(test_detail),
 		T(test_spawn_site),
 		T(test_freeze),
