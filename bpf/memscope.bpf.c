@@ -41,10 +41,23 @@ struct {
 	__type(value, __u64);
 } sample_intervals SEC(".maps");
 
+struct poll_entry {
+	__u64 begin_ns;
+	__u64 state;
+	__u64 vtable;
+	__u64 task_id;
+	__u64 owner_id;
+	__u32 fn;
+	__u32 flags; /* MS_POLL_F_*; 0 in a USDT poll's slot */
+	__u32 tokio;
+	__u32 reported; /* its record went out at the free of its cell */
+};
+
 struct tstate {
 	__u64 args[3];
 	__u64 outer_sp; /* stack pointer at the outermost allocator entry */
 	__u64 task_stack[MAX_POLL_DEPTH];
+	struct poll_entry polls[MAX_POLL_DEPTH]; /* tokio: what entry saw */
 	__u32 depth; /* allocator calls in flight on this thread */
 	__u32 fn; /* outermost allocator call */
 	__u32 poll_depth;
@@ -159,6 +172,27 @@ static __always_inline __u64 current_task(struct tstate *ts)
 	if (d == 0 || d > MAX_POLL_DEPTH)
 		return 0;
 	return ts->task_stack[(d - 1) & (MAX_POLL_DEPTH - 1)];
+}
+
+static __always_inline void emit_tokio_poll(struct tstate *ts,
+					    struct poll_entry *e, __u64 task,
+					    __u64 state, __u32 flags)
+{
+	struct ms_tokio_poll_rec *r = reserve(sizeof(*r));
+
+	if (!r)
+		return;
+	fill_hdr(&r->h, MS_REC_TOKIO_POLL, MS_RT_TOKIO);
+	r->task = task;
+	r->begin_ns = e->begin_ns;
+	r->begin_state = e->state;
+	r->state = state;
+	r->vtable = e->vtable;
+	r->task_id = e->task_id;
+	r->owner_id = e->owner_id;
+	r->fn = e->fn;
+	r->flags = e->flags | flags;
+	submit(ts, r);
 }
 
 /* ---- allocator family -------------------------------------------------- */
@@ -396,23 +430,39 @@ int free_enter(struct pt_regs *ctx)
 	struct tstate *ts = get_tstate();
 	__u64 addr = PT_REGS_PARM1(ctx);
 	struct ms_free_rec *r;
-	__u64 task;
+	__u64 task, state = 0;
 
 	if (!ts || !addr)
 		return 0;
 	if (ts->depth && PT_REGS_SP(ctx) < ts->outer_sp)
 		return 0; /* inside realloc(p, 0) and friends */
+	task = current_task(ts);
+	if (task == addr) {
+		/* The polled task frees its own cell: its poll record goes
+		 * now, with the last state the cell holds. */
+		__u32 d = ts->poll_depth;
+		struct poll_entry *e;
+
+		if (bpf_probe_read_user(&state, sizeof(state), (void *)addr)) {
+			stat_inc(MS_STAT_READ_FAILED);
+			state = 0;
+		}
+		if (d && d <= MAX_POLL_DEPTH) {
+			e = &ts->polls[(d - 1) & (MAX_POLL_DEPTH - 1)];
+			if (e->tokio && !e->reported) {
+				emit_tokio_poll(ts, e, task, state,
+						MS_POLL_F_FREED);
+				e->reported = 1;
+			}
+		}
+	}
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
 	fill_hdr(&r->h, MS_REC_FREE, MS_FN_FREE);
-	task = current_task(ts);
 	r->addr = addr;
 	r->task = task;
-	r->task_state = 0;
-	if (task == addr &&
-	    bpf_probe_read_user(&r->task_state, sizeof(__u64), (void *)addr))
-		stat_inc(MS_STAT_READ_FAILED);
+	r->task_state = state;
 	submit(ts, r);
 	return 0;
 }
@@ -464,40 +514,60 @@ int tokio_poll_enter(struct pt_regs *ctx)
 	struct tstate *ts = get_tstate();
 	__u64 header = PT_REGS_PARM1(ctx);
 	__u64 hw[HDR_WORDS], off;
+	struct poll_entry *e;
 	struct ms_poll_rec *r;
+	__u32 d;
 
 	if (!ts)
 		return 0;
+	d = ts->poll_depth;
 	push_task(ts, header);
-	r = reserve(sizeof(*r));
-	if (!r)
+	if (d >= MAX_POLL_DEPTH)
 		return 0;
-	fill_hdr(&r->h, MS_REC_POLL_BEGIN, MS_RT_TOKIO);
-	r->task = header;
-	r->fn = bpf_get_attach_cookie(ctx);
-	r->flags = 0;
-	r->task_id = 0;
+	e = &ts->polls[d & (MAX_POLL_DEPTH - 1)];
+	e->begin_ns = bpf_ktime_get_ns();
+	e->fn = bpf_get_attach_cookie(ctx);
+	e->flags = 0;
+	e->tokio = 1;
+	e->reported = 0;
+	e->task_id = 0;
 	if (bpf_probe_read_user(hw, sizeof(hw), (void *)header)) {
 		stat_inc(MS_STAT_READ_FAILED);
-		r->flags = MS_POLL_F_READ_FAILED;
-		r->state = r->vtable = r->owner_id = 0;
-		submit(ts, r);
+		e->flags = MS_POLL_F_READ_FAILED;
+		e->state = e->vtable = e->owner_id = 0;
 		return 0;
 	}
-	r->state = hw[0];
-	r->vtable = hw[2];
-	r->owner_id = hw[3];
+	e->state = hw[0];
+	e->vtable = hw[2];
+	e->owner_id = hw[3];
 	/* The offset is validated per vtable in user space; a bad one only
 	 * yields an id that is then ignored. */
 	off = vt_id_offset(ts, hw[2]);
 	if (off == 32)
-		r->task_id = hw[4];
+		e->task_id = hw[4];
 	else if (off == 40)
-		r->task_id = hw[5];
+		e->task_id = hw[5];
 	else if (off < 4096 &&
-		 bpf_probe_read_user(&r->task_id, sizeof(__u64),
+		 bpf_probe_read_user(&e->task_id, sizeof(__u64),
 				     (void *)(header + off)))
-		r->task_id = 0;
+		e->task_id = 0;
+	if (hw[3])
+		return 0;
+	/* The runtime's own task: its poll may last as long as the runtime,
+	 * so user space hears of it now. */
+	e->flags |= MS_POLL_F_BEGUN;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_POLL_BEGIN, MS_RT_TOKIO);
+	r->h.ts_ns = e->begin_ns;
+	r->task = header;
+	r->fn = e->fn;
+	r->flags = 0;
+	r->state = e->state;
+	r->vtable = e->vtable;
+	r->owner_id = e->owner_id;
+	r->task_id = e->task_id;
 	submit(ts, r);
 	return 0;
 }
@@ -506,28 +576,24 @@ SEC("uretprobe")
 int tokio_poll_ret(struct pt_regs *ctx)
 {
 	struct tstate *ts = get_tstate();
-	struct ms_poll_rec *r;
-	__u64 task;
+	struct poll_entry *e;
+	__u64 task, state = 0;
+	__u32 d, flags = 0;
 
 	if (!ts)
 		return 0;
+	d = ts->poll_depth;
 	task = pop_task(ts);
-	r = reserve(sizeof(*r));
-	if (!r)
+	if (d == 0 || d > MAX_POLL_DEPTH)
 		return 0;
-	fill_hdr(&r->h, MS_REC_POLL_END, MS_RT_TOKIO);
-	r->task = task;
-	r->fn = bpf_get_attach_cookie(ctx);
-	r->flags = 0;
-	r->vtable = r->task_id = r->owner_id = 0;
-	/* If the poll freed the task, its free record came first and user
-	 * space ignores this state. */
-	if (!task ||
-	    bpf_probe_read_user(&r->state, sizeof(__u64), (void *)task)) {
-		r->state = 0;
-		r->flags = MS_POLL_F_READ_FAILED;
-	}
-	submit(ts, r);
+	e = &ts->polls[(d - 1) & (MAX_POLL_DEPTH - 1)];
+	if (e->reported)
+		return 0;
+	/* If the poll freed the task and no free probe said so
+	 * (--tasks-only), this reads freed memory: user space checks. */
+	if (!task || bpf_probe_read_user(&state, sizeof(state), (void *)task))
+		flags = MS_POLL_F_END_READ_FAILED;
+	emit_tokio_poll(ts, e, task, state, flags);
 	return 0;
 }
 
@@ -603,6 +669,8 @@ int BPF_USDT(usdt_poll_begin, __u64 id)
 
 	if (!ts)
 		return 0;
+	if (ts->poll_depth < MAX_POLL_DEPTH)
+		ts->polls[ts->poll_depth & (MAX_POLL_DEPTH - 1)].tokio = 0;
 	push_task(ts, id);
 	r = reserve(sizeof(*r));
 	if (!r)

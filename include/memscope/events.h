@@ -26,6 +26,7 @@ enum ms_rec_type {
 	MS_REC_THREAD = 10, /* first record of a thread: its name */
 	MS_REC_STACK = 11, /* user stack of the allocation just reported */
 	MS_REC_EXEC = 12, /* --all: a process executed a new program */
+	MS_REC_TOKIO_POLL = 13, /* a whole tokio task poll, at its end */
 	MS_REC_TYPE_MAX,
 };
 
@@ -93,6 +94,29 @@ struct ms_poll_rec {
 };
 
 #define MS_POLL_F_READ_FAILED 1u /* task memory could not be read */
+#define MS_POLL_F_END_READ_FAILED 2u /* ... at the poll's end */
+#define MS_POLL_F_BEGUN 4u /* a POLL_BEGIN record went out at entry */
+#define MS_POLL_F_FREED 8u /* sent at the free of its own cell, in the poll */
+
+/*
+ * tokio: one record per poll, sent when it ends (a record at entry costs
+ * a second ring-buffer reservation per poll, which two workers contend
+ * for). The runtime's own tasks (owner_id 0, a blocking-pool thread's
+ * lifelong poll) also get an MS_REC_POLL_BEGIN at entry. A task that frees
+ * its own cell in the poll gets this record just before that free.
+ */
+struct ms_tokio_poll_rec {
+	struct ms_hdr h; /* ts_ns: the end of the poll */
+	__u64 task; /* Header address */
+	__u64 begin_ns;
+	__u64 begin_state; /* Header.state at entry */
+	__u64 state; /* ... at the end */
+	__u64 vtable;
+	__u64 task_id;
+	__u64 owner_id;
+	__u32 fn;
+	__u32 flags;
+};
 
 struct ms_task_rec {
 	struct ms_hdr h;

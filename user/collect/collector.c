@@ -86,15 +86,15 @@ static uint64_t exe_bias(struct collector *c)
  * trusted when its poll slot points back at the function that was probed
  * and its three offsets are ordered as tokio lays out a Cell.
  */
-static void check_vtable(struct collector *c, const struct ms_poll_rec *r)
+static void check_vtable(struct collector *c, uint64_t vtable, uint32_t fn)
 {
 	uint64_t vt[MS_TOKIO_VT_WORDS], want;
 	uint32_t seen;
 	bool ok;
 
-	if (!r->vtable || !idmap__get(c->vtables, r->vtable, &seen))
+	if (!vtable || !idmap__get(c->vtables, vtable, &seen))
 		return;
-	idmap__put(c->vtables, r->vtable, 1);
+	idmap__put(c->vtables, vtable, 1);
 	if (c->mem_fd < 0) {
 		char path[64];
 
@@ -105,10 +105,10 @@ static void check_vtable(struct collector *c, const struct ms_poll_rec *r)
 		if (c->mem_fd < 0)
 			return; /* target gone: nothing to check against */
 	}
-	if (pread(c->mem_fd, vt, sizeof(vt), (off_t)r->vtable) !=
+	if (pread(c->mem_fd, vt, sizeof(vt), (off_t)vtable) !=
 	    (ssize_t)sizeof(vt))
 		return;
-	want = attach__poll_vaddr(c->o.attach, r->fn);
+	want = attach__poll_vaddr(c->o.attach, fn);
 	if (want && c->bias_state >= 0)
 		want += exe_bias(c);
 	ok = (!want || c->bias_state < 0 || vt[MS_TOKIO_VT_POLL] == want) &&
@@ -117,15 +117,15 @@ static void check_vtable(struct collector *c, const struct ms_poll_rec *r)
 	if (ok)
 		return;
 	pr_debug("vtable %#llx: poll %#llx (want %#llx) offsets %llu/%llu/%llu",
-		 (unsigned long long)r->vtable, (unsigned long long)vt[0],
+		 (unsigned long long)vtable, (unsigned long long)vt[0],
 		 (unsigned long long)want, (unsigned long long)vt[7],
 		 (unsigned long long)vt[8], (unsigned long long)vt[9]);
-	model__reject_vtable(c->o.model, r->vtable);
+	model__reject_vtable(c->o.model, vtable);
 	if (!c->rejected++)
 		log__note("tokio task layout not recognised (vtable %#llx): "
 			  "those tasks get poll-only attribution, no ids or "
 			  "end states",
-			  (unsigned long long)r->vtable);
+			  (unsigned long long)vtable);
 }
 
 /* --trace-records: one line per record, for debugging the probes. */
@@ -167,8 +167,24 @@ static void trace_record(FILE *f, const void *data, size_t len)
 			(unsigned long long)p->task_id,
 			(unsigned long long)p->owner_id, p->fn, p->flags);
 		break;
+	case MS_REC_TOKIO_POLL: {
+		const struct ms_tokio_poll_rec *tp = data;
+
+		fprintf(f, "tokio_poll task=%#llx begin=%llu state=%#llx->%#llx vt=%#llx id=%llu owner=%llu fn=%u flags=%u\n",
+			(unsigned long long)tp->task,
+			(unsigned long long)tp->begin_ns,
+			(unsigned long long)tp->begin_state,
+			(unsigned long long)tp->state,
+			(unsigned long long)tp->vtable,
+			(unsigned long long)tp->task_id,
+			(unsigned long long)tp->owner_id, tp->fn, tp->flags);
+		break;
+	}
 	case MS_REC_THREAD:
 		fprintf(f, "thread %.16s\n", ((const struct ms_thread_rec *)data)->comm);
+		break;
+	case MS_REC_EXEC:
+		fprintf(f, "exec %.16s\n", ((const struct ms_exec_rec *)data)->comm);
 		break;
 	default:
 		fprintf(f, "task task=%#llx parent=%#llx size=%llu\n",
@@ -375,8 +391,16 @@ void collector__feed(struct collector *c, const void *data, size_t len)
 			c->record_errors++;
 	}
 	if (len >= sizeof(struct ms_poll_rec) && h->type == MS_REC_POLL_BEGIN &&
-	    h->aux == MS_RT_TOKIO)
-		check_vtable(c, data);
+	    h->aux == MS_RT_TOKIO) {
+		const struct ms_poll_rec *p = data;
+
+		check_vtable(c, p->vtable, p->fn);
+	} else if (len >= sizeof(struct ms_tokio_poll_rec) &&
+		   h->type == MS_REC_TOKIO_POLL) {
+		const struct ms_tokio_poll_rec *p = data;
+
+		check_vtable(c, p->vtable, p->fn);
+	}
 	if (len <= BATCH_REC && len >= sizeof(*h) && h->type != MS_REC_STACK) {
 		memcpy(c->batch_buf[c->nbatch], data, len);
 		c->batch_ptr[c->nbatch] = c->batch_buf[c->nbatch];

@@ -28,6 +28,7 @@ struct thread {
 	uint32_t depth;
 	uint32_t task[POLL_STACK];
 	uint64_t begin_ns[POLL_STACK];
+	uint64_t freed_key; /* the last tokio task that freed itself here */
 };
 
 struct model {
@@ -453,6 +454,68 @@ static void release_sample(struct model *m, uint64_t addr)
 	m->free_block = idx;
 }
 
+/* First sight of a tokio task: its Cell is the allocation at its Header
+ * address, which tells spawn time, size and the spawning task. Who it is
+ * (vtable, owner, id) comes with its poll record: tokio_identify(). */
+static struct ms_task *tokio_discover(struct model *m, uint64_t key,
+				      uint64_t ts_ns, uint32_t *idx_out)
+{
+	const struct alloc_entry *cell = allocs__find(m->allocs, key);
+	struct ms_task *t;
+	uint32_t idx;
+
+	t = task_new(m, key, MS_RT_TOKIO, &idx);
+	if (!t)
+		return NULL;
+	*idx_out = idx;
+	t->kind = TASK_USER;
+	if (!idmap__get(m->pending_spawn, key, &t->spawn_site))
+		idmap__del(m->pending_spawn, key);
+	else
+		t->spawn_site = MS_NO_SITE;
+	if (cell) {
+		t->spawn_known = true;
+		t->spawned_ns = (uint64_t)cell->t_ms * 1000000;
+		t->future_size = cell->size;
+		if (cell->owner >= OWNER_TASK0 &&
+		    cell->owner - OWNER_TASK0 != idx) {
+			t->parent = cell->owner - OWNER_TASK0;
+			t->parent_id = m->tasks[t->parent].id;
+		}
+	} else {
+		t->spawned_ns = rel_ns(m, ts_ns);
+	}
+	return t;
+}
+
+static void tokio_identify(struct model *m, struct ms_task *t, uint64_t vtable,
+			   uint64_t owner_id, uint64_t task_id, uint32_t flags)
+{
+	bool bad = (flags & MS_POLL_F_READ_FAILED) ||
+		   model__vtable_rejected(m, vtable);
+
+	if (t->identified)
+		return;
+	t->identified = true;
+	t->vtable = vtable;
+	t->owner_id = owner_id;
+	/* Blocking-pool tasks (worker launch, spawn_blocking) are never bound
+	 * to an owner list: the runtime's own machinery. */
+	t->kind = (!bad && owner_id == 0) ? TASK_RUNTIME : TASK_USER;
+	if (t->id == 0)
+		t->id = task_id && !bad ? task_id :
+					  (1ull << 63) | m->next_own_id++;
+}
+
+/* A thread that polls tasks is a runtime thread: what it allocates
+ * outside them is the runtime's overhead. */
+static void thread_polls(struct model *m, struct thread *th)
+{
+	th->polled = true;
+	if (th->tid != m->opts.pid)
+		th->runtime = true;
+}
+
 static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 {
 	struct thread *th = thread_get(m, r->h.tid);
@@ -474,6 +537,23 @@ static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 	if (!r->addr)
 		return 0; /* realloc(p, 0) */
 	owner = current_owner(m, th, r->task);
+	/* Not a task that already freed itself in this poll; a cell at that
+	 * address again is a new task. */
+	if (owner < OWNER_TASK0 && r->task && m->runtime != MS_RT_USDT &&
+	    (allocs__find(m->allocs, r->task) ||
+	     !th || r->task != th->freed_key)) {
+		/* In a tokio task's first poll: its record comes at the
+		 * poll's end, its allocations first. */
+		uint32_t idx;
+
+		if (tokio_discover(m, r->task, r->h.ts_ns, &idx)) {
+			owner = idx + OWNER_TASK0;
+			m->tasks[idx].state = TASK_RUNNING;
+			m->tasks[idx].in_poll = true;
+			if (th)
+				thread_polls(m, th);
+		}
+	}
 	e.addr = r->addr;
 	e.size = r->size;
 	e.owner = owner;
@@ -498,6 +578,12 @@ static int on_free(struct model *m, const struct ms_free_rec *r)
 	/* A tokio task's Cell is freed: the task has ended. If it freed
 	 * itself during its own poll, BPF read its last state first. */
 	t = task_by_key(m, r->addr, NULL);
+	if (r->task == r->addr) {
+		struct thread *th = thread_get(m, r->h.tid);
+
+		if (th)
+			th->freed_key = r->addr;
+	}
 	if (t && t->runtime == MS_RT_TOKIO) {
 		if (r->task == r->addr && r->task_state)
 			tokio_state(m, t, r->task_state, r->h.ts_ns);
@@ -517,45 +603,6 @@ static int on_free(struct model *m, const struct ms_free_rec *r)
 	return 0;
 }
 
-/* First sight of a tokio task: its Cell is the allocation at its Header
- * address, which tells spawn time, size and the spawning task. */
-static struct ms_task *tokio_discover(struct model *m,
-				      const struct ms_poll_rec *r)
-{
-	const struct alloc_entry *cell = allocs__find(m->allocs, r->task);
-	bool bad = (r->flags & MS_POLL_F_READ_FAILED) ||
-		   model__vtable_rejected(m, r->vtable);
-	struct ms_task *t;
-	uint32_t idx;
-
-	t = task_new(m, r->task, MS_RT_TOKIO, &idx);
-	if (!t)
-		return NULL;
-	t->vtable = r->vtable;
-	t->owner_id = r->owner_id;
-	t->id = (!bad && r->task_id) ? r->task_id : 0;
-	/* Blocking-pool tasks (worker launch, spawn_blocking) are never bound
-	 * to an owner list: the runtime's own machinery. */
-	t->kind = (!bad && r->owner_id == 0) ? TASK_RUNTIME : TASK_USER;
-	if (!idmap__get(m->pending_spawn, r->task, &t->spawn_site))
-		idmap__del(m->pending_spawn, r->task);
-	else
-		t->spawn_site = MS_NO_SITE;
-	if (cell) {
-		t->spawn_known = true;
-		t->spawned_ns = (uint64_t)cell->t_ms * 1000000;
-		t->future_size = cell->size;
-		if (cell->owner >= OWNER_TASK0 &&
-		    cell->owner - OWNER_TASK0 != idx) {
-			t->parent = cell->owner - OWNER_TASK0;
-			t->parent_id = m->tasks[t->parent].id;
-		}
-	} else {
-		t->spawned_ns = rel_ns(m, r->h.ts_ns);
-	}
-	return t;
-}
-
 static int on_poll_begin(struct model *m, const struct ms_poll_rec *r)
 {
 	struct thread *th = thread_get(m, r->h.tid);
@@ -566,9 +613,7 @@ static int on_poll_begin(struct model *m, const struct ms_poll_rec *r)
 		return -ENOMEM;
 	t = task_by_key(m, r->task, &idx);
 	if (!t && r->h.aux == MS_RT_TOKIO) {
-		t = tokio_discover(m, r);
-		if (t)
-			idx = (uint32_t)(t - m->tasks);
+		t = tokio_discover(m, r->task, r->h.ts_ns, &idx);
 	} else if (!t) {
 		/* A USDT task alive before attach. */
 		t = task_new(m, r->task, MS_RT_USDT, &idx);
@@ -579,13 +624,10 @@ static int on_poll_begin(struct model *m, const struct ms_poll_rec *r)
 	}
 	if (!t)
 		return -ENOMEM;
-	if (t->id == 0 && t->runtime == MS_RT_TOKIO)
-		t->id = r->task_id && !model__vtable_rejected(m, r->vtable) ?
-				r->task_id :
-				(1ull << 63) | m->next_own_id++;
-	th->polled = true;
-	if (th->tid != m->opts.pid)
-		th->runtime = true;
+	if (t->runtime == MS_RT_TOKIO)
+		tokio_identify(m, t, r->vtable, r->owner_id, r->task_id,
+			       r->flags);
+	thread_polls(m, th);
 	if (th->depth < POLL_STACK) {
 		th->task[th->depth] = idx;
 		th->begin_ns[th->depth] = r->h.ts_ns;
@@ -598,6 +640,29 @@ static int on_poll_begin(struct model *m, const struct ms_poll_rec *r)
 	t->polls++;
 	t->last_poll_ns = rel_ns(m, r->h.ts_ns);
 	return 0;
+}
+
+/* A tokio poll returned with the task's state word st (unless the read
+ * failed): how the task stands now. */
+static void tokio_poll_ended(struct model *m, struct ms_task *t, uint64_t st,
+			     bool read_failed, uint64_t ts)
+{
+	uint64_t refs = st >> MS_TOKIO_REF_SHIFT;
+
+	if (!read_failed && refs < (1ull << 24) &&
+	    (refs || (st & MS_TOKIO_COMPLETE))) {
+		tokio_state(m, t, st, ts);
+	} else if (!model__vtable_rejected(m, t->vtable)) {
+		/* The poll freed the task and no free record said so
+		 * (--tasks-only, or a free on another thread raced the
+		 * read): its memory no longer holds a state. A task is
+		 * freed in its poll only once it ended. */
+		task_finish(m, t,
+			    (t->begin_state & MS_TOKIO_CANCELLED) ||
+				    t->shutdown,
+			    ts);
+		task_release(m, t, ts);
+	}
 }
 
 static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
@@ -634,26 +699,69 @@ static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
 	if (t->state == TASK_RUNNING)
 		t->state = TASK_PENDING;
 	if (t->runtime == MS_RT_TOKIO) {
-		uint64_t refs = r->state >> MS_TOKIO_REF_SHIFT;
-
-		if (!(r->flags & MS_POLL_F_READ_FAILED) && refs < (1ull << 24) &&
-		    (refs || (r->state & MS_TOKIO_COMPLETE))) {
-			tokio_state(m, t, r->state, r->h.ts_ns);
-		} else if (!model__vtable_rejected(m, t->vtable)) {
-			/* The poll freed the task and no free record said so
-			 * (--tasks-only, or a free on another thread raced
-			 * the read): its memory no longer holds a state. A
-			 * task is freed in its poll only once it ended. */
-			task_finish(m, t,
-				    (t->begin_state & MS_TOKIO_CANCELLED) ||
-					    t->shutdown,
-				    r->h.ts_ns);
-			task_release(m, t, r->h.ts_ns);
-		}
+		tokio_poll_ended(m, t, r->state,
+				 r->flags & MS_POLL_F_READ_FAILED, r->h.ts_ns);
 	} else if (t->state == TASK_PENDING && (int64_t)r->state == 0 &&
 		   t->kind == TASK_USER) {
 		t->nf_reason = NF_NO_WAKER;
 	}
+	return 0;
+}
+
+/*
+ * A whole tokio poll, reported at its end (or just before the task freed
+ * its own cell in it). Allocations made during the poll came first and
+ * may have created the task already; a runtime task's poll also had a
+ * POLL_BEGIN at entry.
+ */
+static int on_tokio_poll(struct model *m, const struct ms_tokio_poll_rec *r)
+{
+	struct thread *th = thread_get(m, r->h.tid);
+	struct ms_task *t = NULL;
+	uint32_t idx;
+
+	if (!th)
+		return -ENOMEM;
+	if ((r->flags & MS_POLL_F_BEGUN) && th->depth) {
+		th->depth--;
+		if (th->depth < POLL_STACK) {
+			idx = th->task[th->depth];
+			if (idx < m->ntasks && m->tasks[idx].key == r->task)
+				t = &m->tasks[idx];
+		}
+		if (t)
+			t->polls--; /* counted at its POLL_BEGIN */
+	}
+	if (!t)
+		t = task_by_key(m, r->task, &idx);
+	if (!t) {
+		t = tokio_discover(m, r->task, r->begin_ns, &idx);
+		if (!t)
+			return -ENOMEM;
+	}
+	tokio_identify(m, t, r->vtable, r->owner_id, r->task_id, r->flags);
+	thread_polls(m, th);
+	t->in_poll = false;
+	/* Shut down while in this poll (its record came first, from another
+	 * thread): tokio left it alone, its poll decides how it ends. */
+	if (t->shutdown && t->shutdown_ns >= r->begin_ns &&
+	    t->shutdown_ns <= r->h.ts_ns && !t->freed) {
+		t->shutdown = false;
+		if (t->nf_reason == NF_SHUTDOWN)
+			t->nf_reason = NF_NONE;
+	}
+	t->polls++;
+	t->last_poll_ns = rel_ns(m, r->begin_ns);
+	if (r->h.ts_ns > r->begin_ns)
+		t->busy_ns += r->h.ts_ns - r->begin_ns;
+	if (t->freed)
+		return 0;
+	if (!(r->flags & MS_POLL_F_READ_FAILED))
+		t->begin_state = r->begin_state;
+	if (t->state == TASK_RUNNING)
+		t->state = TASK_PENDING;
+	tokio_poll_ended(m, t, r->state,
+			 r->flags & MS_POLL_F_END_READ_FAILED, r->h.ts_ns);
 	return 0;
 }
 
@@ -693,6 +801,7 @@ static int on_task(struct model *m, const struct ms_task_rec *r)
 		if (t && !t->in_poll && t->state != TASK_COMPLETED &&
 		    t->state != TASK_CANCELLED) {
 			t->shutdown = true;
+			t->shutdown_ns = r->h.ts_ns;
 			if (t->kind == TASK_USER && t->nf_reason != NF_NO_WAKER)
 				t->nf_reason = NF_SHUTDOWN;
 		}
@@ -731,6 +840,7 @@ static const size_t rec_size[MS_REC_TYPE_MAX] = {
 	[MS_REC_THREAD] = sizeof(struct ms_thread_rec),
 	[MS_REC_STACK] = sizeof(struct ms_stack_rec),
 	[MS_REC_EXEC] = sizeof(struct ms_exec_rec),
+	[MS_REC_TOKIO_POLL] = sizeof(struct ms_tokio_poll_rec),
 };
 
 int model__decode(const void *rec, size_t len)
@@ -770,6 +880,8 @@ int model__apply(struct model *m, const void *rec, size_t len)
 		return 0; /* the collector symbolizes them (I/O) */
 	case MS_REC_EXEC:
 		return 0; /* memscoped --all decides what to watch */
+	case MS_REC_TOKIO_POLL:
+		return on_tokio_poll(m, rec);
 	default:
 		return on_task(m, rec);
 	}

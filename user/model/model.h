@@ -68,6 +68,8 @@ struct ms_task {
 	bool shutdown; /* the runtime shut it down */
 	bool spawn_known; /* spawn seen (not alive before attach) */
 	bool in_poll;
+	bool identified; /* tokio: vtable, owner and id are known */
+	uint64_t shutdown_ns; /* when the runtime shut it down (raw) */
 	uint64_t spawned_ns, ended_ns, last_poll_ns; /* since trace start */
 	uint64_t polls, busy_ns;
 	uint64_t future_size; /* 0: unknown */
