@@ -872,6 +872,142 @@ static void test_tokio_shutdown(void **state)
 	assert_int_equal(a.never_finished_count, 1);
 }
 
+/* tokio's one record per poll (MS_REC_TOKIO_POLL), sent at the end. */
+static void tpoll(struct model *m, uint32_t tid, uint64_t begin, uint64_t end,
+		  uint64_t task, uint64_t bst, uint64_t st, uint64_t id,
+		  uint64_t owner, uint32_t flags)
+{
+	struct ms_tokio_poll_rec r;
+
+	memset(&r, 0, sizeof(r));
+	hdr(&r.h, MS_REC_TOKIO_POLL, MS_RT_TOKIO, tid, end);
+	r.task = task;
+	r.begin_ns = START + begin;
+	r.begin_state = bst;
+	r.state = st;
+	r.vtable = V;
+	r.task_id = id;
+	r.owner_id = owner;
+	r.flags = flags;
+	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+}
+
+/* The first poll: its allocations come before its record and already
+ * belong to the task, found through its cell. */
+static void test_tokio_poll_record_first_poll(void **state)
+{
+	struct model *m = new_model();
+	const struct ms_task *h;
+
+	alloc(m, MAIN, 1 * MS, H, 256, 0);
+	alloc(m, W1, 3 * MS, X1, 100, H);
+	assert_int_equal(model__task_count(m), 1);
+	assert_int_equal(model__task(m, 0)->state, TASK_RUNNING);
+	assert_int_equal(model__task(m, 0)->mem.alloc_bytes, 100);
+	tpoll(m, W1, 2 * MS, 5 * MS, H, IDLE3 | MS_TOKIO_RUNNING, IDLE3, 7, 1,
+	      0);
+	h = task_by_id(m, 7);
+	assert_non_null(h);
+	assert_int_equal(model__task_count(m), 1);
+	assert_int_equal(h->kind, TASK_USER);
+	assert_int_equal(h->state, TASK_PENDING);
+	assert_int_equal(h->polls, 1);
+	assert_int_equal(h->busy_ns, 3 * MS);
+	assert_int_equal(h->future_size, 256);
+	assert_true(h->spawn_known);
+	assert_int_equal(h->mem.alloc_bytes, 100);
+	assert_int_equal(model__runtime_mem(m)->alloc_count, 0);
+	/* A second poll: no new task, one more poll. */
+	tpoll(m, W2, 8 * MS, 9 * MS, H, IDLE3 | MS_TOKIO_RUNNING,
+	      MS_TOKIO_COMPLETE | MS_TOKIO_JOIN_INTEREST | REFS(2), 7, 1, 0);
+	h = task_by_id(m, 7);
+	assert_int_equal(h->polls, 2);
+	assert_int_equal(h->state, TASK_COMPLETED);
+	assert_int_equal(h->busy_ns, 4 * MS);
+}
+
+/* A task that frees its own cell in its (first) poll: its record comes
+ * just before the free; what the rest of that poll allocates is not a
+ * new task. */
+static void test_tokio_poll_record_self_free(void **state)
+{
+	struct model *m = new_model();
+	const struct ms_task *h;
+	const uint64_t done = MS_TOKIO_COMPLETE | REFS(1);
+
+	alloc(m, MAIN, 1 * MS, H, 256, 0);
+	tpoll(m, W1, 2 * MS, 4 * MS, H, IDLE3 | MS_TOKIO_RUNNING, done, 7, 1,
+	      MS_POLL_F_FREED);
+	free_rec(m, W1, 4 * MS, H, H, done);
+	alloc(m, W1, 5 * MS, X1, 64, H);
+	h = task_by_id(m, 7);
+	assert_int_equal(model__task_count(m), 1);
+	assert_true(h->freed);
+	assert_int_equal(h->state, TASK_COMPLETED);
+	assert_int_equal(h->nf_reason, NF_NONE);
+	assert_int_equal(model__runtime_mem(m)->alloc_bytes, 64);
+	/* A new cell at the same address is a new task. */
+	alloc(m, MAIN, 6 * MS, H, 256, 0);
+	alloc(m, W1, 8 * MS, X2, 32, H);
+	tpoll(m, W1, 7 * MS, 9 * MS, H, IDLE3 | MS_TOKIO_RUNNING, IDLE3, 8, 1,
+	      0);
+	assert_int_equal(model__task_count(m), 2);
+	assert_int_equal(task_by_id(m, 8)->mem.alloc_bytes, 32);
+	assert_int_equal(task_by_id(m, 8)->state, TASK_PENDING);
+}
+
+/* Runtime shutdown marks a task that is in a poll on another thread; its
+ * poll record comes later and covers that moment: the poll decides. */
+static void test_tokio_poll_record_shutdown_in_poll(void **state)
+{
+	struct model *m = new_model();
+	const struct ms_task *h;
+
+	alloc(m, MAIN, 1 * MS, H, 256, 0);
+	tpoll(m, W1, 2 * MS, 3 * MS, H, IDLE3 | MS_TOKIO_RUNNING, IDLE3, 7, 1,
+	      0);
+	task_rec(m, MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, W2, 100 * MS, H, 0, 0);
+	tpoll(m, W1, 99 * MS, 101 * MS, H, IDLE3 | MS_TOKIO_RUNNING,
+	      MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | MS_TOKIO_JOIN_INTEREST |
+		      REFS(2),
+	      7, 1, 0);
+	h = task_by_id(m, 7);
+	assert_int_equal(h->state, TASK_COMPLETED);
+	assert_int_equal(h->nf_reason, NF_NONE);
+	assert_false(h->shutdown);
+	/* Shut down while idle (no poll around that moment): cancelled. */
+	alloc(m, MAIN, 110 * MS, H2, 256, 0);
+	tpoll(m, W1, 111 * MS, 112 * MS, H2, IDLE3 | MS_TOKIO_RUNNING, IDLE3,
+	      9, 1, 0);
+	task_rec(m, MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, W2, 120 * MS, H2, 0, 0);
+	tpoll(m, W1, 121 * MS, 122 * MS, H2, IDLE3 | MS_TOKIO_CANCELLED,
+	      MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | REFS(1), 9, 1, 0);
+	assert_int_equal(task_by_id(m, 9)->state, TASK_CANCELLED);
+	assert_int_equal(task_by_id(m, 9)->nf_reason, NF_SHUTDOWN);
+}
+
+/* A runtime task (owner 0) announces its poll at entry: it is running
+ * and of the runtime at once; its end record closes that poll. */
+static void test_tokio_poll_record_runtime_task(void **state)
+{
+	struct model *m = new_model();
+	const struct ms_task *r;
+
+	alloc(m, MAIN, 1 * MS, H, 104, 0);
+	tbegin(m, W1, 2 * MS, H, 1, 0);
+	r = task_by_id(m, 1);
+	assert_int_equal(r->kind, TASK_RUNTIME);
+	assert_int_equal(r->state, TASK_RUNNING);
+	assert_true(r->in_poll);
+	tpoll(m, W1, 2 * MS, 50 * MS, H, IDLE3 | MS_TOKIO_RUNNING,
+	      MS_TOKIO_COMPLETE | REFS(1), 1, 0, MS_POLL_F_BEGUN);
+	r = task_by_id(m, 1);
+	assert_int_equal(r->polls, 1);
+	assert_false(r->in_poll);
+	assert_int_equal(r->state, TASK_COMPLETED);
+	assert_int_equal(r->busy_ns, 48 * MS);
+}
+
 static void test_tick_pending(void **state)
 {
 	struct model *m = tokio_k_spawns_h(); /* H spawned at 3 ms */
@@ -1425,6 +1561,10 @@ int main(void)
 		T(test_tokio_poll_end_after_reuse),
 		T(test_tokio_complete_free_during_poll),
 		T(test_tokio_shutdown),
+		T(test_tokio_poll_record_first_poll),
+		T(test_tokio_poll_record_self_free),
+		T(test_tokio_poll_record_shutdown_in_poll),
+		T(test_tokio_poll_record_runtime_task),
 		T(test_tick_pending),
 		T(test_usdt_lifecycle),
 		T(test_usdt_wakers),
