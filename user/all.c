@@ -71,6 +71,11 @@ struct all {
 	size_t nverdicts, next_verdict;
 	bool full_warned;
 	struct model *empty; /* what the view shows before any process */
+	/* Summaries of processes that end while the live view is up wait
+	 * here: the terminal is the view's until it closes. */
+	FILE *out;
+	char *held;
+	size_t nheld;
 };
 
 static struct session *session_of(struct all *w, pid_t pid)
@@ -296,13 +301,14 @@ static void session_end(struct all *w, size_t i)
 	collector__refresh_stats(s->c);
 	model__tick(s->m, now);
 	model__sample(s->m, now);
-	if (!o->quiet) {
-		printf("== pid %d: %s (%s)\n", (int)s->t.pid, s->t.command,
-		       s->exec_seen ? "ran another program" :
-		       s->t.exited  ? "exited" :
-				      "still running");
-		summary__print(stdout, s->m, now);
-		fflush(stdout);
+	if (!o->quiet && w->out) {
+		fprintf(w->out, "== pid %d: %s (%s)\n", (int)s->t.pid,
+			s->t.command,
+			s->exec_seen ? "ran another program" :
+			s->t.exited  ? "exited" :
+				       "still running");
+		summary__print(w->out, s->m, now);
+		fflush(w->out);
 	}
 	write_snapshot(w, s);
 	pr_info("pid %d: no longer watched (%s)", (int)s->t.pid,
@@ -344,8 +350,9 @@ static void snapshot_all(struct all *w)
 }
 
 int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
-	     struct top *view, int sfd)
+	     struct top **viewp, int sfd)
 {
+	struct top *view = *viewp;
 	struct all *w = calloc(1, sizeof(*w));
 	uint64_t start = memscoped__now(), last_tick = start, last_snap = start;
 	uint64_t every = (uint64_t)(o->snapshot_every * 1e9);
@@ -362,6 +369,7 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 	w->o = o;
 	w->skel = skel;
 	w->multi = multi;
+	w->out = view ? open_memstream(&w->held, &w->nheld) : stdout;
 	w->empty = model__new(&(struct model_opts){ .start_ns = start });
 	err = dispatch__new(bpf_map__fd(skel->maps.rb), on_exec, w, &w->d);
 	if (err || !w->empty) {
@@ -475,6 +483,15 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 			break;
 	}
 	dispatch__drain(w->d);
+	/* The terminal back: what waited, then the processes still here. */
+	top__free(view);
+	*viewp = view = NULL;
+	if (w->out && w->out != stdout) {
+		fclose(w->out);
+		if (w->nheld)
+			fwrite(w->held, 1, w->nheld, stdout);
+	}
+	w->out = stdout;
 	for (size_t i = w->ns; i-- > 0;)
 		session_end(w, i);
 	if (dispatch__unclaimed(w->d))
@@ -489,6 +506,9 @@ out:
 	bpf_link__destroy(exec_link);
 	dispatch__free(w->d);
 	model__free(w->empty);
+	if (w->out && w->out != stdout)
+		fclose(w->out);
+	free(w->held);
 	free(w);
 	return err;
 }

@@ -747,9 +747,7 @@ int main(int argc, char **argv)
 	if (o.all) {
 		if (o.sample_bytes)
 			memscoped__sample_intervals(skel, o.sample_bytes);
-		err = all__run(&o, skel, multi, view, sfd);
-		top__free(view); /* the terminal is back: summaries, messages */
-		view = NULL;
+		err = all__run(&o, skel, multi, &view, sfd);
 		ret = err ? EXIT_RUNTIME : 0;
 		goto cleanup;
 	}

@@ -64,8 +64,9 @@ uint64_t memscoped__rss(pid_t pid);
 int memscoped__probe(const struct options *o, struct attach *a,
 		     const struct target *t);
 
-/* --all: watch every async process until a signal or --duration. */
+/* --all: watch every async process until a signal or --duration. Closes
+ * the live view (*view = NULL) before its last summaries. */
 int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
-	     struct top *view, int sfd);
+	     struct top **view, int sfd);
 
 #endif

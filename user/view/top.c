@@ -606,6 +606,8 @@ static int key_of(int ch)
 		return TOP_KEY_CTRL_L;
 	case 21:
 		return TOP_KEY_CTRL_U;
+	case '\t':
+		return '\t'; /* --all: the next process */
 	default:
 		return ch >= 0x20 && ch < 0x7f ? ch : -1;
 	}
