@@ -27,9 +27,9 @@ const volatile __u64 wake_bytes = 256 * 1024;
 const volatile __u64 sample_bytes = 0;
 const volatile bool spawn_stacks = false;
 
-#define MAX_POLL_DEPTH 4
+#define MAX_POLL_DEPTH MS_POLL_DEPTH
 #define SAMPLE_TABLE 1024
-#define VT_CACHE 16 /* power of two */
+#define VT_CACHE MS_VT_CACHE
 /* A task's Header and the start of its Core: state, queue_next, vtable,
  * owner_id, then (repr(C) Core, 8-aligned future) scheduler and task id. */
 #define HDR_WORDS 6
@@ -41,43 +41,11 @@ struct {
 	__type(value, __u64);
 } sample_intervals SEC(".maps");
 
-struct poll_entry {
-	__u64 begin_ns;
-	__u64 state;
-	__u64 vtable;
-	__u64 task_id;
-	__u64 owner_id;
-	__u32 fn;
-	__u32 flags; /* MS_POLL_F_*; 0 in a USDT poll's slot */
-	__u32 tokio;
-	__u32 reported; /* its record went out at the free of its cell */
-};
-
-struct tstate {
-	__u64 args[3];
-	__u64 outer_sp; /* stack pointer at the outermost allocator entry */
-	__u64 task_stack[MAX_POLL_DEPTH];
-	struct poll_entry polls[MAX_POLL_DEPTH]; /* tokio: what entry saw */
-	__u32 depth; /* allocator calls in flight on this thread */
-	__u32 fn; /* outermost allocator call */
-	__u32 poll_depth;
-	__u32 announced;
-	__s64 sample_left; /* bytes until the next sampled allocation */
-	__u32 spawn_depth; /* inside a task-spawning function */
-	__u32 spawn_taken; /* its stack was taken already */
-	__u32 announced_sample;
-	__u32 nsubmit;
-	/* tokio: the id offset of recently polled vtables, so that a poll
-	 * reads the task's memory once instead of three times. */
-	__u64 vt_addr[VT_CACHE];
-	__u64 vt_id_off[VT_CACHE];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct tstate);
+	__type(value, struct ms_tstate);
 } tstates SEC(".maps");
 
 struct {
@@ -123,7 +91,7 @@ static __always_inline void *reserve(__u64 size)
 
 /* Asking the ring how full it is costs as much as a third of a record:
  * each thread asks every 16th record; the reader also polls on a timer. */
-static __always_inline void submit(struct tstate *ts, void *r) /* ts: or NULL */
+static __always_inline void submit(struct ms_tstate *ts, void *r) /* ts: or NULL */
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
@@ -135,7 +103,7 @@ static __always_inline void submit(struct tstate *ts, void *r) /* ts: or NULL */
 
 /* The first record of each thread names it, so user space can tell runtime
  * worker threads from plain ones even after the thread is gone. */
-static __always_inline void announce(struct tstate *ts)
+static __always_inline void announce(struct ms_tstate *ts)
 {
 	struct ms_thread_rec *r;
 
@@ -150,10 +118,10 @@ static __always_inline void announce(struct tstate *ts)
 	submit(ts, r);
 }
 
-static __always_inline struct tstate *get_tstate(void)
+static __always_inline struct ms_tstate *get_tstate(void)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct tstate *ts;
+	struct ms_tstate *ts;
 
 	ts = bpf_task_storage_get(&tstates, t, 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -165,7 +133,7 @@ static __always_inline struct tstate *get_tstate(void)
 	return ts;
 }
 
-static __always_inline __u64 current_task(struct tstate *ts)
+static __always_inline __u64 current_task(struct ms_tstate *ts)
 {
 	__u32 d = ts->poll_depth;
 
@@ -174,8 +142,8 @@ static __always_inline __u64 current_task(struct tstate *ts)
 	return ts->task_stack[(d - 1) & (MAX_POLL_DEPTH - 1)];
 }
 
-static __always_inline void emit_tokio_poll(struct tstate *ts,
-					    struct poll_entry *e, __u64 task,
+static __always_inline void emit_tokio_poll(struct ms_tstate *ts,
+					    struct ms_poll_entry *e, __u64 task,
 					    __u64 state, __u32 flags)
 {
 	struct ms_tokio_poll_rec *r = reserve(sizeof(*r));
@@ -205,7 +173,7 @@ static __always_inline void emit_tokio_poll(struct tstate *ts,
 SEC("uprobe")
 int alloc_enter(struct pt_regs *ctx)
 {
-	struct tstate *ts = get_tstate();
+	struct ms_tstate *ts = get_tstate();
 	__u64 fn = bpf_get_attach_cookie(ctx);
 	__u64 sp = PT_REGS_SP(ctx);
 	__u64 a0, a1, a2;
@@ -339,7 +307,7 @@ static __always_inline void emit_stack(struct pt_regs *ctx, __u16 kind,
 }
 
 /* Whether this allocation's stack is wanted, and why. */
-static __always_inline __u16 stack_kind(struct tstate *ts, __u64 size)
+static __always_inline __u16 stack_kind(struct ms_tstate *ts, __u64 size)
 {
 	if (ts->spawn_depth && !ts->spawn_taken && spawn_stacks) {
 		ts->spawn_taken = 1;
@@ -360,7 +328,7 @@ static __always_inline __u16 stack_kind(struct tstate *ts, __u64 size)
 	return MS_STACK_SAMPLE;
 }
 
-static __always_inline int emit_alloc(struct pt_regs *ctx, struct tstate *ts,
+static __always_inline int emit_alloc(struct pt_regs *ctx, struct ms_tstate *ts,
 				      __u64 addr)
 {
 	struct ms_alloc_rec *r;
@@ -394,7 +362,7 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, struct tstate *ts,
 SEC("uretprobe")
 int alloc_ret(struct pt_regs *ctx)
 {
-	struct tstate *ts = get_tstate();
+	struct ms_tstate *ts = get_tstate();
 
 	if (!ts || !ts->depth)
 		return 0;
@@ -406,7 +374,7 @@ int alloc_ret(struct pt_regs *ctx)
 SEC("uretprobe")
 int posix_memalign_ret(struct pt_regs *ctx)
 {
-	struct tstate *ts = get_tstate();
+	struct ms_tstate *ts = get_tstate();
 	__u64 addr = 0;
 
 	if (!ts || !ts->depth)
@@ -427,7 +395,7 @@ int posix_memalign_ret(struct pt_regs *ctx)
 SEC("uprobe")
 int free_enter(struct pt_regs *ctx)
 {
-	struct tstate *ts = get_tstate();
+	struct ms_tstate *ts = get_tstate();
 	__u64 addr = PT_REGS_PARM1(ctx);
 	struct ms_free_rec *r;
 	__u64 task, state = 0;
@@ -441,7 +409,7 @@ int free_enter(struct pt_regs *ctx)
 		/* The polled task frees its own cell: its poll record goes
 		 * now, with the last state the cell holds. */
 		__u32 d = ts->poll_depth;
-		struct poll_entry *e;
+		struct ms_poll_entry *e;
 
 		if (bpf_probe_read_user(&state, sizeof(state), (void *)addr)) {
 			stat_inc(MS_STAT_READ_FAILED);
@@ -469,7 +437,7 @@ int free_enter(struct pt_regs *ctx)
 
 /* ---- tokio ------------------------------------------------------------- */
 
-static __always_inline void push_task(struct tstate *ts, __u64 task)
+static __always_inline void push_task(struct ms_tstate *ts, __u64 task)
 {
 	__u32 d = ts->poll_depth;
 
@@ -480,7 +448,7 @@ static __always_inline void push_task(struct tstate *ts, __u64 task)
 	ts->poll_depth = d + 1;
 }
 
-static __always_inline __u64 pop_task(struct tstate *ts)
+static __always_inline __u64 pop_task(struct ms_tstate *ts)
 {
 	__u64 task = current_task(ts);
 
@@ -490,7 +458,7 @@ static __always_inline __u64 pop_task(struct tstate *ts)
 }
 
 /* The id offset of a vtable: from the thread's cache, or read once. */
-static __always_inline __u64 vt_id_offset(struct tstate *ts, __u64 vtable)
+static __always_inline __u64 vt_id_offset(struct ms_tstate *ts, __u64 vtable)
 {
 	__u32 k = (vtable >> 3) & (VT_CACHE - 1);
 	__u64 vt[3];
@@ -511,10 +479,10 @@ static __always_inline __u64 vt_id_offset(struct tstate *ts, __u64 vtable)
 SEC("uprobe")
 int tokio_poll_enter(struct pt_regs *ctx)
 {
-	struct tstate *ts = get_tstate();
+	struct ms_tstate *ts = get_tstate();
 	__u64 header = PT_REGS_PARM1(ctx);
 	__u64 hw[HDR_WORDS], off;
-	struct poll_entry *e;
+	struct ms_poll_entry *e;
 	struct ms_poll_rec *r;
 	__u32 d;
 
@@ -575,8 +543,8 @@ int tokio_poll_enter(struct pt_regs *ctx)
 SEC("uretprobe")
 int tokio_poll_ret(struct pt_regs *ctx)
 {
-	struct tstate *ts = get_tstate();
-	struct poll_entry *e;
+	struct ms_tstate *ts = get_tstate();
+	struct ms_poll_entry *e;
 	__u64 task, state = 0;
 	__u32 d, flags = 0;
 
@@ -628,7 +596,7 @@ int tokio_shutdown(struct pt_regs *ctx)
 SEC("uprobe")
 int spawn_enter(struct pt_regs *ctx)
 {
-	struct tstate *ts = get_tstate();
+	struct ms_tstate *ts = get_tstate();
 
 	if (!ts)
 		return 0;
@@ -640,7 +608,7 @@ int spawn_enter(struct pt_regs *ctx)
 SEC("uretprobe")
 int spawn_ret(struct pt_regs *ctx)
 {
-	struct tstate *ts = get_tstate();
+	struct ms_tstate *ts = get_tstate();
 
 	if (ts && ts->spawn_depth)
 		ts->spawn_depth--;
@@ -664,7 +632,7 @@ int BPF_USDT(usdt_spawn, __u64 id, __u64 parent, __u64 size)
 SEC("usdt")
 int BPF_USDT(usdt_poll_begin, __u64 id)
 {
-	struct tstate *ts = get_tstate();
+	struct ms_tstate *ts = get_tstate();
 	struct ms_poll_rec *r;
 
 	if (!ts)
@@ -687,7 +655,7 @@ int BPF_USDT(usdt_poll_begin, __u64 id)
 SEC("usdt")
 int BPF_USDT(usdt_poll_end, __u64 id, __s64 wakers)
 {
-	struct tstate *ts = get_tstate();
+	struct ms_tstate *ts = get_tstate();
 	struct ms_poll_rec *r;
 
 	if (!ts)

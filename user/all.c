@@ -262,6 +262,7 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 				     .attach = s->a,
 				     .ringbuf_fd = -1,
 				     .stats_fd = bpf_map__fd(w->skel->maps.stats),
+				     .tstates_fd = bpf_map__fd(w->skel->maps.tstates),
 				     .sample_bytes = o->sample_bytes,
 				     .stacks = o->sample_bytes || o->spawn_stacks,
 			     },
@@ -299,6 +300,8 @@ static void session_end(struct all *w, size_t i)
 
 	dispatch__remove(w->d, (uint32_t)s->t.pid);
 	collector__refresh_stats(s->c);
+	if (!s->t.exited && !s->exec_seen)
+		collector__scan_polls(s->c, 0);
 	model__tick(s->m, now);
 	model__sample(s->m, now);
 	if (!o->quiet && w->out) {
@@ -344,6 +347,7 @@ static void snapshot_all(struct all *w)
 {
 	for (size_t i = 0; i < w->ns; i++) {
 		collector__refresh_stats(w->s[i]->c);
+		collector__scan_polls(w->s[i]->c, 0);
 		model__tick(w->s[i]->m, memscoped__now());
 		write_snapshot(w, w->s[i]);
 	}
@@ -459,6 +463,8 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 		if (now - last_tick >= 1000000000ull) {
 			for (size_t i = 0; i < w->ns; i++) {
 				collector__refresh_stats(w->s[i]->c);
+				collector__scan_polls(w->s[i]->c,
+						      COLLECTOR_LONG_POLL_NS);
 				model__tick(w->s[i]->m, now);
 				model__sample(w->s[i]->m, now);
 			}

@@ -590,6 +590,7 @@ static int run(const struct options *o, struct target *t, struct model *m,
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGUSR1) {
 					collector__refresh_stats(c);
+					collector__scan_polls(c, 0);
 					model__tick(m, memscoped__now());
 					write_snapshot(o, t, m);
 				} else if (si.ssi_signo == SIGCHLD) {
@@ -611,12 +612,14 @@ static int run(const struct options *o, struct target *t, struct model *m,
 			return 0;
 		if (n & TOP_ACT_SNAPSHOT) {
 			collector__refresh_stats(c);
+			collector__scan_polls(c, 0);
 			model__tick(m, memscoped__now());
 			write_snapshot(o, t, m);
 		}
 		now = memscoped__now();
 		if (now - last_tick >= 1000000000ull) {
 			collector__refresh_stats(c);
+			collector__scan_polls(c, COLLECTOR_LONG_POLL_NS);
 			model__tick(m, now);
 			model__sample(m, now);
 			last_tick = now;
@@ -625,6 +628,7 @@ static int run(const struct options *o, struct target *t, struct model *m,
 		}
 		if (every && now - last_snap >= every) {
 			collector__refresh_stats(c);
+			collector__scan_polls(c, 0);
 			model__tick(m, now);
 			write_snapshot(o, t, m);
 			last_snap = now;
@@ -802,6 +806,7 @@ int main(int argc, char **argv)
 				     .attach = a,
 				     .ringbuf_fd = bpf_map__fd(skel->maps.rb),
 				     .stats_fd = bpf_map__fd(skel->maps.stats),
+				     .tstates_fd = bpf_map__fd(skel->maps.tstates),
 				     .trace = o.trace ? stderr : NULL,
 				     .record = rec,
 				     .sample_bytes = o.sample_bytes,
@@ -828,6 +833,7 @@ int main(int argc, char **argv)
 		pr_err("event loop: %s", strerror(-err));
 	collector__drain(c);
 	collector__refresh_stats(c);
+	collector__scan_polls(c, 0);
 	model__tick(m, memscoped__now());
 	model__sample(m, memscoped__now());
 	if (!o.quiet)

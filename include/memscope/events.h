@@ -171,6 +171,46 @@ struct ms_stack_rec {
 	__u8 stack[MS_STACK_BYTES];
 };
 
+/*
+ * Per-thread state, the BPF task storage "tstates". memscoped also reads it
+ * (by pidfd, once a second) for the polls that have not returned yet: a
+ * tokio poll's record is sent at its end.
+ */
+#define MS_POLL_DEPTH 4 /* power of two */
+#define MS_VT_CACHE 16 /* power of two */
+
+struct ms_poll_entry {
+	__u64 begin_ns;
+	__u64 state;
+	__u64 vtable;
+	__u64 task_id;
+	__u64 owner_id;
+	__u32 fn;
+	__u32 flags; /* MS_POLL_F_* */
+	__u32 tokio; /* 0: a USDT poll's slot */
+	__u32 reported; /* its record went out at the free of its cell */
+};
+
+struct ms_tstate {
+	__u64 args[3];
+	__u64 outer_sp; /* stack pointer at the outermost allocator entry */
+	__u64 task_stack[MS_POLL_DEPTH];
+	struct ms_poll_entry polls[MS_POLL_DEPTH]; /* tokio: what entry saw */
+	__u32 depth; /* allocator calls in flight on this thread */
+	__u32 fn; /* outermost allocator call */
+	__u32 poll_depth;
+	__u32 announced;
+	__s64 sample_left; /* bytes until the next sampled allocation */
+	__u32 spawn_depth; /* inside a task-spawning function */
+	__u32 spawn_taken; /* its stack was taken already */
+	__u32 announced_sample;
+	__u32 nsubmit;
+	/* tokio: the id offset of recently polled vtables, so that a poll
+	 * reads the task's memory once instead of three times. */
+	__u64 vt_addr[MS_VT_CACHE];
+	__u64 vt_id_off[MS_VT_CACHE];
+};
+
 /* Indexes in the per-CPU "stats" array map. */
 enum ms_stat {
 	MS_STAT_LOST = 0, /* ring buffer full: a record was dropped */

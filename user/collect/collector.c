@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "attach/attach.h"
@@ -520,4 +522,57 @@ void collector__refresh_stats(struct collector *c)
 uint64_t collector__records(const struct collector *c)
 {
 	return c->records;
+}
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd for any thread */
+#endif
+
+void collector__scan_polls(struct collector *c, uint64_t min_ns)
+{
+	struct ms_tstate st;
+	struct dirent *de;
+	char path[64];
+	uint64_t now;
+	DIR *dir;
+
+	if (c->o.tstates_fd < 0 || !attach__poll_vaddr(c->o.attach, 0))
+		return; /* no tokio task functions probed */
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)c->o.pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	now = now_ns();
+	while ((de = readdir(dir))) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+		uint32_t n;
+		int fd;
+
+		if (*end || tid <= 0)
+			continue;
+		fd = (int)syscall(SYS_pidfd_open, (pid_t)tid, PIDFD_THREAD);
+		if (fd < 0)
+			continue;
+		if (bpf_map_lookup_elem(c->o.tstates_fd, &fd, &st)) {
+			close(fd);
+			continue; /* no state: it never hit a probe */
+		}
+		close(fd);
+		n = st.poll_depth < MS_POLL_DEPTH ? st.poll_depth :
+						    MS_POLL_DEPTH;
+		for (uint32_t k = 0; k < n; k++) {
+			const struct ms_poll_entry *e = &st.polls[k];
+
+			if (!e->tokio || e->reported || e->begin_ns > now ||
+			    now - e->begin_ns < min_ns)
+				continue;
+			check_vtable(c, e->vtable, e->fn);
+			model__poll_running(c->o.model, (uint32_t)tid,
+					    st.task_stack[k], e->begin_ns,
+					    e->vtable, e->owner_id, e->task_id,
+					    e->flags);
+		}
+	}
+	closedir(dir);
 }

@@ -17,6 +17,7 @@ struct collector_opts {
 	const struct attach *attach;
 	int ringbuf_fd; /* -1: records come through collector__feed() */
 	int stats_fd;
+	int tstates_fd; /* per-thread BPF state (polls in progress), or -1 */
 	FILE *trace; /* print every record here (debugging), or NULL */
 	FILE *record; /* store the raw record stream here, or NULL */
 	uint64_t sample_bytes; /* mean sampling interval, for weights */
@@ -41,5 +42,10 @@ void collector__flush(struct collector *c);
 /* Copy the kernel-side counters (lost events...) into the model. */
 void collector__refresh_stats(struct collector *c);
 uint64_t collector__records(const struct collector *c);
+/* Look at the target's threads for tokio polls that have run for min_ns
+ * or more without returning, and tell the model (once a second, and
+ * before a snapshot with 0). */
+#define COLLECTOR_LONG_POLL_NS 200000000ull /* shorter ones report soon */
+void collector__scan_polls(struct collector *c, uint64_t min_ns);
 
 #endif

@@ -765,6 +765,31 @@ static int on_tokio_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 	return 0;
 }
 
+void model__poll_running(struct model *m, uint32_t tid, uint64_t key,
+			 uint64_t begin_ns, uint64_t vtable, uint64_t owner_id,
+			 uint64_t task_id, uint32_t flags)
+{
+	struct thread *th = thread_get(m, tid);
+	struct ms_task *t;
+	uint32_t idx;
+
+	if (!key)
+		return;
+	t = task_by_key(m, key, &idx);
+	if (!t)
+		t = tokio_discover(m, key, begin_ns, &idx);
+	if (!t || t->runtime != MS_RT_TOKIO)
+		return;
+	tokio_identify(m, t, vtable, owner_id, task_id, flags);
+	if (th)
+		thread_polls(m, th);
+	if (t->state == TASK_COMPLETED || t->state == TASK_CANCELLED)
+		return;
+	t->state = TASK_RUNNING;
+	t->in_poll = true;
+	t->last_poll_ns = rel_ns(m, begin_ns);
+}
+
 static int on_task(struct model *m, const struct ms_task_rec *r)
 {
 	struct ms_task *t;

@@ -157,6 +157,12 @@ void model__apply_batch(struct model *m, const void *const *recs,
 			const size_t *lens, size_t n);
 /* Time-based detectors (pending threshold). now_ns: CLOCK_MONOTONIC. */
 void model__tick(struct model *m, uint64_t now_ns);
+/* A tokio task has been in a poll on tid since begin_ns and that poll has
+ * not returned (its record comes at its end): memscoped's look at the
+ * threads' BPF state says so. First sight creates the task. */
+void model__poll_running(struct model *m, uint32_t tid, uint64_t key,
+			 uint64_t begin_ns, uint64_t vtable, uint64_t owner_id,
+			 uint64_t task_id, uint32_t flags);
 /* Counters read from the kernel side (absolute values). */
 /* Intern a site: frames are copied (strings too). Returns its index, or
  * MS_NO_SITE when out of memory or nframes is 0. */

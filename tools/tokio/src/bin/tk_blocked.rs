@@ -1,0 +1,27 @@
+//! tk_blocked: one task blocks its worker thread in its first poll (a
+//! synchronous wait on a std channel: the "blocking call in async code"
+//! bug) until the release line. READY once it is blocked, so a snapshot
+//! then finds a task in a poll that has not returned and allocated
+//! nothing. Multi-thread runtime only (the main thread goes on).
+use std::sync::mpsc;
+use tkcommon::{ready, start, truth, Args};
+
+fn main() {
+    let args = Args::parse("tk_blocked", &[], &[]);
+    let (rt, release) = start(&args);
+    rt.block_on(async move {
+        let (blocked_tx, blocked_rx) = tokio::sync::oneshot::channel::<()>();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let h = tokio::spawn(async move {
+            let _ = blocked_tx.send(());
+            let _ = go_rx.recv(); // blocks this worker thread
+            7u32
+        });
+        let _ = blocked_rx.await;
+        truth(r#"{"blocked":1}"#);
+        ready();
+        let _ = release.await;
+        let _ = go_tx.send(());
+        assert_eq!(h.await.expect("blocked task"), 7);
+    });
+}
