@@ -86,8 +86,7 @@ static struct session *session_of(struct all *w, pid_t pid)
 	return NULL;
 }
 
-static void on_exec(void *ctx, uint32_t pid, uint64_t ts_ns,
-		    const char *comm)
+static void on_exec(void *ctx, uint32_t pid, uint64_t ts_ns, const char *comm)
 {
 	struct all *w = ctx;
 	struct session *s = session_of(w, (pid_t)pid);
@@ -154,14 +153,15 @@ static void write_snapshot(struct all *w, struct session *s)
 
 	if (!w->o->snapshot)
 		return;
-	memscoped__snapshot_path(
-		w->o->snapshot, ++s->snap_seq,
-		(meta.now_ns - model__start_ns(s->m)) / 1000000000ull,
-		s->t.pid, path, sizeof(path));
+	memscoped__snapshot_path(w->o->snapshot, ++s->snap_seq,
+				 (meta.now_ns - model__start_ns(s->m)) /
+					 1000000000ull,
+				 s->t.pid, path, sizeof(path));
 	err = snapshot__write(s->m, &meta, path);
 	if (err)
 		pr_err("cannot write snapshot %s: %s", path,
-		       err == -ELOOP ? "it is a symbolic link" : strerror(-err));
+		       err == -ELOOP ? "it is a symbolic link" :
+				       strerror(-err));
 	else
 		pr_info("snapshot of pid %d written to %s", (int)s->t.pid,
 			path);
@@ -200,8 +200,9 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 		return 0;
 	if (w->ns == MAX_SESSIONS) {
 		if (!w->full_warned)
-			log__note("--all watches at most %d processes: pid %d (%s) and later ones are not watched",
-				  MAX_SESSIONS, (int)pid, buf);
+			log__note(
+				"--all watches at most %d processes: pid %d (%s) and later ones are not watched",
+				MAX_SESSIONS, (int)pid, buf);
 		w->full_warned = true;
 		return 0;
 	}
@@ -218,8 +219,9 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 		snprintf(s->t.command, sizeof(s->t.command), "%.1000s", buf);
 	/* At exec nothing is mapped yet: the libc comes from the program's
 	 * own dependencies, as in launch mode. */
-	err = at_exec ? -ENOENT :
-			attach__find_libc_pid(pid, s->t.libc, sizeof(s->t.libc));
+	err = at_exec ?
+		      -ENOENT :
+		      attach__find_libc_pid(pid, s->t.libc, sizeof(s->t.libc));
 	if (err)
 		err = attach__find_libc_prog(path, s->t.libc,
 					     sizeof(s->t.libc));
@@ -256,25 +258,26 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = collector__new(&(struct collector_opts){
-				     .pid = pid,
-				     .model = s->m,
-				     .attach = s->a,
-				     .ringbuf_fd = -1,
-				     .stats_fd = bpf_map__fd(w->skel->maps.stats),
-				     .tstates_fd = bpf_map__fd(w->skel->maps.tstates),
-				     .sample_bytes = o->sample_bytes,
-				     .stacks = o->sample_bytes || o->spawn_stacks,
-			     },
-			     &s->c);
+	err = collector__new(
+		&(struct collector_opts){
+			.pid = pid,
+			.model = s->m,
+			.attach = s->a,
+			.ringbuf_fd = -1,
+			.stats_fd = bpf_map__fd(w->skel->maps.stats),
+			.tstates_fd = bpf_map__fd(w->skel->maps.tstates),
+			.sample_bytes = o->sample_bytes,
+			.stacks = o->sample_bytes || o->spawn_stacks,
+		},
+		&s->c);
 	if (err)
 		goto fail;
 	err = dispatch__add(w->d, (uint32_t)pid, s->c);
 	if (err)
 		goto fail;
 	w->s[w->ns++] = s;
-	pr_info("attached to pid %d (%s): %zu probes%s", (int)pid,
-		s->t.command, attach__links(s->a),
+	pr_info("attached to pid %d (%s): %zu probes%s", (int)pid, s->t.command,
+		attach__links(s->a),
 		at_exec ? "" : ", running since before memscoped");
 	if (at_exec)
 		pr_debug("pid %d: probes in %.1f ms after its exec", (int)pid,
@@ -360,9 +363,8 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 	struct all *w = calloc(1, sizeof(*w));
 	uint64_t start = memscoped__now(), last_tick = start, last_snap = start;
 	uint64_t every = (uint64_t)(o->snapshot_every * 1e9);
-	uint64_t deadline = o->duration > 0 ?
-				    start + (uint64_t)(o->duration * 1e9) :
-				    0;
+	uint64_t deadline =
+		o->duration > 0 ? start + (uint64_t)(o->duration * 1e9) : 0;
 	struct pollfd pfd[3 + MAX_SESSIONS];
 	struct bpf_link *exec_link = NULL;
 	size_t shown = 0;
@@ -374,7 +376,7 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 	w->skel = skel;
 	w->multi = multi;
 	w->out = view ? open_memstream(&w->held, &w->nheld) : stdout;
-	w->empty = model__new(&(struct model_opts){ .start_ns = start });
+	w->empty = model__new(&(struct model_opts){.start_ns = start});
 	err = dispatch__new(bpf_map__fd(skel->maps.rb), on_exec, w, &w->d);
 	if (err || !w->empty) {
 		pr_err("cannot read the ring buffer: %s",
@@ -397,20 +399,19 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 	pr_info("watching every async process: %zu now", w->ns);
 
 	for (;;) {
-		struct top_info info = { 0 };
+		struct top_info info = {0};
 		struct session *cur;
 		uint64_t now;
 		size_t np = 3;
 		int n, act;
 
-		pfd[0] = (struct pollfd){ .fd = dispatch__fd(w->d),
-					  .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		pfd[2] = (struct pollfd){ .fd = top__fd(view),
-					  .events = POLLIN };
+		pfd[0] = (struct pollfd){.fd = dispatch__fd(w->d),
+					 .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		pfd[2] = (struct pollfd){.fd = top__fd(view), .events = POLLIN};
 		for (size_t i = 0; i < w->ns; i++)
-			pfd[np++] = (struct pollfd){ .fd = w->s[i]->t.pidfd,
-						     .events = POLLIN };
+			pfd[np++] = (struct pollfd){.fd = w->s[i]->t.pidfd,
+						    .events = POLLIN};
 		n = poll(pfd, (nfds_t)np, 50);
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
