@@ -284,7 +284,15 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 			 (double)(memscoped__now() - exec_ns) / 1e6);
 	return 0;
 gone:
-	pr_debug("pid %d (%s) ended before memscoped attached", (int)pid, buf);
+	/* An async program that was over before the probes were in: say so,
+	 * or a user wonders where it went. */
+	if (at_exec)
+		pr_info("pid %d (%s) ended %.1f ms after its exec, before memscoped attached (short-lived: run it under memscoped -- PROGRAM)",
+			(int)pid, buf,
+			(double)(memscoped__now() - exec_ns) / 1e6);
+	else
+		pr_debug("pid %d (%s) ended before memscoped attached",
+			 (int)pid, buf);
 	session_free(s);
 	return 0;
 fail:
