@@ -985,6 +985,30 @@ static const char *module_basename(struct sym_proc *p, const char *name)
 	return strtab_intern(&p->strs, base, len);
 }
 
+/* Does addr fall in one of the module's loaded segments? libdwfl gives a
+ * module the whole span of its file's mappings, and a program that also
+ * maps that file by hand (libelf does, for example) stretches it over
+ * whatever lies between: another library there is not this module. */
+static bool in_segment(Dwfl_Module *mod, Dwarf_Addr addr)
+{
+	Dwarf_Addr bias;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	size_t n;
+
+	if (!elf || elf_getphdrnum(elf, &n))
+		return true; /* nothing to check against: trust the span */
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (addr - bias >= (ph.p_vaddr & ~0xfffull) &&
+		    addr - bias < ((ph.p_vaddr + ph.p_memsz + 0xfff) & ~0xfffull))
+			return true;
+	}
+	return false;
+}
+
 static int resolve(struct sym_proc *p, uint64_t pc, bool is_ret,
 		   struct sym_frame *out)
 {
@@ -997,7 +1021,7 @@ static int resolve(struct sym_proc *p, uint64_t pc, bool is_ret,
 	memset(out, 0, sizeof(*out));
 	out->pc = pc;
 	mod = dwfl_addrmodule(p->dwfl, addr);
-	if (!mod)
+	if (!mod || !in_segment(mod, addr))
 		return -ENOENT;
 	name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 	out->module = module_basename(p, name);
