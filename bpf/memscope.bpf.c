@@ -133,25 +133,33 @@ static __always_inline struct ms_tstate *get_tstate(void)
 	return ts;
 }
 
-static __always_inline __u64 current_task(struct ms_tstate *ts)
+/* The innermost poll in progress on this thread, or NULL. */
+static __always_inline struct ms_poll_entry *top_poll(struct ms_tstate *ts)
 {
 	__u32 d = ts->poll_depth;
 
 	if (d == 0 || d > MAX_POLL_DEPTH)
 		return 0;
-	return ts->task_stack[(d - 1) & (MAX_POLL_DEPTH - 1)];
+	return &ts->polls[(d - 1) & (MAX_POLL_DEPTH - 1)];
+}
+
+static __always_inline __u64 current_task(struct ms_tstate *ts)
+{
+	struct ms_poll_entry *e = top_poll(ts);
+
+	return e ? e->task : 0;
 }
 
 static __always_inline void emit_tokio_poll(struct ms_tstate *ts,
-					    struct ms_poll_entry *e, __u64 task,
-					    __u64 state, __u32 flags)
+					    struct ms_poll_entry *e, __u64 state,
+					    __u32 flags)
 {
 	struct ms_tokio_poll_rec *r = reserve(sizeof(*r));
 
 	if (!r)
 		return;
 	fill_hdr(&r->h, MS_REC_TOKIO_POLL, MS_RT_TOKIO);
-	r->task = task;
+	r->task = e->task;
 	r->begin_ns = e->begin_ns;
 	r->begin_state = e->state;
 	r->state = state;
@@ -397,6 +405,7 @@ int free_enter(struct pt_regs *ctx)
 {
 	struct ms_tstate *ts = get_tstate();
 	__u64 addr = PT_REGS_PARM1(ctx);
+	struct ms_poll_entry *e;
 	struct ms_free_rec *r;
 	__u64 task, state = 0;
 
@@ -404,24 +413,18 @@ int free_enter(struct pt_regs *ctx)
 		return 0;
 	if (ts->depth && PT_REGS_SP(ctx) < ts->outer_sp)
 		return 0; /* inside realloc(p, 0) and friends */
-	task = current_task(ts);
+	e = top_poll(ts);
+	task = e ? e->task : 0;
 	if (task == addr) {
 		/* The polled task frees its own cell: its poll record goes
 		 * now, with the last state the cell holds. */
-		__u32 d = ts->poll_depth;
-		struct ms_poll_entry *e;
-
 		if (bpf_probe_read_user(&state, sizeof(state), (void *)addr)) {
 			stat_inc(MS_STAT_READ_FAILED);
 			state = 0;
 		}
-		if (d && d <= MAX_POLL_DEPTH) {
-			e = &ts->polls[(d - 1) & (MAX_POLL_DEPTH - 1)];
-			if (e->tokio && !e->reported) {
-				emit_tokio_poll(ts, e, task, state,
-						MS_POLL_F_FREED);
-				e->reported = 1;
-			}
+		if (e->tokio && !e->reported) {
+			emit_tokio_poll(ts, e, state, MS_POLL_F_FREED);
+			e->reported = 1;
 		}
 	}
 	r = reserve(sizeof(*r));
@@ -437,24 +440,33 @@ int free_enter(struct pt_regs *ctx)
 
 /* ---- tokio ------------------------------------------------------------- */
 
-static __always_inline void push_task(struct ms_tstate *ts, __u64 task)
+/* A poll begins: its slot (NULL past MAX_POLL_DEPTH, still counted). */
+static __always_inline struct ms_poll_entry *push_poll(struct ms_tstate *ts,
+						       __u64 task)
 {
 	__u32 d = ts->poll_depth;
+	struct ms_poll_entry *e;
 
-	if (d < MAX_POLL_DEPTH)
-		ts->task_stack[d & (MAX_POLL_DEPTH - 1)] = task;
-	else
-		stat_inc(MS_STAT_DEPTH_OVERFLOW);
 	ts->poll_depth = d + 1;
+	if (d >= MAX_POLL_DEPTH) {
+		stat_inc(MS_STAT_DEPTH_OVERFLOW);
+		return 0;
+	}
+	e = &ts->polls[d & (MAX_POLL_DEPTH - 1)];
+	e->task = task;
+	e->tokio = 0;
+	e->reported = 0;
+	return e;
 }
 
-static __always_inline __u64 pop_task(struct ms_tstate *ts)
+/* A poll ends: its slot (NULL if it had none). */
+static __always_inline struct ms_poll_entry *pop_poll(struct ms_tstate *ts)
 {
-	__u64 task = current_task(ts);
+	struct ms_poll_entry *e = top_poll(ts);
 
 	if (ts->poll_depth)
 		ts->poll_depth--;
-	return task;
+	return e;
 }
 
 /* The id offset of a vtable: from the thread's cache, or read once. */
@@ -484,20 +496,16 @@ int tokio_poll_enter(struct pt_regs *ctx)
 	__u64 hw[HDR_WORDS], off;
 	struct ms_poll_entry *e;
 	struct ms_poll_rec *r;
-	__u32 d;
 
 	if (!ts)
 		return 0;
-	d = ts->poll_depth;
-	push_task(ts, header);
-	if (d >= MAX_POLL_DEPTH)
+	e = push_poll(ts, header);
+	if (!e)
 		return 0;
-	e = &ts->polls[d & (MAX_POLL_DEPTH - 1)];
 	e->begin_ns = bpf_ktime_get_ns();
 	e->fn = bpf_get_attach_cookie(ctx);
 	e->flags = 0;
 	e->tokio = 1;
-	e->reported = 0;
 	e->task_id = 0;
 	if (bpf_probe_read_user(hw, sizeof(hw), (void *)header)) {
 		stat_inc(MS_STAT_READ_FAILED);
@@ -545,23 +553,19 @@ int tokio_poll_ret(struct pt_regs *ctx)
 {
 	struct ms_tstate *ts = get_tstate();
 	struct ms_poll_entry *e;
-	__u64 task, state = 0;
-	__u32 d, flags = 0;
+	__u64 state = 0;
+	__u32 flags = 0;
 
 	if (!ts)
 		return 0;
-	d = ts->poll_depth;
-	task = pop_task(ts);
-	if (d == 0 || d > MAX_POLL_DEPTH)
-		return 0;
-	e = &ts->polls[(d - 1) & (MAX_POLL_DEPTH - 1)];
-	if (e->reported)
+	e = pop_poll(ts);
+	if (!e || e->reported)
 		return 0;
 	/* If the poll freed the task and no free probe said so
 	 * (--tasks-only), this reads freed memory: user space checks. */
-	if (!task || bpf_probe_read_user(&state, sizeof(state), (void *)task))
+	if (bpf_probe_read_user(&state, sizeof(state), (void *)e->task))
 		flags = MS_POLL_F_END_READ_FAILED;
-	emit_tokio_poll(ts, e, task, state, flags);
+	emit_tokio_poll(ts, e, state, flags);
 	return 0;
 }
 
@@ -637,9 +641,7 @@ int BPF_USDT(usdt_poll_begin, __u64 id)
 
 	if (!ts)
 		return 0;
-	if (ts->poll_depth < MAX_POLL_DEPTH)
-		ts->polls[ts->poll_depth & (MAX_POLL_DEPTH - 1)].tokio = 0;
-	push_task(ts, id);
+	push_poll(ts, id);
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
@@ -660,7 +662,7 @@ int BPF_USDT(usdt_poll_end, __u64 id, __s64 wakers)
 
 	if (!ts)
 		return 0;
-	pop_task(ts);
+	pop_poll(ts);
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;

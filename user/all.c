@@ -86,12 +86,11 @@ static struct session *session_of(struct all *w, pid_t pid)
 	return NULL;
 }
 
-static void on_exec(void *ctx, uint32_t pid, uint64_t ts_ns, const char *comm)
+static void on_exec(void *ctx, uint32_t pid, uint64_t ts_ns)
 {
 	struct all *w = ctx;
 	struct session *s = session_of(w, (pid_t)pid);
 
-	(void)comm;
 	if (s) {
 		/* Its probes were for the old program: stop routing now. */
 		s->exec_seen = true;
@@ -134,37 +133,6 @@ static int async_kind(struct all *w, const char *exe)
 	v->mtime = st.st_mtim;
 	v->kind = kind;
 	return kind;
-}
-
-static void write_snapshot(struct all *w, struct session *s)
-{
-	char path[PATH_MAX];
-	struct snapshot_meta meta = {
-		.pid = (uint32_t)s->t.pid,
-		.command = s->t.command,
-		.exe = s->t.exe_real,
-		.now_ns = memscoped__now(),
-		.target_exited = s->t.exited,
-		.exit_status = -1,
-		.tasks_only = w->o->tasks_only,
-		.warnings = log__notes(),
-	};
-	int err;
-
-	if (!w->o->snapshot)
-		return;
-	memscoped__snapshot_path(w->o->snapshot, ++s->snap_seq,
-				 (meta.now_ns - model__start_ns(s->m)) /
-					 1000000000ull,
-				 s->t.pid, path, sizeof(path));
-	err = snapshot__write(s->m, &meta, path);
-	if (err)
-		pr_err("cannot write snapshot %s: %s", path,
-		       err == -ELOOP ? "it is a symbolic link" :
-				       strerror(-err));
-	else
-		pr_info("snapshot of pid %d written to %s", (int)s->t.pid,
-			path);
 }
 
 static void session_free(struct session *s)
@@ -211,6 +179,7 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 		return -ENOMEM;
 	s->t.pid = pid;
 	s->t.pidfd = -1;
+	s->t.exit_status = -1; /* not our child: unknown */
 	s->t.at_exec = at_exec;
 	snprintf(s->t.exe, sizeof(s->t.exe), "%s", path);
 	snprintf(s->t.exe_real, sizeof(s->t.exe_real), "%s", buf);
@@ -263,7 +232,6 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 			.pid = pid,
 			.model = s->m,
 			.attach = s->a,
-			.ringbuf_fd = -1,
 			.stats_fd = bpf_map__fd(w->skel->maps.stats),
 			.tstates_fd = bpf_map__fd(w->skel->maps.tstates),
 			.sample_bytes = o->sample_bytes,
@@ -310,10 +278,7 @@ static void session_end(struct all *w, size_t i)
 	uint64_t now = memscoped__now();
 
 	dispatch__remove(w->d, (uint32_t)s->t.pid);
-	collector__refresh_stats(s->c);
-	if (!s->t.exited && !s->exec_seen)
-		collector__scan_polls(s->c, 0);
-	model__tick(s->m, now);
+	memscoped__refresh(s->c, s->m, 0, now);
 	model__sample(s->m, now);
 	if (!o->quiet && w->out) {
 		fprintf(w->out, "== pid %d: %s (%s)\n", (int)s->t.pid,
@@ -324,7 +289,7 @@ static void session_end(struct all *w, size_t i)
 		summary__print(w->out, s->m, now);
 		fflush(w->out);
 	}
-	write_snapshot(w, s);
+	memscoped__write_snapshot(w->o, &s->t, s->m, &s->snap_seq);
 	pr_info("pid %d: no longer watched (%s)", (int)s->t.pid,
 		s->exec_seen ? "it ran another program" :
 		s->t.exited  ? "it exited" :
@@ -357,10 +322,9 @@ static int scan_proc(struct all *w)
 static void snapshot_all(struct all *w)
 {
 	for (size_t i = 0; i < w->ns; i++) {
-		collector__refresh_stats(w->s[i]->c);
-		collector__scan_polls(w->s[i]->c, 0);
-		model__tick(w->s[i]->m, memscoped__now());
-		write_snapshot(w, w->s[i]);
+		memscoped__refresh(w->s[i]->c, w->s[i]->m, 0, memscoped__now());
+		memscoped__write_snapshot(w->o, &w->s[i]->t, w->s[i]->m,
+					  &w->s[i]->snap_seq);
 	}
 }
 
@@ -471,10 +435,8 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 		now = memscoped__now();
 		if (now - last_tick >= 1000000000ull) {
 			for (size_t i = 0; i < w->ns; i++) {
-				collector__refresh_stats(w->s[i]->c);
-				collector__scan_polls(w->s[i]->c,
-						      COLLECTOR_LONG_POLL_NS);
-				model__tick(w->s[i]->m, now);
+				memscoped__refresh(w->s[i]->c, w->s[i]->m,
+						   COLLECTOR_LONG_POLL_NS, now);
 				model__sample(w->s[i]->m, now);
 			}
 			last_tick = now;

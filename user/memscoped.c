@@ -28,6 +28,7 @@
 
 #include "attach/attach.h"
 #include "collect/collector.h"
+#include "collect/dispatch.h"
 #include "log.h"
 #include "memscope.skel.h"
 #include "memscoped.h"
@@ -464,8 +465,10 @@ int memscoped__pidfd(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-void memscoped__snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
-			      pid_t pid, char *out, size_t len)
+/* FILE with {n} -> the snapshot's number, {t} -> seconds since start,
+ * {pid} -> the process. */
+static void snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
+			  pid_t pid, char *out, size_t len)
 {
 	size_t o = 0;
 
@@ -489,15 +492,14 @@ void memscoped__snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
 	out[o] = '\0';
 }
 
-static void write_snapshot(const struct options *o, const struct target *t,
-			   const struct model *m)
+void memscoped__write_snapshot(const struct options *o, const struct target *t,
+			      const struct model *m, unsigned *seq)
 {
-	static unsigned seq;
 	char path[PATH_MAX];
 	struct snapshot_meta meta = {
 		.pid = (uint32_t)t->pid,
 		.command = t->command,
-		.exe = t->exe,
+		.exe = t->exe_real[0] ? t->exe_real : t->exe,
 		.now_ns = memscoped__now(),
 		.target_exited = t->exited,
 		.exit_status = t->exited ? t->exit_status : -1,
@@ -508,15 +510,23 @@ static void write_snapshot(const struct options *o, const struct target *t,
 
 	if (!o->snapshot)
 		return;
-	memscoped__snapshot_path(o->snapshot, ++seq,
-				 (meta.now_ns - model__start_ns(m)) / 1000000000ull,
-				 t->pid, path, sizeof(path));
+	snapshot_path(o->snapshot, ++*seq,
+		      (meta.now_ns - model__start_ns(m)) / 1000000000ull, t->pid,
+		      path, sizeof(path));
 	err = snapshot__write(m, &meta, path);
 	if (err)
 		pr_err("cannot write snapshot %s: %s", path,
 		       err == -ELOOP ? "it is a symbolic link" : strerror(-err));
 	else
 		pr_info("snapshot written to %s", path);
+}
+
+void memscoped__refresh(struct collector *c, struct model *m,
+			uint64_t scan_min_ns, uint64_t now)
+{
+	collector__refresh_stats(c);
+	collector__scan_polls(c, scan_min_ns);
+	model__tick(m, now);
 }
 
 static void reap(struct target *t)
@@ -551,7 +561,8 @@ uint64_t memscoped__rss(pid_t pid)
 }
 
 static int run(const struct options *o, struct target *t, struct model *m,
-	       struct collector *c, int sfd, struct top *view)
+	       struct dispatch *d, struct collector *c, int sfd,
+	       struct top *view, unsigned *seq)
 {
 	uint64_t start = memscoped__now(), last_tick = start, last_snap = start;
 	uint64_t every = (uint64_t)(o->snapshot_every * 1e9);
@@ -567,7 +578,7 @@ static int run(const struct options *o, struct target *t, struct model *m,
 	};
 	/* poll() skips negative fds: no pidfd, no view. */
 	struct pollfd pfd[4] = {
-		{ .fd = collector__fd(c), .events = POLLIN },
+		{ .fd = dispatch__fd(d), .events = POLLIN },
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = t->pidfd, .events = POLLIN },
 		{ .fd = top__fd(view), .events = POLLIN },
@@ -582,17 +593,17 @@ static int run(const struct options *o, struct target *t, struct model *m,
 		n = poll(pfd, 4, 50);
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		if (collector__drain(c) < 0)
+		if (dispatch__drain(d) < 0)
 			return -EIO;
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGUSR1) {
-					collector__refresh_stats(c);
-					collector__scan_polls(c, 0);
-					model__tick(m, memscoped__now());
-					write_snapshot(o, t, m);
+					memscoped__refresh(c, m, 0,
+							   memscoped__now());
+					memscoped__write_snapshot(o, t, m,
+								  seq);
 				} else if (si.ssi_signo == SIGCHLD) {
 					reap(t);
 				} else {
@@ -611,26 +622,20 @@ static int run(const struct options *o, struct target *t, struct model *m,
 		if (n & TOP_ACT_QUIT)
 			return 0;
 		if (n & TOP_ACT_SNAPSHOT) {
-			collector__refresh_stats(c);
-			collector__scan_polls(c, 0);
-			model__tick(m, memscoped__now());
-			write_snapshot(o, t, m);
+			memscoped__refresh(c, m, 0, memscoped__now());
+			memscoped__write_snapshot(o, t, m, seq);
 		}
 		now = memscoped__now();
 		if (now - last_tick >= 1000000000ull) {
-			collector__refresh_stats(c);
-			collector__scan_polls(c, COLLECTOR_LONG_POLL_NS);
-			model__tick(m, now);
+			memscoped__refresh(c, m, COLLECTOR_LONG_POLL_NS, now);
 			model__sample(m, now);
 			last_tick = now;
 			if (view)
 				info.rss_bytes = memscoped__rss(t->pid);
 		}
 		if (every && now - last_snap >= every) {
-			collector__refresh_stats(c);
-			collector__scan_polls(c, 0);
-			model__tick(m, now);
-			write_snapshot(o, t, m);
+			memscoped__refresh(c, m, 0, now);
+			memscoped__write_snapshot(o, t, m, seq);
 			last_snap = now;
 		}
 		info.now_ns = now;
@@ -681,12 +686,14 @@ int main(int argc, char **argv)
 	struct target t = { .pidfd = -1 };
 	struct memscope_bpf *skel = NULL;
 	struct collector *c = NULL;
+	struct dispatch *d = NULL;
 	struct attach *a = NULL;
 	struct model *m = NULL;
 	struct top *view = NULL;
 	sigset_t mask, orig;
 	FILE *rec = NULL;
 	int sfd = -1, err, ret = EXIT_RUNTIME;
+	unsigned snap_seq = 0;
 	bool multi;
 
 	log__set_prog("memscoped");
@@ -804,7 +811,6 @@ int main(int argc, char **argv)
 				     .pid = t.pid,
 				     .model = m,
 				     .attach = a,
-				     .ringbuf_fd = bpf_map__fd(skel->maps.rb),
 				     .stats_fd = bpf_map__fd(skel->maps.stats),
 				     .tstates_fd = bpf_map__fd(skel->maps.tstates),
 				     .trace = o.trace ? stderr : NULL,
@@ -814,6 +820,10 @@ int main(int argc, char **argv)
 					       (o.sample_bytes || o.spawn_stacks),
 			     },
 			     &c);
+	if (!err)
+		err = dispatch__new(bpf_map__fd(skel->maps.rb), NULL, NULL, &d);
+	if (!err)
+		err = dispatch__add(d, (uint32_t)t.pid, c);
 	if (err) {
 		pr_err("cannot read the ring buffer: %s", strerror(-err));
 		goto cleanup;
@@ -826,23 +836,25 @@ int main(int argc, char **argv)
 	pr_info("attached to pid %d (%s): %zu probes", (int)t.pid, t.command,
 		attach__links(a));
 
-	err = run(&o, &t, m, c, sfd, view);
+	err = run(&o, &t, m, d, c, sfd, view, &snap_seq);
 	top__free(view); /* the terminal is back: summary and messages */
 	view = NULL;
 	if (err)
 		pr_err("event loop: %s", strerror(-err));
-	collector__drain(c);
-	collector__refresh_stats(c);
-	collector__scan_polls(c, 0);
-	model__tick(m, memscoped__now());
+	dispatch__drain(d);
+	if (dispatch__unclaimed(d))
+		pr_debug("%llu records of other processes (children of the target?) left aside",
+			 (unsigned long long)dispatch__unclaimed(d));
+	memscoped__refresh(c, m, 0, memscoped__now());
 	model__sample(m, memscoped__now());
 	if (!o.quiet)
 		summary__print(stdout, m, memscoped__now());
 	fflush(stdout);
-	write_snapshot(&o, &t, m);
+	memscoped__write_snapshot(&o, &t, m, &snap_seq);
 	ret = err ? EXIT_RUNTIME : 0;
 cleanup:
 	top__free(view);
+	dispatch__free(d);
 	collector__free(c);
 	if (rec && fclose(rec))
 		pr_err("writing %s: %s", o.record, strerror(errno));

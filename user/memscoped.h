@@ -13,7 +13,9 @@
 #define EXIT_RUNTIME 1
 
 struct attach;
+struct collector;
 struct memscope_bpf;
+struct model;
 struct top;
 
 struct options {
@@ -51,10 +53,13 @@ struct target {
 
 uint64_t memscoped__now(void); /* CLOCK_MONOTONIC, ns */
 void memscoped__cmdline(pid_t pid, char *out, size_t len);
-/* FILE with {n} -> the snapshot's number, {t} -> seconds since start,
- * {pid} -> the process. */
-void memscoped__snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
-			      pid_t pid, char *out, size_t len);
+/* t's snapshot to -s FILE (nothing without one); *seq numbers them. */
+void memscoped__write_snapshot(const struct options *o, const struct target *t,
+			       const struct model *m, unsigned *seq);
+/* Bring the model up to date before it is read: the kernel's counters,
+ * polls running for scan_min_ns or more, time-based states. */
+void memscoped__refresh(struct collector *c, struct model *m,
+			uint64_t scan_min_ns, uint64_t now);
 void memscoped__sample_intervals(struct memscope_bpf *skel, uint64_t mean);
 int memscoped__pidfd(pid_t pid);
 /* The resident set of pid, for the live view; 0 when unknown. */

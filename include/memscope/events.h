@@ -130,7 +130,8 @@ struct ms_thread_rec {
 	char comm[MS_COMM_LEN];
 };
 
-/* h.pid is the process that called execve(); comm is its new name. */
+/* h.pid is the process that called execve(); comm is its new name (for
+ * --trace-records: memscoped --all reads the rest from /proc). */
 struct ms_exec_rec {
 	struct ms_hdr h;
 	char comm[MS_COMM_LEN];
@@ -179,7 +180,10 @@ struct ms_stack_rec {
 #define MS_POLL_DEPTH 4 /* power of two */
 #define MS_VT_CACHE 16 /* power of two */
 
+/* One poll in progress on a thread. */
 struct ms_poll_entry {
+	__u64 task; /* tokio: Header address; USDT: the runtime's id */
+	/* tokio only, what the poll's entry read: */
 	__u64 begin_ns;
 	__u64 state;
 	__u64 vtable;
@@ -194,8 +198,7 @@ struct ms_poll_entry {
 struct ms_tstate {
 	__u64 args[3];
 	__u64 outer_sp; /* stack pointer at the outermost allocator entry */
-	__u64 task_stack[MS_POLL_DEPTH];
-	struct ms_poll_entry polls[MS_POLL_DEPTH]; /* tokio: what entry saw */
+	struct ms_poll_entry polls[MS_POLL_DEPTH]; /* innermost at poll_depth-1 */
 	__u32 depth; /* allocator calls in flight on this thread */
 	__u32 fn; /* outermost allocator call */
 	__u32 poll_depth;

@@ -291,10 +291,9 @@ static void expect_null(struct thread_state *ts, void *p, size_t size)
  * glibc freed the block (REALLOC_ZERO_BYTES_FREES); NULL otherwise is a
  * failure that leaves the old block alone.
  */
-static void do_realloc(struct thread_state *ts, struct block *b, size_t n)
+static void realloc_done(struct thread_state *ts, struct block *b, void *q,
+			 size_t n)
 {
-	void *q = realloc(b->p, n);
-
 	if (!q) {
 		if (n == 0 && b->p) {
 			count_free(ts, b);
@@ -310,6 +309,11 @@ static void do_realloc(struct thread_state *ts, struct block *b, size_t n)
 			ts->moved++;
 	}
 	*b = got(ts, q, n);
+}
+
+static void do_realloc(struct thread_state *ts, struct block *b, size_t n)
+{
+	realloc_done(ts, b, realloc(b->p, n), n);
 }
 
 /*
@@ -330,21 +334,7 @@ static void do_reallocarray(struct thread_state *ts, struct block *b,
 		ts->failed_as_expected++;
 		return;
 	}
-	if (!q) {
-		if (total == 0 && b->p) {
-			count_free(ts, b);
-			b->p = NULL;
-		}
-		return;
-	}
-	if (b->p) {
-		count_free(ts, b);
-		if (q == b->p)
-			ts->in_place++;
-		else
-			ts->moved++;
-	}
-	*b = got(ts, q, total);
+	realloc_done(ts, b, q, total);
 }
 
 /* ---- the mix ---------------------------------------------------------- */

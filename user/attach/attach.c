@@ -503,6 +503,18 @@ out:
 	return err ? err : (int)a->npoll;
 }
 
+static bool has_markers(const char *path)
+{
+	struct elf_file *ef;
+	bool has;
+
+	if (elf__open(path, &ef))
+		return false;
+	has = elf__section_contains(ef, ".note.stapsdt", "memscope");
+	elf__close(ef);
+	return has;
+}
+
 int attach__usdt(struct attach *a, const char *path)
 {
 	static const char *const names[] = { "task_spawn", "poll_begin",
@@ -513,15 +525,9 @@ int attach__usdt(struct attach *a, const char *path)
 		a->skel->progs.usdt_poll_end, a->skel->progs.usdt_complete,
 		a->skel->progs.usdt_cancel,   a->skel->progs.usdt_free,
 	};
-	struct elf_file *ef;
-	bool has;
 	int n = 0, err;
 
-	if (elf__open(path, &ef))
-		return 0;
-	has = elf__section_contains(ef, ".note.stapsdt", "memscope");
-	elf__close(ef);
-	if (!has)
+	if (!has_markers(path))
 		return 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct bpf_link *l;
@@ -737,18 +743,6 @@ static int tokio_poll_cb(const struct elf_sym *s, void *ctx)
 	(void)ctx;
 	return s->name[0] == '_' &&
 	       is_tokio_fn(s->name, "7runtime4task3raw", "poll");
-}
-
-static bool has_markers(const char *path)
-{
-	struct elf_file *ef;
-	bool has;
-
-	if (elf__open(path, &ef))
-		return false;
-	has = elf__section_contains(ef, ".note.stapsdt", "memscope");
-	elf__close(ef);
-	return has;
 }
 
 static int markers_needed_cb(const char *name, void *ctx)

@@ -34,7 +34,6 @@ static uint64_t now_ns(void)
 
 struct collector {
 	struct collector_opts o;
-	struct ring_buffer *rb;
 	struct idmap *vtables; /* checked vtables */
 	int mem_fd; /* /proc/PID/mem, read-only */
 	uint64_t load_bias;
@@ -372,12 +371,6 @@ void collector__flush(struct collector *c)
 	flush(c);
 }
 
-static int on_record(void *ctx, void *data, size_t len)
-{
-	collector__feed(ctx, data, len);
-	return 0;
-}
-
 void collector__feed(struct collector *c, const void *data, size_t len)
 {
 	const struct ms_hdr *h = data;
@@ -418,7 +411,6 @@ void collector__feed(struct collector *c, const void *data, size_t len)
 int collector__new(const struct collector_opts *opts, struct collector **out)
 {
 	struct collector *c = calloc(1, sizeof(*c));
-	int err;
 
 	if (!c)
 		return -ENOMEM;
@@ -426,15 +418,10 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	c->vtables = idmap__new();
 	c->stacks = idmap__new();
 	if (!c->vtables || !c->stacks) {
-		err = -ENOMEM;
-		goto err_free;
-	}
-	if (opts->ringbuf_fd >= 0) {
-		c->rb = ring_buffer__new(opts->ringbuf_fd, on_record, c, NULL);
-		if (!c->rb) {
-			err = -errno;
-			goto err_map;
-		}
+		idmap__free(c->stacks);
+		idmap__free(c->vtables);
+		free(c);
+		return -ENOMEM;
 	}
 	c->mem_fd = -1;
 	/* Open the symbolizer now, while the target surely lives (launch
@@ -444,12 +431,6 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		c->sym = NULL;
 	*out = c;
 	return 0;
-err_map:
-	idmap__free(c->stacks);
-	idmap__free(c->vtables);
-err_free:
-	free(c);
-	return err;
 }
 
 void collector__free(struct collector *c)
@@ -458,7 +439,6 @@ void collector__free(struct collector *c)
 		return;
 	if (c->mem_fd >= 0)
 		close(c->mem_fd);
-	ring_buffer__free(c->rb);
 	if (c->stacks_seen)
 		pr_debug("stacks: %llu, %llu distinct, %.1f us each",
 			 (unsigned long long)c->stacks_seen,
@@ -468,34 +448,6 @@ void collector__free(struct collector *c)
 	idmap__free(c->stacks);
 	idmap__free(c->vtables);
 	free(c);
-}
-
-int collector__fd(const struct collector *c)
-{
-	return c->rb ? ring_buffer__epoll_fd(c->rb) : -1;
-}
-
-long collector__drain(struct collector *c)
-{
-	long total = 0;
-	int n;
-
-	if (!c->rb) {
-		flush(c);
-		return 0;
-	}
-
-	/* ring_buffer__consume() returns at most INT_MAX per call. */
-	do {
-		n = ring_buffer__consume(c->rb);
-		if (n < 0) {
-			flush(c);
-			return n;
-		}
-		total += n;
-	} while (n > 0);
-	flush(c);
-	return total;
 }
 
 void collector__refresh_stats(struct collector *c)
@@ -569,7 +521,7 @@ void collector__scan_polls(struct collector *c, uint64_t min_ns)
 				continue;
 			check_vtable(c, e->vtable, e->fn);
 			model__poll_running(c->o.model, (uint32_t)tid,
-					    st.task_stack[k], e->begin_ns,
+					    e->task, e->begin_ns,
 					    e->vtable, e->owner_id, e->task_id,
 					    e->flags);
 		}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Drains the ring buffer into the model; checks tokio layouts per process. */
+/* Takes one process's records (from the dispatcher) into its model;
+ * checks tokio layouts, symbolizes stacks. */
 #ifndef MS_COLLECTOR_H
 #define MS_COLLECTOR_H
 
@@ -15,7 +16,6 @@ struct collector_opts {
 	pid_t pid;
 	struct model *model;
 	const struct attach *attach;
-	int ringbuf_fd; /* -1: records come through collector__feed() */
 	int stats_fd;
 	int tstates_fd; /* per-thread BPF state (polls in progress), or -1 */
 	FILE *trace; /* print every record here (debugging), or NULL */
@@ -30,13 +30,8 @@ struct collector_opts {
 
 int collector__new(const struct collector_opts *opts, struct collector **out);
 void collector__free(struct collector *c);
-/* Readable when records wait (after a wake-up). */
-int collector__fd(const struct collector *c);
-/* Consume everything committed so far. Records consumed, or -errno. */
-long collector__drain(struct collector *c);
-/* Without a ring of its own (memscoped --all reads one ring for several
- * processes): take one record of this process; flush() hands what waits
- * in the batch to the model. */
+/* One record of this process, as the dispatcher hands it over; flush()
+ * gives what waits in the batch to the model (after each drain). */
 void collector__feed(struct collector *c, const void *data, size_t len);
 void collector__flush(struct collector *c);
 /* Copy the kernel-side counters (lost events...) into the model. */

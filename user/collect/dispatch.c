@@ -2,7 +2,6 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "collect/collector.h"
 #include "collect/dispatch.h"
@@ -47,16 +46,10 @@ static int on_record(void *ctx, void *data, size_t len)
 		return 0;
 	}
 	if (h->type == MS_REC_EXEC) {
-		const struct ms_exec_rec *r = data;
-		char comm[MS_COMM_LEN + 1];
-
-		if (len < sizeof(*r))
-			return 0;
-		memcpy(comm, r->comm, MS_COMM_LEN);
-		comm[MS_COMM_LEN] = '\0';
 		/* A watched process that runs a new program is a new target:
 		 * the caller ends its session first. */
-		d->on_exec(d->ctx, h->pid, h->ts_ns, comm);
+		if (d->on_exec && len >= sizeof(struct ms_exec_rec))
+			d->on_exec(d->ctx, h->pid, h->ts_ns);
 		return 0;
 	}
 	c = route_find(d, h->pid);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * memscoped --all: one ring buffer carries the records of every watched
- * process. The dispatcher hands each record to its process's collector
- * and the exec notices to the caller.
+ * One ring buffer carries the records of every watched process (one, or
+ * all of them with --all). The dispatcher drains it, hands each record to
+ * its process's collector and the exec notices (--all) to the caller.
  */
 #ifndef MS_DISPATCH_H
 #define MS_DISPATCH_H
@@ -13,9 +13,9 @@ struct dispatch;
 struct collector;
 
 /* A process executed a new program (MS_REC_EXEC). */
-typedef void (*dispatch_exec_fn)(void *ctx, uint32_t pid, uint64_t ts_ns,
-				 const char *comm);
+typedef void (*dispatch_exec_fn)(void *ctx, uint32_t pid, uint64_t ts_ns);
 
+/* on_exec: NULL when no exec notices come. */
 int dispatch__new(int ringbuf_fd, dispatch_exec_fn on_exec, void *ctx,
 		  struct dispatch **out);
 void dispatch__free(struct dispatch *d);
@@ -31,7 +31,7 @@ void dispatch__remove(struct dispatch *d, uint32_t pid);
  * Records consumed, or -errno. */
 long dispatch__drain(struct dispatch *d);
 /* Records of processes no longer (or never) watched: a process that
- * exits leaves a few in flight. */
+ * exits leaves a few in flight, a forked child of a target some more. */
 uint64_t dispatch__unclaimed(const struct dispatch *d);
 
 #endif

@@ -516,6 +516,28 @@ static void thread_polls(struct model *m, struct thread *th)
 		th->runtime = true;
 }
 
+/* key is in a poll on th since begin_ns (tokio: its record comes at the
+ * poll's end): find or create the task, and it runs. */
+static struct ms_task *tokio_in_poll(struct model *m, struct thread *th,
+				     uint64_t key, uint64_t begin_ns,
+				     uint32_t *idx)
+{
+	struct ms_task *t = task_by_key(m, key, idx);
+
+	if (!t)
+		t = tokio_discover(m, key, begin_ns, idx);
+	if (!t || t->runtime != MS_RT_TOKIO)
+		return NULL;
+	if (th)
+		thread_polls(m, th);
+	if (t->state != TASK_COMPLETED && t->state != TASK_CANCELLED) {
+		t->state = TASK_RUNNING;
+		t->in_poll = true;
+		t->last_poll_ns = rel_ns(m, begin_ns);
+	}
+	return t;
+}
+
 static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 {
 	struct thread *th = thread_get(m, r->h.tid);
@@ -546,13 +568,8 @@ static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 		 * poll's end, its allocations first. */
 		uint32_t idx;
 
-		if (tokio_discover(m, r->task, r->h.ts_ns, &idx)) {
+		if (tokio_in_poll(m, th, r->task, r->h.ts_ns, &idx))
 			owner = idx + OWNER_TASK0;
-			m->tasks[idx].state = TASK_RUNNING;
-			m->tasks[idx].in_poll = true;
-			if (th)
-				thread_polls(m, th);
-		}
 	}
 	e.addr = r->addr;
 	e.size = r->size;
@@ -769,25 +786,14 @@ void model__poll_running(struct model *m, uint32_t tid, uint64_t key,
 			 uint64_t begin_ns, uint64_t vtable, uint64_t owner_id,
 			 uint64_t task_id, uint32_t flags)
 {
-	struct thread *th = thread_get(m, tid);
 	struct ms_task *t;
 	uint32_t idx;
 
 	if (!key)
 		return;
-	t = task_by_key(m, key, &idx);
-	if (!t)
-		t = tokio_discover(m, key, begin_ns, &idx);
-	if (!t || t->runtime != MS_RT_TOKIO)
-		return;
-	tokio_identify(m, t, vtable, owner_id, task_id, flags);
-	if (th)
-		thread_polls(m, th);
-	if (t->state == TASK_COMPLETED || t->state == TASK_CANCELLED)
-		return;
-	t->state = TASK_RUNNING;
-	t->in_poll = true;
-	t->last_poll_ns = rel_ns(m, begin_ns);
+	t = tokio_in_poll(m, thread_get(m, tid), key, begin_ns, &idx);
+	if (t)
+		tokio_identify(m, t, vtable, owner_id, task_id, flags);
 }
 
 static int on_task(struct model *m, const struct ms_task_rec *r)
