@@ -31,8 +31,9 @@ const volatile bool spawn_stacks = false;
 #define SAMPLE_TABLE 1024
 #define VT_CACHE MS_VT_CACHE
 /* A task's Header and the start of its Core: state, queue_next, vtable,
- * owner_id, then (repr(C) Core, 8-aligned future) scheduler and task id. */
-#define HDR_WORDS 6
+ * owner_id, then (repr(C) Core) scheduler, task id, and the stage where a
+ * boxed future's pointer sits. */
+#define HDR_WORDS MS_TOKIO_CELL_WORDS
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -168,6 +169,7 @@ static __always_inline void emit_tokio_poll(struct ms_tstate *ts,
 	r->owner_id = e->owner_id;
 	r->fn = e->fn;
 	r->flags = e->flags | flags;
+	r->future_word = e->future_word;
 	submit(ts, r);
 }
 
@@ -469,20 +471,34 @@ static __always_inline struct ms_poll_entry *pop_poll(struct ms_tstate *ts)
 	return e;
 }
 
-/* The id offset of a vtable: from the thread's cache, or read once. */
-static __always_inline __u64 vt_id_offset(struct ms_tstate *ts, __u64 vtable)
+/* Offsets of a vtable, from the thread's cache or read once: the id's,
+ * and (<< 32) where a boxed future's pointer would be. The Core is
+ * repr(C): scheduler, id, tokio_unstable's spawn location, then the stage,
+ * a repr(C) enum (1.40+) whose 8-byte tag precedes a boxed future's
+ * pointer. ~0: unreadable. */
+static __always_inline __u64 vt_offsets(struct ms_tstate *ts, __u64 vtable)
 {
 	__u32 k = (vtable >> 3) & (VT_CACHE - 1);
-	__u64 vt[3];
+	__u64 vt[4], last, offs;
 
 	if (ts->vt_addr[k] == vtable)
-		return ts->vt_id_off[k];
+		return ts->vt_offs[k];
 	if (bpf_probe_read_user(vt, sizeof(vt),
-				(void *)(vtable + MS_TOKIO_VT_OFFSETS * 8)))
-		return ~0ull;
+				(void *)(vtable + MS_TOKIO_VT_OFFSETS * 8))) {
+		if (bpf_probe_read_user(vt, 3 * sizeof(__u64),
+					(void *)(vtable + MS_TOKIO_VT_OFFSETS * 8)))
+			return ~0ull;
+		vt[3] = 0;
+	}
+	last = vt[2];
+	/* The same test as tokio_vt__location_off(). */
+	if (!(vt[3] & 7) && vt[3] >= vt[2] + 8 && vt[3] <= vt[2] + 16 &&
+	    vt[3] + 8 <= vt[0])
+		last = vt[3];
+	offs = (vt[2] & 0xffffffffull) | ((last + 16) & 0xffffffffull) << 32;
 	ts->vt_addr[k] = vtable;
-	ts->vt_id_off[k] = vt[2];
-	return vt[2];
+	ts->vt_offs[k] = offs;
+	return offs;
 }
 
 /* raw::poll(NonNull<Header>): one copy per future type; cookie = index.
@@ -493,7 +509,7 @@ int tokio_poll_enter(struct pt_regs *ctx)
 {
 	struct ms_tstate *ts = get_tstate();
 	__u64 header = PT_REGS_PARM1(ctx);
-	__u64 hw[HDR_WORDS], off;
+	__u64 hw[HDR_WORDS], offs, off, fw;
 	struct ms_poll_entry *e;
 	struct ms_poll_rec *r;
 
@@ -507,6 +523,7 @@ int tokio_poll_enter(struct pt_regs *ctx)
 	e->flags = 0;
 	e->tokio = 1;
 	e->task_id = 0;
+	e->future_word = 0;
 	if (bpf_probe_read_user(hw, sizeof(hw), (void *)header)) {
 		stat_inc(MS_STAT_READ_FAILED);
 		e->flags = MS_POLL_F_READ_FAILED;
@@ -516,17 +533,24 @@ int tokio_poll_enter(struct pt_regs *ctx)
 	e->state = hw[0];
 	e->vtable = hw[2];
 	e->owner_id = hw[3];
-	/* The offset is validated per vtable in user space; a bad one only
-	 * yields an id that is then ignored. */
-	off = vt_id_offset(ts, hw[2]);
+	/* The offsets are validated per vtable in user space; bad ones only
+	 * yield an id or a word that is then ignored. */
+	offs = vt_offsets(ts, hw[2]);
+	off = offs & 0xffffffffull;
+	fw = offs >> 32;
 	if (off == 32)
 		e->task_id = hw[4];
 	else if (off == 40)
 		e->task_id = hw[5];
+	else if (off == 48)
+		e->task_id = hw[6];
 	else if (off < 4096 &&
 		 bpf_probe_read_user(&e->task_id, sizeof(__u64),
 				     (void *)(header + off)))
 		e->task_id = 0;
+	for (int i = 4; i < HDR_WORDS; i++)
+		if (fw == i * 8)
+			e->future_word = hw[i];
 	if (hw[3])
 		return 0;
 	/* The runtime's own task: its poll may last as long as the runtime,
@@ -570,7 +594,7 @@ int tokio_poll_ret(struct pt_regs *ctx)
 }
 
 static __always_inline int emit_task(__u16 type, __u16 rt, __u64 task,
-				     __u64 parent, __u64 size)
+				     __u64 parent, __u64 size, __u64 state)
 {
 	struct ms_task_rec *r = reserve(sizeof(*r));
 
@@ -580,18 +604,23 @@ static __always_inline int emit_task(__u16 type, __u16 rt, __u64 task,
 	r->task = task;
 	r->parent = parent;
 	r->size = size;
+	r->state = state;
 	submit(NULL, r);
 	return 0;
 }
 
-/* raw::shutdown: the runtime is shutting down and cancels this task. */
+/* raw::shutdown: the runtime is shutting down and cancels this task. Its
+ * state word tells whether abort() had cancelled it before. */
 SEC("uprobe")
 int tokio_shutdown(struct pt_regs *ctx)
 {
+	__u64 task = PT_REGS_PARM1(ctx), state = 0;
+
 	if (!get_tstate())
 		return 0;
-	return emit_task(MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, PT_REGS_PARM1(ctx),
-			 0, 0);
+	if (bpf_probe_read_user(&state, sizeof(state), (void *)task))
+		stat_inc(MS_STAT_READ_FAILED);
+	return emit_task(MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, task, 0, 0, state);
 }
 
 /* Functions that spawn tasks (tokio's OwnedTasks::bind, spawn_blocking...):
@@ -606,6 +635,21 @@ int spawn_enter(struct pt_regs *ctx)
 		return 0;
 	if (!ts->spawn_depth++)
 		ts->spawn_taken = 0;
+	return 0;
+}
+
+/* OwnedTasks::bind_inner(&self, task, notified) (tokio 1.30+): the cell
+ * was allocated by the caller, which is the spawn path; task and notified
+ * are the same Header. */
+SEC("uprobe")
+int spawn_bound(struct pt_regs *ctx)
+{
+	__u64 task = PT_REGS_PARM2(ctx);
+
+	if (!spawn_stacks || !task || task != PT_REGS_PARM3(ctx) ||
+	    !get_tstate())
+		return 0;
+	emit_stack(ctx, MS_STACK_SPAWN, task, 0, 0);
 	return 0;
 }
 
@@ -626,7 +670,7 @@ int BPF_USDT(usdt_spawn, __u64 id, __u64 parent, __u64 size)
 {
 	if (!get_tstate())
 		return 0;
-	emit_task(MS_REC_TASK_SPAWN, MS_RT_USDT, id, parent, size);
+	emit_task(MS_REC_TASK_SPAWN, MS_RT_USDT, id, parent, size, 0);
 	/* addr = the task id: user space files it under the task. */
 	if (spawn_stacks)
 		emit_stack(ctx, MS_STACK_SPAWN_USDT, id, 0, 128);
@@ -681,7 +725,7 @@ int BPF_USDT(usdt_complete, __u64 id)
 {
 	if (!get_tstate())
 		return 0;
-	return emit_task(MS_REC_TASK_COMPLETE, MS_RT_USDT, id, 0, 0);
+	return emit_task(MS_REC_TASK_COMPLETE, MS_RT_USDT, id, 0, 0, 0);
 }
 
 SEC("usdt")
@@ -689,7 +733,7 @@ int BPF_USDT(usdt_cancel, __u64 id)
 {
 	if (!get_tstate())
 		return 0;
-	return emit_task(MS_REC_TASK_CANCEL, MS_RT_USDT, id, 0, 0);
+	return emit_task(MS_REC_TASK_CANCEL, MS_RT_USDT, id, 0, 0, 0);
 }
 
 SEC("usdt")
@@ -697,7 +741,7 @@ int BPF_USDT(usdt_free, __u64 id)
 {
 	if (!get_tstate())
 		return 0;
-	return emit_task(MS_REC_TASK_FREE, MS_RT_USDT, id, 0, 0);
+	return emit_task(MS_REC_TASK_FREE, MS_RT_USDT, id, 0, 0, 0);
 }
 
 /* ---- --all: new programs ---------------------------------------------- */

@@ -645,6 +645,24 @@ static int run(const struct options *o, struct target *t, struct model *m,
 	}
 }
 
+/* What a user should know about a tokio program's task probes. */
+static void memscoped__tokio_notes(const struct options *o, const struct attach *a,
+			    const char *exe)
+{
+	struct attach_tokio_info ti;
+
+	attach__tokio_info(a, &ti);
+	pr_debug("tokio %u.%u.%u: %zu task types, %zu poll functions, %zu spawn functions",
+		 ti.version / 1000000, ti.version / 1000 % 1000,
+		 ti.version % 1000, ti.vtables, ti.polls, ti.spawn_fns);
+	if (ti.stripped && !ti.debug_file && o->spawn_stacks)
+		log__note("%s is stripped and no debug file was found (--debug-dir): tasks are tracked, spawn sites are not",
+			  exe);
+	else if (!ti.spawn_fns && o->spawn_stacks)
+		log__note("%s: no task-creating function found: tasks are tracked, spawn sites are not",
+			  exe);
+}
+
 int memscoped__probe(const struct options *o, struct attach *a,
 		     const struct target *t)
 {
@@ -663,15 +681,11 @@ int memscoped__probe(const struct options *o, struct attach *a,
 	n = attach__tokio(a, t->exe, o->floor);
 	if (o->floor)
 		return 0;
-	if (n < 0) {
+	if (n < 0)
 		pr_warn("cannot probe tokio's task functions: %s",
 			strerror(-n));
-	} else if (n > 0) {
-		pr_debug("tokio: %d task poll functions", n);
-	} else if (attach__exe_stripped(a)) {
-		log__note("%s has no symbol table (stripped): no task probes, allocations are still tracked",
-			  t->exe);
-	}
+	else if (n > 0)
+		memscoped__tokio_notes(o, a, t->exe);
 	n = attach__usdt(a, t->exe);
 	n += t->launched || t->at_exec ? attach__usdt_needed(a, t->exe) :
 			   attach__usdt_mapped(a, t->pid, t->exe_real);

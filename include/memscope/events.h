@@ -116,6 +116,10 @@ struct ms_tokio_poll_rec {
 	__u64 owner_id;
 	__u32 fn;
 	__u32 flags;
+	/* The word where a boxed future's pointer sits (tokio boxes futures
+	 * over 16 KiB at spawn, 1.39+), read at entry: user space knows from
+	 * the vtable's layout whether it is one. */
+	__u64 future_word;
 };
 
 struct ms_task_rec {
@@ -123,6 +127,9 @@ struct ms_task_rec {
 	__u64 task;
 	__u64 parent;
 	__u64 size;
+	/* MS_REC_TASK_SHUTDOWN: tokio's Header.state when raw::shutdown was
+	 * entered (CANCELLED set: aborted before the shutdown). */
+	__u64 state;
 };
 
 struct ms_thread_rec {
@@ -193,6 +200,7 @@ struct ms_poll_entry {
 	__u32 flags; /* MS_POLL_F_* */
 	__u32 tokio; /* 0: a USDT poll's slot */
 	__u32 reported; /* its record went out at the free of its cell */
+	__u64 future_word; /* see ms_tokio_poll_rec */
 };
 
 struct ms_tstate {
@@ -208,10 +216,11 @@ struct ms_tstate {
 	__u32 spawn_taken; /* its stack was taken already */
 	__u32 announced_sample;
 	__u32 nsubmit;
-	/* tokio: the id offset of recently polled vtables, so that a poll
-	 * reads the task's memory once instead of three times. */
+	/* tokio: the offsets of recently polled vtables (id, and where a
+	 * boxed future's pointer would be, << 32), so that a poll reads the
+	 * task's memory once instead of three times. */
 	__u64 vt_addr[MS_VT_CACHE];
-	__u64 vt_id_off[MS_VT_CACHE];
+	__u64 vt_offs[MS_VT_CACHE];
 };
 
 /* Indexes in the per-CPU "stats" array map. */
@@ -232,10 +241,32 @@ enum ms_stat {
 #define MS_TOKIO_JOIN_WAKER 0x10ull
 #define MS_TOKIO_CANCELLED 0x20ull
 #define MS_TOKIO_REF_SHIFT 6
+/* tokio 1.39+ boxes futures larger than this at spawn (release builds):
+ * the task's Cell then holds only the pointer. */
+#define MS_TOKIO_BOX_THRESHOLD 16384
 
-/* tokio Vtable: 7 function pointers, then trailer/scheduler/id offsets. */
+/* tokio Vtable: 7 function pointers, then trailer/scheduler/id offsets
+ * (and with tokio_unstable, 1.46+, the spawn location's). */
 #define MS_TOKIO_VT_POLL 0
 #define MS_TOKIO_VT_OFFSETS 7
-#define MS_TOKIO_VT_WORDS 10
+#define MS_TOKIO_VT_WORDS 11
+/* Words of a task read at poll entry: Header, then Core's start. */
+#define MS_TOKIO_CELL_WORDS 10
+
+/* The layout both sides rely on: no padding a compiler could place
+ * differently, and sizes the decoder checks. */
+_Static_assert(sizeof(struct ms_hdr) == 24, "ms_hdr");
+_Static_assert(sizeof(struct ms_alloc_rec) == 56, "ms_alloc_rec");
+_Static_assert(sizeof(struct ms_free_rec) == 48, "ms_free_rec");
+_Static_assert(sizeof(struct ms_poll_rec) == 72, "ms_poll_rec");
+_Static_assert(sizeof(struct ms_tokio_poll_rec) == 96, "ms_tokio_poll_rec");
+_Static_assert(sizeof(struct ms_task_rec) == 56, "ms_task_rec");
+_Static_assert(sizeof(struct ms_thread_rec) == 40, "ms_thread_rec");
+_Static_assert(sizeof(struct ms_exec_rec) == 40, "ms_exec_rec");
+_Static_assert(sizeof(struct ms_stack_rec) ==
+		       24 + 10 * 8 + 16 + 16 * MS_STACK_RET_FIX +
+			       8 * MS_STACK_FP_DEPTH + MS_STACK_BYTES,
+	       "ms_stack_rec");
+_Static_assert(sizeof(struct ms_poll_entry) == 72, "ms_poll_entry");
 
 #endif /* MEMSCOPE_EVENTS_H */

@@ -558,7 +558,8 @@ static void test_tokio_discovery(void **state)
 	assert_int_equal(k->parent, MS_TASK_NO_PARENT);
 	assert_int_equal(k->state, TASK_PENDING);
 	assert_int_equal(k->nf_reason, NF_NONE);
-	assert_int_equal(k->future_size, 512);
+	assert_int_equal(k->cell_size, 512);
+	assert_int_equal(k->future_size, 0); /* no layout for V given */
 	assert_int_equal(k->busy_ns, 2 * MS);
 	assert_int_equal(h->key, H);
 	assert_int_equal(h->runtime, MS_RT_TOKIO);
@@ -566,7 +567,7 @@ static void test_tokio_discovery(void **state)
 	assert_int_equal(h->owner_id, 1);
 	assert_int_equal(h->vtable, V);
 	/* The Cell tells size, spawn time and the spawning task. */
-	assert_int_equal(h->future_size, 256);
+	assert_int_equal(h->cell_size, 256);
 	assert_true(h->spawn_known);
 	assert_int_equal(h->spawned_ns, 3 * MS);
 	assert_int_not_equal(h->parent, MS_TASK_NO_PARENT);
@@ -773,7 +774,7 @@ static void test_tokio_free_during_poll_and_reuse(void **state)
 	assert_int_equal(model__task_count(m), 3);
 	n = task_by_id(m, 8);
 	assert_int_equal(n->key, H);
-	assert_int_equal(n->future_size, 384);
+	assert_int_equal(n->cell_size, 384);
 	assert_int_equal(n->state, TASK_RUNNING);
 	assert_int_equal(n->nf_reason, NF_NONE);
 	assert_false(n->freed);
@@ -892,6 +893,138 @@ static void tpoll(struct model *m, uint32_t tid, uint64_t begin, uint64_t end,
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
 }
 
+/* A whole poll with the word the entry read where a boxed future's
+ * pointer would sit. */
+static void tpoll_word(struct model *m, uint32_t tid, uint64_t begin,
+		       uint64_t end, uint64_t task, uint64_t st, uint64_t id,
+		       uint64_t vtable, uint64_t word)
+{
+	struct ms_tokio_poll_rec r;
+
+	memset(&r, 0, sizeof(r));
+	hdr(&r.h, MS_REC_TOKIO_POLL, MS_RT_TOKIO, tid, end);
+	r.task = task;
+	r.begin_ns = START + begin;
+	r.begin_state = IDLE3 | MS_TOKIO_RUNNING;
+	r.state = st;
+	r.vtable = vtable;
+	r.task_id = id;
+	r.owner_id = 1;
+	r.future_word = word;
+	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+}
+
+/* The future's size comes from its task type's layout; the cell is the
+ * runtime's per-task allocation, a figure of its own. */
+static void test_tokio_layout_future_size(void **state)
+{
+	struct model *m = new_model();
+	const struct ms_task *h, *k;
+	struct ms_async a;
+
+	model__tokio_layout(m, V, 184, false);
+	alloc_fn(m, MAIN, 1 * MS, MS_FN_POSIX_MEMALIGN, H, 384, 0, 0);
+	tpoll_word(m, W1, 2 * MS, 3 * MS, H, IDLE3, 7, V, 0xdead);
+	/* A task type the collector did not vouch for: size unknown. */
+	alloc_fn(m, MAIN, 4 * MS, MS_FN_POSIX_MEMALIGN, K, 256, 0, 0);
+	tpoll_word(m, W1, 5 * MS, 6 * MS, K, IDLE3, 8, VBAD, 0);
+	h = task_by_id(m, 7);
+	k = task_by_id(m, 8);
+	assert_int_equal(h->future_size, 184);
+	assert_int_equal(h->cell_size, 384);
+	assert_int_equal(k->future_size, 0);
+	assert_int_equal(k->cell_size, 256);
+	model__async(m, &a);
+	assert_int_equal(a.future_state_overhead, 184);
+	assert_int_equal(a.largest_future_size, 184);
+	assert_int_equal(a.average_future_size, 184);
+	assert_int_equal(a.task_cell_bytes, 640);
+}
+
+/* tokio 1.39+: a future over 16 KiB was boxed by the spawner just before
+ * the cell; the cell holds its pointer. The box is the future, and the
+ * task's. A small future whose first word points at a big block the task
+ * did not get from its spawner stays the size its layout says. */
+static void test_tokio_boxed_future(void **state)
+{
+	struct model *m = new_model();
+	const struct ms_task *h, *k;
+
+	model__tokio_layout(m, V, 32, true);
+	alloc(m, MAIN, 1 * MS, X1, 100120, 0); /* Box::pin(future) */
+	alloc_fn(m, MAIN, 1 * MS, MS_FN_POSIX_MEMALIGN, H, 256, 0, 0);
+	assert_int_equal(model__thread_mem(m)->live_bytes, 100120 + 256);
+	tpoll_word(m, W1, 2 * MS, 3 * MS, H, IDLE3, 7, V, X1);
+	h = task_by_id(m, 7);
+	assert_int_equal(h->future_size, 100120);
+	assert_int_equal(h->cell_size, 256);
+	assert_int_equal(h->mem.live_bytes, 100120);
+	assert_int_equal(h->mem.alloc_count, 1);
+	assert_int_equal(model__thread_mem(m)->live_bytes, 256);
+	assert_int_equal(model__thread_mem(m)->alloc_count, 1);
+	assert_int_equal(model__totals(m)->live_bytes, 100120 + 256);
+	/* Freed by the task: its figures, nobody else's. */
+	free_rec(m, W1, 4 * MS, X1, H, 0);
+	assert_int_equal(task_by_id(m, 7)->mem.free_bytes, 100120);
+	assert_int_equal(model__thread_mem(m)->free_count, 0);
+
+	/* A block allocated after the cell is no boxed future. */
+	alloc_fn(m, MAIN, 5 * MS, MS_FN_POSIX_MEMALIGN, K, 256, 0, 0);
+	alloc(m, MAIN, 6 * MS, X2, 40000, 0);
+	tpoll_word(m, W1, 7 * MS, 8 * MS, K, IDLE3, 8, V, X2);
+	k = task_by_id(m, 8);
+	assert_int_equal(k->future_size, 32);
+	assert_int_equal(k->mem.live_bytes, 0);
+	/* Nor is a small one. */
+	alloc(m, MAIN, 9 * MS, X3, 16384, 0);
+	alloc_fn(m, MAIN, 9 * MS, MS_FN_POSIX_MEMALIGN, H2, 256, 0, 0);
+	tpoll_word(m, W1, 10 * MS, 11 * MS, H2, IDLE3, 9, V, X3);
+	assert_int_equal(task_by_id(m, 9)->future_size, 32);
+}
+
+/* The leak demo: tasks aborted, then the runtime shut down before they
+ * ran again. CANCELLED was set when raw::shutdown came: aborted, not
+ * shutdown. A task alive and never aborted: shutdown. */
+static void test_tokio_aborted_then_shutdown(void **state)
+{
+	struct model *m = new_model();
+	struct ms_task_rec r;
+
+	alloc(m, MAIN, 1 * MS, H, 256, 0);
+	tpoll_word(m, W1, 2 * MS, 3 * MS, H, IDLE3, 7, V, 0);
+	alloc(m, MAIN, 1 * MS, H2, 256, 0);
+	tpoll_word(m, W1, 4 * MS, 5 * MS, H2, IDLE3, 8, V, 0);
+	memset(&r, 0, sizeof(r));
+	hdr(&r.h, MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, MAIN, 10 * MS);
+	r.task = H;
+	r.state = IDLE3 | MS_TOKIO_NOTIFIED | MS_TOKIO_CANCELLED;
+	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	assert_int_equal(task_by_id(m, 7)->nf_reason, NF_ABORTED);
+	r.task = H2;
+	r.state = IDLE3;
+	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	free_rec(m, MAIN, 11 * MS, H, 0, 0);
+	free_rec(m, MAIN, 12 * MS, H2, 0, 0);
+	assert_int_equal(task_by_id(m, 7)->state, TASK_CANCELLED);
+	assert_int_equal(task_by_id(m, 7)->nf_reason, NF_ABORTED);
+	assert_int_equal(task_by_id(m, 8)->state, TASK_CANCELLED);
+	assert_int_equal(task_by_id(m, 8)->nf_reason, NF_SHUTDOWN);
+}
+
+/* tokio 1.53 names its workers "tokio-rt-worker": what they allocate
+ * outside tasks is the runtime's, from their first allocation. */
+static void test_tokio_worker_names(void **state)
+{
+	struct model *m = new_model();
+
+	thread_rec(m, W1, 1 * MS, "tokio-rt-worker");
+	thread_rec(m, W2, 1 * MS, "tokio-runtime-w");
+	alloc(m, W1, 2 * MS, A1, 100, 0);
+	alloc(m, W2, 2 * MS, A2, 50, 0);
+	assert_int_equal(model__runtime_mem(m)->alloc_bytes, 150);
+	assert_int_equal(model__thread_mem(m)->alloc_bytes, 0);
+}
+
 /* The first poll: its allocations come before its record and already
  * belong to the task, found through its cell. */
 static void test_tokio_poll_record_first_poll(void **state)
@@ -913,7 +1046,7 @@ static void test_tokio_poll_record_first_poll(void **state)
 	assert_int_equal(h->state, TASK_PENDING);
 	assert_int_equal(h->polls, 1);
 	assert_int_equal(h->busy_ns, 3 * MS);
-	assert_int_equal(h->future_size, 256);
+	assert_int_equal(h->cell_size, 256);
 	assert_true(h->spawn_known);
 	assert_int_equal(h->mem.alloc_bytes, 100);
 	assert_int_equal(model__runtime_mem(m)->alloc_count, 0);
@@ -1204,10 +1337,11 @@ static void test_async_figures(void **state)
 	model__async(m, &a);
 	assert_int_equal(a.async_allocation_count, 3);
 	assert_int_equal(a.async_allocation_bytes, 250);
-	/* User tasks with a known size: 256 and 1024; R is the runtime's. */
-	assert_int_equal(a.future_state_overhead, 1280);
-	assert_int_equal(a.average_future_size, 640);
-	assert_int_equal(a.largest_future_size, 1024);
+	/* User tasks' cells seen: 256 and 1024; R is the runtime's. No
+	 * layout was given for V: future sizes unknown. */
+	assert_int_equal(a.task_cell_bytes, 1280);
+	assert_int_equal(a.future_state_overhead, 0);
+	assert_int_equal(a.largest_future_size, 0);
 	assert_int_equal(a.runtime_overhead_bytes, 1000 + 24 + 500);
 	assert_int_equal(model__runtime_mem(m)->alloc_count, 3);
 	assert_int_equal(model__thread_mem(m)->alloc_bytes,
@@ -1565,6 +1699,10 @@ int main(void)
 		T(test_tokio_poll_record_self_free),
 		T(test_tokio_poll_record_shutdown_in_poll),
 		T(test_tokio_poll_record_runtime_task),
+		T(test_tokio_layout_future_size),
+		T(test_tokio_boxed_future),
+		T(test_tokio_aborted_then_shutdown),
+		T(test_tokio_worker_names),
 		T(test_tick_pending),
 		T(test_usdt_lifecycle),
 		T(test_usdt_wakers),

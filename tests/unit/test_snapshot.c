@@ -93,7 +93,8 @@ static struct model *new_model(void)
 }
 
 /*
- * K (id 1, 512-byte Cell) spawns H (id 7, 256) at 3 ms; H allocates 100
+ * K (id 1, 512-byte Cell) spawns H (id 7, 256) at 3 ms, both of a task
+ * type whose future is 200 bytes; H allocates 100
  * and 40 bytes, frees the 40, completes at 20 ms. K stays pending. H2
  * (id 9) is cancelled. Two events were lost in the kernel.
  */
@@ -102,6 +103,8 @@ static struct model *small_model(void)
 	struct model *m = new_model();
 	uint64_t st[MS_STAT_MAX] = { 0 };
 
+	/* The collector vouched for V: its futures are 200 bytes. */
+	model__tokio_layout(m, V, 200, false);
 	alloc(m, PID, 1 * MS, K, 512, 0);
 	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 2 * MS, K, 0, 1, 1);
 	alloc(m, W1, 3 * MS, H, 256, K);
@@ -218,7 +221,8 @@ static void test_build_document(void **state)
 	assert_int_equal(get_u64(t, "ended_ns"), 20 * MS);
 	assert_int_equal(get_u64(t, "polls"), 1);
 	assert_int_equal(get_u64(t, "busy_ns"), 10 * MS);
-	assert_int_equal(get_u64(t, "future_size"), 256);
+	assert_int_equal(get_u64(t, "future_size"), 200);
+	assert_int_equal(get_u64(t, "cell_size"), 256);
 	assert_int_equal(get_u64(t, "alloc_count"), 2);
 	assert_int_equal(get_u64(t, "alloc_bytes"), 140);
 	assert_int_equal(get_u64(t, "live_count"), 1);
@@ -229,21 +233,24 @@ static void test_build_document(void **state)
 	assert_string_equal(get_str(t, "state"), "pending");
 	assert_json_null(t, "parent");
 	assert_json_null(t, "ended_ns");
-	assert_int_equal(get_u64(t, "future_size"), 512);
+	assert_int_equal(get_u64(t, "future_size"), 200);
+	assert_int_equal(get_u64(t, "cell_size"), 512);
 	assert_int_equal(get_u64(t, "alloc_count"), 1); /* H's Cell */
 
 	t = task_with_id(tasks, 9);
 	assert_string_equal(get_str(t, "state"), "cancelled");
 	assert_true(json_object_get_boolean(get(t, "never_finished")));
 	assert_string_equal(get_str(t, "never_finished_reason"), "aborted");
-	assert_json_null(t, "future_size"); /* its Cell was never seen */
+	assert_int_equal(get_u64(t, "future_size"), 200); /* its type's */
+	assert_json_null(t, "cell_size"); /* its Cell was never seen */
 	assert_json_null(t, "spawned_ns");
 
 	a = get(doc, "async");
 	assert_int_equal(get_u64(a, "async_allocation_count"), 3);
-	assert_int_equal(get_u64(a, "future_state_overhead"), 768);
-	assert_int_equal(get_u64(a, "average_future_size"), 384);
-	assert_int_equal(get_u64(a, "largest_future_size"), 512);
+	assert_int_equal(get_u64(a, "future_state_overhead"), 600);
+	assert_int_equal(get_u64(a, "average_future_size"), 200);
+	assert_int_equal(get_u64(a, "largest_future_size"), 200);
+	assert_int_equal(get_u64(a, "task_cell_bytes"), 768);
 	assert_int_equal(get_u64(a, "runtime_overhead_bytes"), 0);
 	assert_int_equal(get_u64(a, "never_finished_count"), 1);
 	assert_int_equal(get_u64(a, "async_allocation_bytes"), 256 + 140);

@@ -93,11 +93,15 @@ static void free_rec(struct model *m, uint32_t tid, uint64_t t, uint64_t addr)
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
 }
 
+#define V 0x5600000aa000ull /* a task vtable */
+#define V2 0x5600000bb000ull
+
 static void poll_rec(struct model *m, uint16_t type, uint64_t t, uint64_t task,
 		     uint64_t st, uint64_t id)
 {
 	struct ms_poll_rec r = {
-		.task = task, .state = st, .task_id = id, .owner_id = 1
+		.task = task, .state = st, .task_id = id, .owner_id = 1,
+		.vtable = task == 0x10000 ? V : V2,
 	};
 
 	hdr(&r.h, type, MS_RT_TOKIO, W1, t);
@@ -183,8 +187,11 @@ static void test_print_tasks(void **state)
 	struct model *m = new_model();
 	char *text;
 
-	/* Two tasks: Cells of 1 KiB and 3 KiB, 100 bytes allocated inside;
-	 * W1 polls, so its 5 KiB outside tasks are runtime overhead. */
+	/* Two tasks: futures of 1000 and 3000 bytes in Cells of 1 KiB and
+	 * 3 KiB, 100 bytes allocated inside; W1 polls, so its 5 KiB outside
+	 * tasks are runtime overhead. */
+	model__tokio_layout(m, V, 1000, false);
+	model__tokio_layout(m, V2, 3000, false);
 	alloc(m, PID, 1 * MS, 0x10000, 1024, 0);
 	alloc(m, PID, 1 * MS, 0x20000, 3072, 0);
 	poll_rec(m, MS_REC_POLL_BEGIN, 2 * MS, 0x10000, 0, 7);
@@ -199,9 +206,11 @@ static void test_print_tasks(void **state)
 	assert_contains(text, "tasks: 1 alive, 1 completed, 0 cancelled, "
 			      "1 never finished");
 	assert_contains(text, "1 allocations in tasks (100 B)");
-	assert_contains(text, "future state 4.0 KiB (average 2.0 KiB, "
-			      "largest 3.0 KiB), runtime overhead 5.0 KiB");
-	assert_contains(text, "never finished: task 8 (pending): no-waker");
+	assert_contains(text, "future state 3.9 KiB (average 2.0 KiB, "
+			      "largest 2.9 KiB), task cells 4.0 KiB, "
+			      "runtime overhead 5.0 KiB");
+	assert_contains(text, "never finished: task 8 (pending): no-waker, "
+			      "1 polls, future 2.9 KiB");
 	free(text);
 	model__free(m);
 }

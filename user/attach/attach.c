@@ -11,36 +11,12 @@
 #include <unistd.h>
 
 #include "attach/attach.h"
+#include "attach/attach_int.h"
 #include "attach/elf.h"
 #include "attach/prologue.h"
 #include "log.h"
 #include "memscope.skel.h"
 #include "memscope/events.h"
-
-struct pending {
-	struct bpf_program *prog;
-	char *path;
-	uint64_t off, cookie;
-	bool ret;
-};
-
-struct attach {
-	struct memscope_bpf *skel;
-	pid_t pid;
-	struct bpf_link **links;
-	size_t nlinks, cap;
-	uint64_t *poll_vaddr;
-	size_t npoll;
-	uint64_t exe_load_vaddr;
-	bool stripped;
-	bool spawn_stacks;
-	bool multi; /* queue probes for uprobe_multi links */
-	struct pending *pending;
-	size_t npending, cap_pending;
-	int *fds; /* uprobe_multi link fds */
-	size_t nfds, cap_fds;
-	size_t nprobes, nusdt;
-};
 
 static int add_fd(struct attach *a, int fd)
 {
@@ -86,7 +62,9 @@ void attach__destroy(struct attach *a)
 	free(a->pending);
 	free(a->fds);
 	free(a->links);
-	free(a->poll_vaddr);
+	free(a->tokio.poll_vaddr);
+	free(a->tokio.vt_first);
+	free(a->tokio.vt);
 	free(a);
 }
 
@@ -150,7 +128,8 @@ void attach__prepare_multi(struct memscope_bpf *skel)
 		skel->progs.posix_memalign_ret, skel->progs.free_enter,
 		skel->progs.tokio_poll_enter, skel->progs.tokio_poll_ret,
 		skel->progs.tokio_shutdown,   skel->progs.spawn_enter,
-		skel->progs.spawn_ret,	      skel->progs.floor_enter,
+		skel->progs.spawn_ret,	      skel->progs.spawn_bound,
+		skel->progs.floor_enter,
 		skel->progs.floor_ret,
 	};
 
@@ -253,7 +232,7 @@ out:
 	return err;
 }
 
-static int uprobe(struct attach *a, struct bpf_program *prog, const char *path,
+int attach__uprobe(struct attach *a, struct bpf_program *prog, const char *path,
 		  uint64_t off, bool ret, uint64_t cookie)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret,
@@ -297,7 +276,7 @@ static const struct family_fn family[] = {
 	{ "pvalloc", MS_FN_PVALLOC },
 };
 
-static int place(struct elf_file *ef, const struct elf_sym *s,
+int attach__place(struct elf_file *ef, const struct elf_sym *s,
 		 enum prologue_kind kind, uint64_t *off)
 {
 	uint8_t code[64];
@@ -353,11 +332,11 @@ int attach__allocator(struct attach *a, const char *libc_path, bool floor)
 		if (dup)
 			continue;
 		seen[nseen++] = s.vaddr;
-		err = place(ef, &s, PROLOGUE_ENTRY, &off);
+		err = attach__place(ef, &s, PROLOGUE_ENTRY, &off);
 		if (!err)
-			err = uprobe(a, enter, libc_path, off, false, f->fn);
+			err = attach__uprobe(a, enter, libc_path, off, false, f->fn);
 		if (!err)
-			err = uprobe(a, f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret :
+			err = attach__uprobe(a, f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret :
 									ret,
 				     libc_path, off, true, f->fn);
 		if (err)
@@ -367,140 +346,12 @@ int attach__allocator(struct attach *a, const char *libc_path, bool floor)
 		err = -ENOENT;
 		goto out;
 	}
-	err = place(ef, &s, PROLOGUE_FREE, &off);
+	err = attach__place(ef, &s, PROLOGUE_FREE, &off);
 	if (!err)
-		err = uprobe(a, fr, libc_path, off, false, MS_FN_FREE);
+		err = attach__uprobe(a, fr, libc_path, off, false, MS_FN_FREE);
 out:
 	elf__close(ef);
 	return err;
-}
-
-struct tokio_scan {
-	struct attach *a;
-	struct elf_file *ef;
-	const char *path;
-	uint64_t *shutdown, *spawn;
-	size_t nshutdown, cap_shutdown, cap_poll, nspawn, cap_spawn;
-	int err;
-};
-
-/*
- * Does a mangled name denote tokio's PATH::FN? legacy mangling:
- * _ZN5tokio<path>FN17h<hash>E (path e.g. "7runtime4task3raw"); v0 mangling
- * carries the same length-prefixed identifiers, with generic arguments.
- */
-static bool is_tokio_fn(const char *name, const char *path, const char *fn)
-{
-	char legacy[160], v0[160];
-
-	snprintf(legacy, sizeof(legacy), "_ZN5tokio%s%zu%s17h", path,
-		 strlen(fn), fn);
-	if (!strncmp(name, legacy, strlen(legacy)))
-		return true;
-	snprintf(v0, sizeof(v0), "%zu%s", strlen(fn), fn);
-	return !strncmp(name, "_R", 2) && strstr(name, "5tokio") &&
-	       strstr(name, path) && strstr(name, v0);
-}
-
-static int push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
-{
-	for (size_t i = 0; i < *n; i++)
-		if ((*v)[i] == x)
-			return 0; /* folded copies share an address */
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
-		uint64_t *nv = realloc(*v, c * sizeof(**v));
-
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = c;
-	}
-	(*v)[(*n)++] = x;
-	return 0;
-}
-
-static int tokio_sym(const struct elf_sym *s, void *ctx)
-{
-	struct tokio_scan *ts = ctx;
-
-	if (s->name[0] != '_')
-		return 0;
-	if (is_tokio_fn(s->name, "7runtime4task3raw", "poll"))
-		ts->err = push_u64(&ts->a->poll_vaddr, &ts->a->npoll,
-				   &ts->cap_poll, s->vaddr);
-	else if (is_tokio_fn(s->name, "7runtime4task3raw", "shutdown"))
-		ts->err = push_u64(&ts->shutdown, &ts->nshutdown,
-				   &ts->cap_shutdown, s->vaddr);
-	/* Where tasks are created: OwnedTasks<S>::bind (every spawn onto a
-	 * scheduler) and spawn_blocking. */
-	else if (is_tokio_fn(s->name,
-			     "7runtime4task4list19OwnedTasks$LT$S$GT$",
-			     "bind") ||
-		 (s->name[1] == 'R' &&
-		  is_tokio_fn(s->name, "10OwnedTasks", "bind")) ||
-		 is_tokio_fn(s->name, "7runtime8blocking4pool",
-			     "spawn_blocking"))
-		ts->err = push_u64(&ts->spawn, &ts->nspawn, &ts->cap_spawn,
-				   s->vaddr);
-	return ts->err;
-}
-
-int attach__tokio(struct attach *a, const char *exe_path, bool floor)
-{
-	struct memscope_bpf *sk = a->skel;
-	struct bpf_program *poll_enter =
-		floor ? sk->progs.floor_enter : sk->progs.tokio_poll_enter;
-	struct bpf_program *poll_ret =
-		floor ? sk->progs.floor_ret : sk->progs.tokio_poll_ret;
-	struct bpf_program *shutdown =
-		floor ? sk->progs.floor_enter : sk->progs.tokio_shutdown;
-	struct bpf_program *spawn_enter =
-		floor ? sk->progs.floor_enter : sk->progs.spawn_enter;
-	struct bpf_program *spawn_ret =
-		floor ? sk->progs.floor_ret : sk->progs.spawn_ret;
-	struct tokio_scan ts = { .a = a, .path = exe_path };
-	struct elf_file *ef;
-	uint64_t off;
-	int err;
-
-	err = elf__open(exe_path, &ef);
-	if (err)
-		return err;
-	a->exe_load_vaddr = elf__first_load_vaddr(ef);
-	/* Only worth a warning when the binary is a tokio program. */
-	a->stripped = !elf__has_symtab(ef) &&
-		      elf__section_contains(ef, ".rodata", "tokio-runtime-worker");
-	ts.ef = ef;
-	err = elf__foreach_func(ef, tokio_sym, &ts);
-	if (err)
-		goto out;
-	/* The cookie is the function's index: user space checks each task's
-	 * vtable against the function that polled it. */
-	for (size_t i = 0; i < a->npoll && !err; i++) {
-		err = elf__vaddr_to_off(ef, a->poll_vaddr[i], &off);
-		if (!err)
-			err = uprobe(a, poll_enter, exe_path, off, false, i);
-		if (!err)
-			err = uprobe(a, poll_ret, exe_path, off, true, i);
-	}
-	for (size_t i = 0; i < ts.nshutdown && !err; i++) {
-		err = elf__vaddr_to_off(ef, ts.shutdown[i], &off);
-		if (!err)
-			err = uprobe(a, shutdown, exe_path, off, false, i);
-	}
-	for (size_t i = 0; i < ts.nspawn && !err && a->spawn_stacks; i++) {
-		err = elf__vaddr_to_off(ef, ts.spawn[i], &off);
-		if (!err)
-			err = uprobe(a, spawn_enter, exe_path, off, false, i);
-		if (!err)
-			err = uprobe(a, spawn_ret, exe_path, off, true, i);
-	}
-out:
-	free(ts.spawn);
-	free(ts.shutdown);
-	elf__close(ef);
-	return err ? err : (int)a->npoll;
 }
 
 static bool has_markers(const char *path)
@@ -552,21 +403,6 @@ int attach__usdt(struct attach *a, const char *path)
 size_t attach__links(const struct attach *a)
 {
 	return a->nprobes + a->nusdt;
-}
-
-uint64_t attach__poll_vaddr(const struct attach *a, uint32_t idx)
-{
-	return idx < a->npoll ? a->poll_vaddr[idx] : 0;
-}
-
-uint64_t attach__exe_load_vaddr(const struct attach *a)
-{
-	return a->exe_load_vaddr;
-}
-
-bool attach__exe_stripped(const struct attach *a)
-{
-	return a->stripped;
 }
 
 static bool is_libc_name(const char *base)
@@ -738,13 +574,6 @@ int attach__find_libc_prog(const char *prog, char *out, size_t len)
 	return nc.found ? 0 : -ENOENT;
 }
 
-static int tokio_poll_cb(const struct elf_sym *s, void *ctx)
-{
-	(void)ctx;
-	return s->name[0] == '_' &&
-	       is_tokio_fn(s->name, "7runtime4task3raw", "poll");
-}
-
 static int markers_needed_cb(const char *name, void *ctx)
 {
 	char path[PATH_MAX];
@@ -770,9 +599,7 @@ int attach__async_kind(const char *exe)
 		elf__close(ef); /* static: no shared libc to probe */
 		return 0;
 	}
-	/* A stripped tokio program still names its worker threads. */
-	if (elf__foreach_func(ef, tokio_poll_cb, NULL) == 1 ||
-	    elf__section_contains(ef, ".rodata", "tokio-runtime-worker"))
+	if (attach__is_tokio(ef))
 		kind = MS_RT_TOKIO;
 	else if (elf__section_contains(ef, ".note.stapsdt", "memscope"))
 		kind = MS_RT_USDT;

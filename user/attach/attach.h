@@ -25,11 +25,26 @@ void attach__destroy(struct attach *a);
 /* The whole malloc family of the libc at path. floor: attach the empty
  * programs instead (benchmarks). Negative errno. */
 int attach__allocator(struct attach *a, const char *libc_path, bool floor);
-/* tokio's raw::poll/raw::shutdown copies in the executable. Returns the
+/* tokio's task functions in the executable, found from its task vtables
+ * (stripped or not): each task type's poll and shutdown, and where symbols
+ * or a debug file exist, the functions that create tasks. Returns the
  * number of poll functions attached (0: none found), or negative errno. */
 int attach__tokio(struct attach *a, const char *exe_path, bool floor);
+
+struct attach_tokio_info {
+	size_t vtables, polls, spawn_fns;
+	uint32_t version; /* tokio's, as 1047001; 0: unknown */
+	bool stripped; /* no symbol table in the executable */
+	bool debug_file; /* symbols from a separate debug file */
+};
+void attach__tokio_info(const struct attach *a, struct attach_tokio_info *out);
+struct tokio_vt;
+/* The task vtable at vaddr (in the executable's address space) among
+ * those whose poll is the probed function fn: 0, or -ENOENT. */
+int attach__tokio_vtable(const struct attach *a, uint32_t fn, uint64_t vaddr,
+			 struct tokio_vt *out);
 /* memscoped --all: is the program at exe async? MS_RT_TOKIO (tokio task
- * functions, or a stripped tokio program), MS_RT_USDT (memscope markers in
+ * vtables, stripped or not), MS_RT_USDT (memscope markers in
  * it or its direct libraries), 0 (neither, or static), or negative errno. */
 int attach__async_kind(const char *exe);
 /* memscope USDT markers in the binary at path. Returns markers attached. */
@@ -43,7 +58,6 @@ size_t attach__links(const struct attach *a);
 /* vaddr (in the executable) of tokio poll function idx, 0 if none. */
 uint64_t attach__poll_vaddr(const struct attach *a, uint32_t idx);
 uint64_t attach__exe_load_vaddr(const struct attach *a);
-bool attach__exe_stripped(const struct attach *a);
 
 /* Finders. out must hold PATH_MAX bytes. -ENOENT if not found. */
 int attach__find_libc_pid(pid_t pid, char *out, size_t len);

@@ -250,6 +250,50 @@ static Elf_Scn *section_by_name(struct elf_file *ef, const char *sec)
 	return NULL;
 }
 
+const void *elf__image(struct elf_file *ef, size_t *len)
+{
+	return elf_rawfile(ef->elf, len);
+}
+
+size_t elf__build_id(struct elf_file *ef, uint8_t *buf, size_t len)
+{
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(ef->elf, scn));) {
+		Elf_Data *d;
+		GElf_Shdr sh;
+		GElf_Nhdr nh;
+		size_t off = 0, name_off, desc_off;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(scn, NULL);
+		while (d && (off = gelf_getnote(d, off, &nh, &name_off,
+						 &desc_off)) > 0) {
+			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+			    memcmp((char *)d->d_buf + name_off, "GNU", 4) ||
+			    !nh.n_descsz || nh.n_descsz > len)
+				continue;
+			memcpy(buf, (char *)d->d_buf + desc_off, nh.n_descsz);
+			return nh.n_descsz;
+		}
+	}
+	return 0;
+}
+
+int elf__debuglink(struct elf_file *ef, char *buf, size_t len)
+{
+	Elf_Scn *scn = section_by_name(ef, ".gnu_debuglink");
+	Elf_Data *d = scn ? elf_getdata(scn, NULL) : NULL;
+	size_t n;
+
+	if (!d || !d->d_buf || !d->d_size)
+		return -ENOENT;
+	n = strnlen(d->d_buf, d->d_size);
+	if (!n || n == d->d_size || n >= len || memchr(d->d_buf, '/', n))
+		return -ENOENT;
+	memcpy(buf, d->d_buf, n + 1);
+	return 0;
+}
+
 bool elf__section_contains(struct elf_file *ef, const char *sec,
 			   const char *needle)
 {

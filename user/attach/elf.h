@@ -36,6 +36,12 @@ int elf__read_vaddr(const struct elf_file *ef, uint64_t vaddr, void *buf,
 		    size_t len);
 /* The vaddr of the first loadable segment (load bias = map start - this). */
 uint64_t elf__first_load_vaddr(const struct elf_file *ef);
+/* The whole file as mapped by libelf (len bytes), or NULL. */
+const void *elf__image(struct elf_file *ef, size_t *len);
+/* The GNU build id (up to len bytes): its length, or 0 when it has none. */
+size_t elf__build_id(struct elf_file *ef, uint8_t *buf, size_t len);
+/* The file name in .gnu_debuglink: 0, or -ENOENT. */
+int elf__debuglink(struct elf_file *ef, char *buf, size_t len);
 /* Does any section named sec contain the bytes? (a cheap "is it tokio") */
 bool elf__section_contains(struct elf_file *ef, const char *sec,
 			   const char *needle);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "attach/attach.h"
+#include "attach/tokio_vt.h"
 #include "collect/collector.h"
 #include "log.h"
 #include "memscope/events.h"
@@ -35,7 +36,6 @@ static uint64_t now_ns(void)
 struct collector {
 	struct collector_opts o;
 	struct idmap *vtables; /* checked vtables */
-	int mem_fd; /* /proc/PID/mem, read-only */
 	uint64_t load_bias;
 	int bias_state; /* 0 unknown, 1 known, -1 unavailable */
 	uint64_t records;
@@ -84,43 +84,38 @@ static uint64_t exe_bias(struct collector *c)
 
 /*
  * DESIGN.md: the Header/Vtable layout is not a stable ABI. A vtable is
- * trusted when its poll slot points back at the function that was probed
- * and its three offsets are ordered as tokio lays out a Cell.
+ * trusted when it is, at the executable's load bias, one of the task
+ * vtables found in the file for the poll function that was probed (whose
+ * first slot is that function); then its layout tells the model the task
+ * type's future size. No read of the target: it may be gone by the time
+ * its last records are read.
  */
 static void check_vtable(struct collector *c, uint64_t vtable, uint32_t fn)
 {
-	uint64_t vt[MS_TOKIO_VT_WORDS], want;
+	struct attach_tokio_info ti;
+	struct tokio_layout lay;
+	struct tokio_vt tv;
 	uint32_t seen;
-	bool ok;
+	uint64_t bias;
 
 	if (!vtable || !idmap__get(c->vtables, vtable, &seen))
 		return;
 	idmap__put(c->vtables, vtable, 1);
-	if (c->mem_fd < 0) {
-		char path[64];
-
-		/* Opened late: in launch mode the target has only now
-		 * exec'd, and an earlier fd would show the old image. */
-		snprintf(path, sizeof(path), "/proc/%d/mem", (int)c->o.pid);
-		c->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (c->mem_fd < 0)
-			return; /* target gone: nothing to check against */
+	bias = exe_bias(c);
+	if (c->bias_state > 0 && vtable >= bias &&
+	    !attach__tokio_vtable(c->o.attach, fn, vtable - bias, &tv)) {
+		attach__tokio_info(c->o.attach, &ti);
+		if (!tokio_vt__layout(&tv, ti.version, &lay)) {
+			model__tokio_layout(
+				c->o.model, vtable, lay.future_size,
+				(!ti.version || ti.version >= TOKIO_BOX_SINCE) &&
+					lay.future_size <=
+						TOKIO_BOXED_PAYLOAD_MAX);
+			return;
+		}
 	}
-	if (pread(c->mem_fd, vt, sizeof(vt), (off_t)vtable) !=
-	    (ssize_t)sizeof(vt))
-		return;
-	want = attach__poll_vaddr(c->o.attach, fn);
-	if (want && c->bias_state >= 0)
-		want += exe_bias(c);
-	ok = (!want || c->bias_state < 0 || vt[MS_TOKIO_VT_POLL] == want) &&
-	     vt[8] <= vt[9] && vt[9] < vt[7] && vt[7] < (1u << 24) &&
-	     vt[8] >= 16; /* a zero-sized scheduler shares its offset with the id */
-	if (ok)
-		return;
-	pr_debug("vtable %#llx: poll %#llx (want %#llx) offsets %llu/%llu/%llu",
-		 (unsigned long long)vtable, (unsigned long long)vt[0],
-		 (unsigned long long)want, (unsigned long long)vt[7],
-		 (unsigned long long)vt[8], (unsigned long long)vt[9]);
+	pr_debug("vtable %#llx (fn %u, bias %#llx): not a task vtable of the executable",
+		 (unsigned long long)vtable, fn, (unsigned long long)bias);
 	model__reject_vtable(c->o.model, vtable);
 	if (!c->rejected++)
 		log__note("tokio task layout not recognised (vtable %#llx): "
@@ -171,14 +166,15 @@ static void trace_record(FILE *f, const void *data, size_t len)
 	case MS_REC_TOKIO_POLL: {
 		const struct ms_tokio_poll_rec *tp = data;
 
-		fprintf(f, "tokio_poll task=%#llx begin=%llu state=%#llx->%#llx vt=%#llx id=%llu owner=%llu fn=%u flags=%u\n",
+		fprintf(f, "tokio_poll task=%#llx begin=%llu state=%#llx->%#llx vt=%#llx id=%llu owner=%llu fn=%u flags=%u word=%#llx\n",
 			(unsigned long long)tp->task,
 			(unsigned long long)tp->begin_ns,
 			(unsigned long long)tp->begin_state,
 			(unsigned long long)tp->state,
 			(unsigned long long)tp->vtable,
 			(unsigned long long)tp->task_id,
-			(unsigned long long)tp->owner_id, tp->fn, tp->flags);
+			(unsigned long long)tp->owner_id, tp->fn, tp->flags,
+			(unsigned long long)tp->future_word);
 		break;
 	}
 	case MS_REC_THREAD:
@@ -423,7 +419,8 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		free(c);
 		return -ENOMEM;
 	}
-	c->mem_fd = -1;
+	/* The load bias now, while the target surely lives. */
+	exe_bias(c);
 	/* Open the symbolizer now, while the target surely lives (launch
 	 * mode: stopped right after exec): a short-lived target may be gone
 	 * by the time its first stack is read. */
@@ -437,8 +434,6 @@ void collector__free(struct collector *c)
 {
 	if (!c)
 		return;
-	if (c->mem_fd >= 0)
-		close(c->mem_fd);
 	if (c->stacks_seen)
 		pr_debug("stacks: %llu, %llu distinct, %.1f us each",
 			 (unsigned long long)c->stacks_seen,
@@ -520,10 +515,7 @@ void collector__scan_polls(struct collector *c, uint64_t min_ns)
 			    now - e->begin_ns < min_ns)
 				continue;
 			check_vtable(c, e->vtable, e->fn);
-			model__poll_running(c->o.model, (uint32_t)tid,
-					    e->task, e->begin_ns,
-					    e->vtable, e->owner_id, e->task_id,
-					    e->flags);
+			model__poll_running(c->o.model, (uint32_t)tid, e);
 		}
 	}
 	closedir(dir);

@@ -31,12 +31,27 @@ struct thread {
 	uint64_t freed_key; /* the last tokio task that freed itself here */
 };
 
+/* A checked tokio task type (model__tokio_layout). */
+struct vt_layout {
+	uint64_t future_size;
+	bool may_be_boxed;
+};
+
+/* What a tokio poll's entry read of its task. */
+struct tokio_seen {
+	uint64_t vtable, owner_id, task_id, future_word;
+	uint32_t flags;
+};
+
 struct model {
 	struct model_opts opts;
 	struct allocs *allocs;
 	struct idmap *task_keys; /* live task key -> index */
 	struct idmap *tids; /* tid -> thread index */
 	struct idmap *bad_vtables;
+	struct idmap *vt_layouts; /* vtable -> index in layouts */
+	struct vt_layout *layouts;
+	size_t nlayouts, cap_layouts;
 	struct ms_task *tasks;
 	size_t ntasks, cap_tasks;
 	struct thread *threads;
@@ -97,6 +112,7 @@ struct model *model__new(const struct model_opts *opts)
 	m->task_keys = idmap__new();
 	m->tids = idmap__new();
 	m->bad_vtables = idmap__new();
+	m->vt_layouts = idmap__new();
 	m->site_keys = idmap__new();
 	m->pending_spawn = idmap__new();
 	m->sampled = idmap__new();
@@ -106,6 +122,7 @@ struct model *model__new(const struct model_opts *opts)
 	m->free_block = UINT32_MAX;
 	m->last_ns = opts->start_ns;
 	if (!m->allocs || !m->task_keys || !m->tids || !m->bad_vtables ||
+	    !m->vt_layouts ||
 	    !m->site_keys || !m->pending_spawn || !m->sampled) {
 		model__free(m);
 		return NULL;
@@ -137,6 +154,8 @@ void model__free(struct model *m)
 	free(m->threads);
 	free(m->tasks);
 	idmap__free(m->bad_vtables);
+	idmap__free(m->vt_layouts);
+	free(m->layouts);
 	idmap__free(m->tids);
 	idmap__free(m->task_keys);
 	allocs__free(m->allocs);
@@ -227,6 +246,7 @@ static void async_add(struct ms_async *a, uint64_t *sized,
 	a->async_allocation_bytes += t->mem.alloc_bytes;
 	if (t->kind != TASK_USER)
 		return;
+	a->task_cell_bytes += t->cell_size;
 	if (t->future_size) {
 		(*sized)++;
 		a->future_state_overhead += t->future_size;
@@ -381,7 +401,8 @@ static void task_finish(struct model *m, struct ms_task *t, bool cancelled,
 	/* A task nothing could wake stays "no-waker" when it is finally
 	 * cancelled (at shutdown, by its runtime): that is the finding. */
 	if (cancelled && t->nf_reason != NF_NO_WAKER)
-		t->nf_reason = t->shutdown ? NF_SHUTDOWN : NF_ABORTED;
+		t->nf_reason = t->shutdown && !t->aborted ? NF_SHUTDOWN :
+							    NF_ABORTED;
 	else if (!cancelled)
 		t->nf_reason = NF_NONE; /* it finished after all */
 	if (t->kind == TASK_RUNTIME)
@@ -476,7 +497,7 @@ static struct ms_task *tokio_discover(struct model *m, uint64_t key,
 	if (cell) {
 		t->spawn_known = true;
 		t->spawned_ns = (uint64_t)cell->t_ms * 1000000;
-		t->future_size = cell->size;
+		t->cell_size = cell->size;
 		if (cell->owner >= OWNER_TASK0 &&
 		    cell->owner - OWNER_TASK0 != idx) {
 			t->parent = cell->owner - OWNER_TASK0;
@@ -488,23 +509,90 @@ static struct ms_task *tokio_discover(struct model *m, uint64_t key,
 	return t;
 }
 
-static void tokio_identify(struct model *m, struct ms_task *t, uint64_t vtable,
-			   uint64_t owner_id, uint64_t task_id, uint32_t flags)
+static const struct vt_layout *layout_of(const struct model *m,
+					 uint64_t vtable)
 {
-	bool bad = (flags & MS_POLL_F_READ_FAILED) ||
-		   model__vtable_rejected(m, vtable);
+	uint32_t i;
+
+	if (!vtable || idmap__get(m->vt_layouts, vtable, &i) ||
+	    i >= m->nlayouts)
+		return NULL;
+	return &m->layouts[i];
+}
+
+/* A block changes owner: its figures go along (as if the new owner had
+ * allocated it; the old owner's peak stays what it was). */
+static void move_owner(struct model *m, struct alloc_entry *b, uint32_t to)
+{
+	struct ms_mem *from = owner_mem(m, b->owner);
+
+	from->alloc_count--;
+	from->alloc_bytes -= b->size;
+	mem_release(from, b->size);
+	b->owner = to;
+	mem_alloc(owner_mem(m, to), b->size);
+}
+
+/*
+ * tokio 1.39+ moved a large future into a Box at spawn, and the Cell
+ * holds its pointer: the word read at poll entry is a block over the
+ * threshold that the spawner allocated before the Cell. That block is the
+ * future: its size is the future's, and it belongs to the task.
+ */
+static void tokio_boxed(struct model *m, struct ms_task *t, uint32_t idx,
+			uint64_t word)
+{
+	struct alloc_entry *b = word ? allocs__find(m->allocs, word) : NULL;
+	const struct alloc_entry *cell = allocs__find(m->allocs, t->key);
+
+	if (!b || b->size <= MS_TOKIO_BOX_THRESHOLD || word == t->key)
+		return;
+	if (cell && (b->owner != cell->owner || b->t_ms > cell->t_ms))
+		return;
+	t->future_size = b->size;
+	if (b->owner != idx + OWNER_TASK0)
+		move_owner(m, b, idx + OWNER_TASK0);
+}
+
+static void tokio_identify(struct model *m, struct ms_task *t,
+			   const struct tokio_seen *s)
+{
+	bool bad = (s->flags & MS_POLL_F_READ_FAILED) ||
+		   model__vtable_rejected(m, s->vtable);
+	const struct vt_layout *lay = bad ? NULL : layout_of(m, s->vtable);
 
 	if (t->identified)
 		return;
 	t->identified = true;
-	t->vtable = vtable;
-	t->owner_id = owner_id;
+	t->vtable = s->vtable;
+	t->owner_id = s->owner_id;
 	/* Blocking-pool tasks (worker launch, spawn_blocking) are never bound
 	 * to an owner list: the runtime's own machinery. */
-	t->kind = (!bad && owner_id == 0) ? TASK_RUNTIME : TASK_USER;
+	t->kind = (!bad && s->owner_id == 0) ? TASK_RUNTIME : TASK_USER;
 	if (t->id == 0)
-		t->id = task_id && !bad ? task_id :
-					  (1ull << 63) | m->next_own_id++;
+		t->id = s->task_id && !bad ? s->task_id :
+					     (1ull << 63) | m->next_own_id++;
+	if (!lay)
+		return;
+	t->future_size = lay->future_size;
+	if (lay->may_be_boxed)
+		tokio_boxed(m, t, (uint32_t)(t - m->tasks), s->future_word);
+}
+
+void model__tokio_layout(struct model *m, uint64_t vtable,
+			 uint64_t future_size, bool may_be_boxed)
+{
+	struct vt_layout *l;
+
+	if (!vtable || layout_of(m, vtable) ||
+	    grow((void **)&m->layouts, &m->cap_layouts, m->nlayouts,
+		 sizeof(*m->layouts), 64))
+		return;
+	l = &m->layouts[m->nlayouts];
+	l->future_size = future_size;
+	l->may_be_boxed = may_be_boxed;
+	if (!idmap__put(m->vt_layouts, vtable, (uint32_t)m->nlayouts))
+		m->nlayouts++;
 }
 
 /* A thread that polls tasks is a runtime thread: what it allocates
@@ -642,8 +730,12 @@ static int on_poll_begin(struct model *m, const struct ms_poll_rec *r)
 	if (!t)
 		return -ENOMEM;
 	if (t->runtime == MS_RT_TOKIO)
-		tokio_identify(m, t, r->vtable, r->owner_id, r->task_id,
-			       r->flags);
+		tokio_identify(m, t, &(struct tokio_seen){
+					     .vtable = r->vtable,
+					     .owner_id = r->owner_id,
+					     .task_id = r->task_id,
+					     .flags = r->flags,
+				     });
 	thread_polls(m, th);
 	if (th->depth < POLL_STACK) {
 		th->task[th->depth] = idx;
@@ -756,7 +848,13 @@ static int on_tokio_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 		if (!t)
 			return -ENOMEM;
 	}
-	tokio_identify(m, t, r->vtable, r->owner_id, r->task_id, r->flags);
+	tokio_identify(m, t, &(struct tokio_seen){
+				     .vtable = r->vtable,
+				     .owner_id = r->owner_id,
+				     .task_id = r->task_id,
+				     .future_word = r->future_word,
+				     .flags = r->flags,
+			     });
 	thread_polls(m, th);
 	t->in_poll = false;
 	/* Shut down while in this poll (its record came first, from another
@@ -782,18 +880,23 @@ static int on_tokio_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 	return 0;
 }
 
-void model__poll_running(struct model *m, uint32_t tid, uint64_t key,
-			 uint64_t begin_ns, uint64_t vtable, uint64_t owner_id,
-			 uint64_t task_id, uint32_t flags)
+void model__poll_running(struct model *m, uint32_t tid,
+			 const struct ms_poll_entry *e)
 {
 	struct ms_task *t;
 	uint32_t idx;
 
-	if (!key)
+	if (!e->task)
 		return;
-	t = tokio_in_poll(m, thread_get(m, tid), key, begin_ns, &idx);
+	t = tokio_in_poll(m, thread_get(m, tid), e->task, e->begin_ns, &idx);
 	if (t)
-		tokio_identify(m, t, vtable, owner_id, task_id, flags);
+		tokio_identify(m, t, &(struct tokio_seen){
+					     .vtable = e->vtable,
+					     .owner_id = e->owner_id,
+					     .task_id = e->task_id,
+					     .future_word = e->future_word,
+					     .flags = e->flags,
+				     });
 }
 
 static int on_task(struct model *m, const struct ms_task_rec *r)
@@ -833,8 +936,13 @@ static int on_task(struct model *m, const struct ms_task_rec *r)
 		    t->state != TASK_CANCELLED) {
 			t->shutdown = true;
 			t->shutdown_ns = r->h.ts_ns;
+			/* CANCELLED already set: abort() came first, and the
+			 * runtime shut down before it could run again. */
+			t->aborted = (r->state & MS_TOKIO_CANCELLED) &&
+				     !(r->state & MS_TOKIO_COMPLETE);
 			if (t->kind == TASK_USER && t->nf_reason != NF_NO_WAKER)
-				t->nf_reason = NF_SHUTDOWN;
+				t->nf_reason = t->aborted ? NF_ABORTED :
+							    NF_SHUTDOWN;
 		}
 		break;
 	case MS_REC_TASK_FREE:
@@ -853,7 +961,8 @@ static int on_thread(struct model *m, const struct ms_thread_rec *r)
 		return -ENOMEM;
 	/* tokio names its workers and blocking threads this way by default;
 	 * threads that poll tasks are recognised on their first poll. */
-	if (!strncmp(r->comm, "tokio-runtime", 13))
+	if (!strncmp(r->comm, "tokio-runtime", 13) ||
+	    !strncmp(r->comm, "tokio-rt-", 9))
 		th->runtime = true;
 	return 0;
 }
@@ -1277,6 +1386,8 @@ size_t model__alloc_table_bytes(const struct model *m)
 size_t model__mem_bytes(const struct model *m)
 {
 	return sizeof(*m) + allocs__mem_bytes(m->allocs) +
+	       m->cap_layouts * sizeof(*m->layouts) +
+	       idmap__mem_bytes(m->vt_layouts) +
 	       idmap__mem_bytes(m->task_keys) + idmap__mem_bytes(m->tids) +
 	       m->cap_tasks * sizeof(struct ms_task) +
 	       m->cap_threads * sizeof(struct thread) +

@@ -69,10 +69,16 @@ struct ms_task {
 	bool spawn_known; /* spawn seen (not alive before attach) */
 	bool in_poll;
 	bool identified; /* tokio: vtable, owner and id are known */
+	bool aborted; /* tokio: cancelled by abort() before any shutdown */
 	uint64_t shutdown_ns; /* when the runtime shut it down (raw) */
 	uint64_t spawned_ns, ended_ns, last_poll_ns; /* since trace start */
 	uint64_t polls, busy_ns;
-	uint64_t future_size; /* 0: unknown */
+	/* The future's (state machine's) size, what size_of_val gives
+	 * before spawn; tokio: from the task type's layout, or the box it
+	 * was moved into at spawn. 0: unknown. */
+	uint64_t future_size;
+	uint64_t cell_size; /* tokio: the runtime's allocation per task (its
+			     * Cell: header, future or its box, trailer) */
 	uint64_t vtable, owner_id;
 	uint64_t begin_state; /* tokio: Header.state when the last poll began */
 	uint32_t spawn_site; /* MS_NO_SITE: unknown */
@@ -110,6 +116,7 @@ struct ms_async {
 	uint64_t future_state_overhead; /* sum of future sizes */
 	uint64_t average_future_size;
 	uint64_t largest_future_size;
+	uint64_t task_cell_bytes; /* sum of the cells of user tasks */
 	uint64_t runtime_overhead_bytes;
 	uint64_t never_finished_count;
 	uint64_t tasks_alive, tasks_completed, tasks_cancelled;
@@ -160,9 +167,13 @@ void model__tick(struct model *m, uint64_t now_ns);
 /* A tokio task has been in a poll on tid since begin_ns and that poll has
  * not returned (its record comes at its end): memscoped's look at the
  * threads' BPF state says so. First sight creates the task. */
-void model__poll_running(struct model *m, uint32_t tid, uint64_t key,
-			 uint64_t begin_ns, uint64_t vtable, uint64_t owner_id,
-			 uint64_t task_id, uint32_t flags);
+void model__poll_running(struct model *m, uint32_t tid,
+			 const struct ms_poll_entry *e);
+/* A tokio task type's layout (its vtable checked by the collector): how
+ * big its future is inline, and whether the word read at poll entry may
+ * be the pointer to a future tokio boxed at spawn. */
+void model__tokio_layout(struct model *m, uint64_t vtable,
+			 uint64_t future_size, bool may_be_boxed);
 /* Counters read from the kernel side (absolute values). */
 /* Intern a site: frames are copied (strings too). Returns its index, or
  * MS_NO_SITE when out of memory or nframes is 0. */

@@ -84,6 +84,7 @@ static struct json_object *async_obj(const struct model *m)
 	add_u64(o, "future_state_overhead", a.future_state_overhead);
 	add_u64(o, "average_future_size", a.average_future_size);
 	add_u64(o, "largest_future_size", a.largest_future_size);
+	add_u64(o, "task_cell_bytes", a.task_cell_bytes);
 	add_u64(o, "runtime_overhead_bytes", a.runtime_overhead_bytes);
 	add_u64(o, "never_finished_count", a.never_finished_count);
 	add_u64(o, "tasks_alive", a.tasks_alive);
@@ -178,6 +179,10 @@ static struct json_object *task_obj(const struct model *m,
 		add_u64(o, "future_size", t->future_size);
 	else
 		json_object_object_add(o, "future_size", NULL);
+	if (t->cell_size)
+		add_u64(o, "cell_size", t->cell_size);
+	else
+		json_object_object_add(o, "cell_size", NULL);
 	add_u64(o, "alloc_count", t->mem.alloc_count);
 	add_u64(o, "alloc_bytes", t->mem.alloc_bytes);
 	add_u64(o, "free_count", t->mem.free_count);

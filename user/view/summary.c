@@ -49,7 +49,7 @@ static void print_classes(FILE *f, const struct model *m)
 static void print_tasks(FILE *f, const struct model *m)
 {
 	struct ms_async a;
-	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
 	size_t shown = 0;
 
 	model__async(m, &a);
@@ -59,12 +59,13 @@ static void print_tasks(FILE *f, const struct model *m)
 		a.never_finished_count);
 	fprintf(f,
 		"  async: %" PRIu64 " allocations in tasks (%s), future state %s"
-		" (average %s, largest %s), runtime overhead %s\n",
+		" (average %s, largest %s), task cells %s, runtime overhead %s\n",
 		a.async_allocation_count,
 		fmt_bytes(b1, sizeof(b1), a.async_allocation_bytes),
 		fmt_bytes(b2, sizeof(b2), a.future_state_overhead),
 		fmt_bytes(b3, sizeof(b3), a.average_future_size),
 		fmt_bytes(b4, sizeof(b4), a.largest_future_size),
+		fmt_bytes(b6, sizeof(b6), a.task_cell_bytes),
 		fmt_bytes(b5, sizeof(b5), a.runtime_overhead_bytes));
 	for (size_t i = 0; i < model__task_count(m); i++) {
 		const struct ms_task *t = model__task(m, i);

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* What the attach modules (attach.c: links, allocator, USDT; tokio.c: task
+ * functions) share. Not for the rest of memscoped. */
+#ifndef MS_ATTACH_INT_H
+#define MS_ATTACH_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "attach/elf.h"
+#include "attach/prologue.h"
+#include "attach/tokio_vt.h"
+
+struct bpf_program;
+struct bpf_link;
+
+struct pending {
+	struct bpf_program *prog;
+	char *path;
+	uint64_t off, cookie;
+	bool ret;
+};
+
+/* What tokio.c found in the executable. */
+struct attach_tokio {
+	uint64_t *poll_vaddr; /* cookie i: the i-th distinct poll function */
+	size_t npoll;
+	/* The task vtables, sorted by poll function: those of poll i start
+	 * at vt_first[i]. */
+	struct tokio_vt *vt;
+	size_t *vt_first;
+	size_t nvtables, nspawn;
+	uint32_t version; /* tokio_vt__version_code(), 0: unknown */
+	uint64_t exe_load_vaddr;
+	bool stripped; /* no symbols: spawn sites need a debug file */
+	bool debug_file; /* symbols came from a separate debug file */
+};
+
+struct attach {
+	struct memscope_bpf *skel;
+	pid_t pid;
+	struct bpf_link **links;
+	size_t nlinks, cap;
+	struct attach_tokio tokio;
+	bool spawn_stacks;
+	bool multi; /* queue probes for uprobe_multi links */
+	struct pending *pending;
+	size_t npending, cap_pending;
+	int *fds; /* uprobe_multi link fds */
+	size_t nfds, cap_fds;
+	size_t nprobes, nusdt;
+};
+
+/* A uprobe (ret: uretprobe) at file offset off of path; queued for a
+ * uprobe_multi link when a->multi. Negative errno. */
+int attach__uprobe(struct attach *a, struct bpf_program *prog,
+		   const char *path, uint64_t off, bool ret, uint64_t cookie);
+/* The file offset at which to probe the function s, past what the
+ * prologue decoder says the kernel would single-step. */
+int attach__place(struct elf_file *ef, const struct elf_sym *s,
+		  enum prologue_kind kind, uint64_t *off);
+
+/* Does the ELF hold tokio task vtables? */
+bool attach__is_tokio(struct elf_file *ef);
+
+#endif
