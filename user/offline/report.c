@@ -208,6 +208,9 @@ static void sec_async(struct table *t, const struct snap *s)
 	   fmt__bytes_exact(b[nb++], sizeof(b[0]), a->average_future_size));
 	kv(t, "largest future size", "%s",
 	   fmt__bytes_exact(b[nb++], sizeof(b[0]), a->largest_future_size));
+	if (a->has_task_cell_bytes)
+		kv(t, "task cells", "%s (the runtime's allocation per user task: header, future or its box, trailer)",
+		   fmt__bytes_exact(b[nb++], sizeof(b[0]), a->task_cell_bytes));
 	kv(t, "runtime overhead", "%s (runtime threads, outside any task)",
 	   fmt__bytes_exact(b[nb++], sizeof(b[0]), a->runtime_overhead_bytes));
 	kv(t, "user tasks", "%" PRIu64 " alive, %" PRIu64 " completed, %" PRIu64

@@ -149,6 +149,20 @@ static int get_opt_u64(struct ld *l, struct json_object *o, const char *where,
 	return 0;
 }
 
+/* A field later snapshots added: absent (an older writer), null or an
+ * integer. */
+static int get_added_u64(struct ld *l, struct json_object *o,
+			 const char *where, const char *key, bool *has,
+			 uint64_t *out)
+{
+	if (!json_object_object_get_ex(o, key, NULL)) {
+		*has = false;
+		*out = 0;
+		return 0;
+	}
+	return get_opt_u64(l, o, where, key, has, out);
+}
+
 static int get_bool(struct ld *l, struct json_object *o, const char *where,
 		    const char *key, bool *out)
 {
@@ -311,6 +325,9 @@ static int load_async(struct ld *l, struct json_object *doc,
 			     &a->average_future_size);
 	err = err ?: get_u64(l, o, w, "largest_future_size",
 			     &a->largest_future_size);
+	err = err ?: get_added_u64(l, o, w, "task_cell_bytes",
+				   &a->has_task_cell_bytes,
+				   &a->task_cell_bytes);
 	err = err ?: get_u64(l, o, w, "runtime_overhead_bytes",
 			     &a->runtime_overhead_bytes);
 	err = err ?: get_u64(l, o, w, "never_finished_count",
@@ -473,6 +490,8 @@ static int load_task(struct ld *l, struct json_object *o, size_t i,
 	err = err ?: get_u64(l, o, w, "busy_ns", &t->busy_ns);
 	err = err ?: get_opt_u64(l, o, w, "future_size", &t->has_future_size,
 				 &t->future_size);
+	err = err ?: get_added_u64(l, o, w, "cell_size", &t->has_cell_size,
+				   &t->cell_size);
 	err = err ?: load_mem(l, o, w, &t->mem);
 	err = err ?: get_u64(l, o, w, "outliving_count", &t->outliving_count);
 	err = err ?: get_u64(l, o, w, "outliving_bytes", &t->outliving_bytes);

@@ -35,6 +35,8 @@ struct snap_async {
 	uint64_t async_allocation_count, async_allocation_bytes;
 	uint64_t future_state_overhead;
 	uint64_t average_future_size, largest_future_size;
+	bool has_task_cell_bytes; /* absent in older snapshots */
+	uint64_t task_cell_bytes;
 	uint64_t runtime_overhead_bytes;
 	uint64_t never_finished_count;
 	uint64_t tasks_alive, tasks_completed, tasks_cancelled;
@@ -63,6 +65,8 @@ struct snap_task {
 	enum snap_reason reason;
 	bool has_parent, has_spawned, has_ended, has_future_size;
 	uint64_t parent, spawned_ns, ended_ns, future_size;
+	bool has_cell_size; /* tokio's per-task allocation (its Cell) */
+	uint64_t cell_size;
 	uint64_t polls, busy_ns;
 	struct snap_mem mem;
 	uint64_t outliving_count, outliving_bytes;

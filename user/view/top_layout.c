@@ -1410,13 +1410,13 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 			"%s still live after it ended",
 			both_bytes(b, sizeof(b), t->mem.live_bytes));
 	if (t->future_size)
-		text_kv(&x, "future", TOP_HL_VALUE, "%s%s",
-			both_bytes(b, sizeof(b), t->future_size),
-			t->runtime == MS_RT_TOKIO ?
-				"  (its task cell: the future and tokio's header)" :
-				"");
+		text_kv(&x, "future", TOP_HL_VALUE, "%s",
+			both_bytes(b, sizeof(b), t->future_size));
 	else
 		text_kv(&x, "future", TOP_HL_DIM, "unknown");
+	if (t->cell_size)
+		text_kv(&x, "task cell", TOP_HL_VALUE, "%s  (tokio's allocation for the task)",
+			both_bytes(b, sizeof(b), t->cell_size));
 
 	text_section(&x, "Activity");
 	text_kv(&x, "age", TOP_HL_VALUE, "%s%s%s",
