@@ -666,6 +666,7 @@ static void memscoped__tokio_notes(const struct options *o, const struct attach 
 int memscoped__probe(const struct options *o, struct attach *a,
 		     const struct target *t)
 {
+	bool tokio;
 	int err, n;
 
 	if (!o->tasks_only) {
@@ -686,11 +687,15 @@ int memscoped__probe(const struct options *o, struct attach *a,
 			strerror(-n));
 	else if (n > 0)
 		memscoped__tokio_notes(o, a, t->exe);
+	tokio = n > 0;
 	n = attach__usdt(a, t->exe);
 	n += t->launched || t->at_exec ? attach__usdt_needed(a, t->exe) :
 			   attach__usdt_mapped(a, t->pid, t->exe_real);
 	if (n > 0)
 		pr_debug("usdt: %d memscope markers", n);
+	else if (!tokio)
+		pr_info("%s: no async runtime found (no tokio task vtables, no memscope markers): allocations only",
+			t->exe);
 	return 0;
 }
 
