@@ -33,6 +33,7 @@
 #include "memscope.skel.h"
 #include "memscoped.h"
 #include "model/model.h"
+#include "sym/debugfile.h"
 #include "view/snapshot.h"
 #include "view/summary.h"
 #include "view/top.h"
@@ -70,6 +71,10 @@ static void usage(FILE *f)
 		"      --sample-bytes N     take an allocation stack once per N bytes allocated\n"
 		"                           on average (default 524288; 0: none)\n"
 		"      --no-spawn-stacks    do not take a stack at each task spawn\n"
+		"      --debug-dir DIR      also look for separate debug files in DIR (by build\n"
+		"                           id: DIR/.build-id/xx/rest.debug, or .gnu_debuglink\n"
+		"                           name), before /usr/lib/debug; repeatable. Stripped\n"
+		"                           binaries need one for spawn sites and names\n"
 		"      --record FILE        also store the raw record stream (for replay)\n"
 		"      --ring-mb N          ring buffer size in MiB (power of two, default 64)\n"
 		"      --top, --no-top      the live view (default when stdout is a terminal)\n"
@@ -108,7 +113,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_RECORD,
 	       OPT_NO_MULTI, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
-	       OPT_TRACE, OPT_TOP, OPT_NO_TOP, OPT_ALL };
+	       OPT_TRACE, OPT_TOP, OPT_NO_TOP, OPT_ALL, OPT_DEBUG_DIR };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -121,6 +126,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "no-uprobe-multi", no_argument, NULL, OPT_NO_MULTI },
 		{ "no-spawn-stacks", no_argument, NULL, OPT_NO_SPAWN },
+		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "ring-mb", required_argument, NULL, OPT_RING },
 		{ "bench-floor", no_argument, NULL, OPT_FLOOR },
 		{ "trace-records", no_argument, NULL, OPT_TRACE },
@@ -134,7 +140,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	char *end;
 	long v;
-	int c;
+	int c, err;
 
 	o->never_finished = 10;
 	o->sample_bytes = 512 * 1024; /* jemalloc's default lg_prof_sample */
@@ -195,6 +201,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TASKS_ONLY:
 			o->tasks_only = true;
+			break;
+		case OPT_DEBUG_DIR:
+			err = debugfile__add_dir(optarg);
+			if (err == -E2BIG) {
+				char max[16];
+
+				snprintf(max, sizeof(max), "%d",
+					 DEBUGFILE_MAX_DIRS);
+				return bad_usage("--debug-dir: at most %s directories",
+						 max);
+			}
+			if (err)
+				return bad_usage("--debug-dir takes a directory, not '%s'",
+						 optarg);
 			break;
 		case OPT_RING:
 			errno = 0;

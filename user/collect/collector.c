@@ -308,6 +308,9 @@ static uint32_t stack_site(struct collector *c, const struct ms_stack_rec *r)
 		frames[nf].file = f->file;
 		frames[nf].module = f->module;
 		frames[nf].line = f->line > 0 ? (uint32_t)f->line : 0;
+		frames[nf].path = f->path;
+		frames[nf].build_id = f->build_id;
+		frames[nf].addr = f->addr;
 		nf++;
 	}
 	site = model__site_intern(c->o.model, frames, (uint32_t)nf);

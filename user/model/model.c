@@ -141,6 +141,8 @@ void model__free(struct model *m)
 			free((char *)f[j].function);
 			free((char *)f[j].file);
 			free((char *)f[j].module);
+			free((char *)f[j].path);
+			free((char *)f[j].build_id);
 		}
 		free(f);
 	}
@@ -1173,6 +1175,9 @@ uint32_t model__site_intern(struct model *m, const struct ms_frame *frames,
 		copy[i].function = dup_or_null(frames[i].function);
 		copy[i].file = dup_or_null(frames[i].file);
 		copy[i].module = dup_or_null(frames[i].module);
+		copy[i].path = dup_or_null(frames[i].path);
+		copy[i].build_id = dup_or_null(frames[i].build_id);
+		copy[i].addr = frames[i].addr;
 	}
 	idx = (uint32_t)m->nsites;
 	if (idmap__put(m->site_keys, h, idx)) {
@@ -1180,6 +1185,8 @@ uint32_t model__site_intern(struct model *m, const struct ms_frame *frames,
 			free((char *)copy[i].function);
 			free((char *)copy[i].file);
 			free((char *)copy[i].module);
+			free((char *)copy[i].path);
+			free((char *)copy[i].build_id);
 		}
 		free(copy);
 		return MS_NO_SITE;

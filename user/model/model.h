@@ -40,6 +40,12 @@ struct ms_frame {
 	uint64_t pc;
 	const char *function, *file, *module; /* NULL: unknown */
 	uint32_t line; /* 0: unknown */
+	/* Enough to symbolize it later from a debug file (a stripped
+	 * binary): the module's file (full path), its GNU build id (hex),
+	 * and the ELF virtual address looked up (pc - 1 for a return
+	 * address; sym_frame.addr). NULL / 0: unknown. */
+	const char *path, *build_id;
+	uint64_t addr;
 };
 
 /* A code location that allocates or spawns: a stack, runtime frames

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sym/debugfile.h"
 #include "sym/sym.h"
 
 /* Direct-mapped pc -> frame cache: allocation and spawn sites repeat, and
@@ -399,66 +399,35 @@ found:
 	return fd;
 }
 
-static bool is_local_file(const char *path)
-{
-	struct stat st;
-
-	return !stat(path, &st) && S_ISREG(st.st_mode);
-}
-
-/* Is there a debug file on this machine that dwfl_standard_find_debuginfo
- * could find? When it finds nothing it asks debuginfod (if
- * DEBUGINFOD_URLS is set), a network fetch we never want in a tracer. */
-static bool have_local_debuginfo(Dwfl_Module *mod, const char *file_name,
-				 const char *link)
-{
-	char path[PATH_MAX], dir[PATH_MAX], base[NAME_MAX + 8];
-	const unsigned char *id;
-	GElf_Addr vaddr;
-	int id_len = dwfl_module_build_id(mod, &id, &vaddr);
-
-	if (id_len > 1 && id_len < 64) {
-		int off = snprintf(path, sizeof(path),
-				   "/usr/lib/debug/.build-id/%02x/", id[0]);
-
-		for (int i = 1; i < id_len; i++)
-			off += snprintf(path + off, sizeof(path) - off, "%02x",
-					id[i]);
-		snprintf(path + off, sizeof(path) - off, ".debug");
-		if (is_local_file(path))
-			return true;
-	}
-	if (link && link[0] == '/')
-		return is_local_file(link);
-	if (!file_name || strlen(file_name) >= sizeof(dir))
-		return false;
-	strcpy(dir, file_name);
-	if (link)
-		snprintf(base, sizeof(base), "%s", link);
-	else
-		snprintf(base, sizeof(base), "%s.debug", basename(dir));
-	strcpy(dir, file_name);
-	dirname(dir);
-	snprintf(path, sizeof(path), "%s/%s", dir, base);
-	if (is_local_file(path))
-		return true;
-	snprintf(path, sizeof(path), "%s/.debug/%s", dir, base);
-	if (is_local_file(path))
-		return true;
-	snprintf(path, sizeof(path), "/usr/lib/debug%s/%s", dir, base);
-	return is_local_file(path);
-}
-
+/* The separate debug file, found where gdb looks (debugfile.c: by build
+ * id under --debug-dir and /usr/lib/debug, then by .gnu_debuglink) and
+ * nowhere else: dwfl_standard_find_debuginfo would ask debuginfod when
+ * DEBUGINFOD_URLS is set, a network fetch we never want in a tracer.
+ * libdwfl takes the fd and the name. file_name is the binary as the
+ * process names it (NULL for an image read from memory). */
 static int find_debuginfo(Dwfl_Module *mod, void **userdata,
 			  const char *modname, GElf_Addr base,
 			  const char *file_name, const char *link,
 			  GElf_Word crc, char **debuginfo_file_name)
 {
-	if (!have_local_debuginfo(mod, file_name, link))
+	const unsigned char *id = NULL;
+	char path[PATH_MAX];
+	GElf_Addr vaddr;
+	int id_len = dwfl_module_build_id(mod, &id, &vaddr);
+	int fd;
+
+	if (debugfile__find(file_name, id, id_len > 0 ? (size_t)id_len : 0,
+			    link, path, sizeof(path)))
 		return -1;
-	return dwfl_standard_find_debuginfo(mod, userdata, modname, base,
-					    file_name, link, crc,
-					    debuginfo_file_name);
+	fd = open_regular(path);
+	if (fd < 0)
+		return -1;
+	*debuginfo_file_name = strdup(path);
+	if (!*debuginfo_file_name) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static const Dwfl_Callbacks dwfl_callbacks = {
@@ -967,22 +936,82 @@ static const char *dwarf_function(Dwfl_Module *mod, Dwarf_Addr addr)
 	return name;
 }
 
-static const char *module_basename(struct sym_proc *p, const char *name)
+/* " (deleted)" that /proc/PID/maps appends to a file removed since. */
+static size_t name_len(const char *name)
 {
 	static const char deleted_sfx[] = " (deleted)";
+	size_t len = strlen(name), sfx = sizeof(deleted_sfx) - 1;
+
+	if (len > sfx && !strcmp(name + len - sfx, deleted_sfx))
+		len -= sfx;
+	return len;
+}
+
+static const char *module_basename(struct strtab *strs, const char *name)
+{
 	const char *base;
-	size_t len, sfx = sizeof(deleted_sfx) - 1;
 
 	if (!name)
 		return NULL;
 	if (!strncmp(name, "[vdso", 5))
-		return strtab_intern(&p->strs, "[vdso]", 6);
+		return strtab_intern(strs, "[vdso]", 6);
 	base = strrchr(name, '/');
 	base = base ? base + 1 : name;
-	len = strlen(base);
-	if (len > sfx && !strcmp(base + len - sfx, deleted_sfx))
-		len -= sfx;
-	return strtab_intern(&p->strs, base, len);
+	return strtab_intern(strs, base, name_len(base));
+}
+
+/* Which file, and where in it: the module's path and build id, and addr
+ * as an ELF virtual address of that file. These stay valid after the
+ * process is gone, so memscope can symbolize the frame later from a
+ * debug file (a stripped binary leaves us nothing better now). */
+static void identify(struct strtab *strs, Dwfl_Module *mod, const char *name,
+		     Dwarf_Addr addr, struct sym_frame *out)
+{
+	char hex[2 * DEBUGFILE_ID_MAX + 1];
+	const unsigned char *id;
+	Dwarf_Addr bias = 0;
+	GElf_Addr vaddr;
+	int n;
+
+	out->module = module_basename(strs, name);
+	if (name && name[0] == '/')
+		out->path = strtab_intern(strs, name, name_len(name));
+	/* No ELF: the offset from the module's start is all we would have,
+	 * and it is not an address of any file. */
+	if (dwfl_module_getelf(mod, &bias))
+		out->addr = addr - bias;
+	n = dwfl_module_build_id(mod, &id, &vaddr);
+	if (n > 0 && n <= DEBUGFILE_ID_MAX) {
+		debugfile__hex(id, (size_t)n, hex);
+		out->build_id = strtab_intern(strs, hex, 2 * (size_t)n);
+	}
+}
+
+/* Function (demangled), file and line of addr in mod. */
+static void describe(struct strtab *strs, char *namebuf, size_t size,
+		     Dwfl_Module *mod, Dwarf_Addr addr, struct sym_frame *out)
+{
+	const char *name, *file;
+	Dwfl_Line *line;
+	int lineno = 0, len;
+
+	name = module_symbol(mod, addr);
+	if (!name)
+		name = dwarf_function(mod, addr);
+	if (name) {
+		len = sym__demangle(name, namebuf, size);
+		if (len > 0)
+			out->function = strtab_intern(strs, namebuf,
+						      (size_t)len);
+	}
+
+	line = dwfl_module_getsrc(mod, addr);
+	file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) :
+		      NULL;
+	if (file) {
+		out->file = strtab_intern(strs, file, strlen(file));
+		out->line = out->file ? lineno : 0;
+	}
 }
 
 /* Does addr fall in one of the module's loaded segments? libdwfl gives a
@@ -1013,10 +1042,8 @@ static int resolve(struct sym_proc *p, uint64_t pc, bool is_ret,
 		   struct sym_frame *out)
 {
 	Dwarf_Addr addr = is_ret && pc ? pc - 1 : pc;
-	const char *name, *file;
 	Dwfl_Module *mod;
-	Dwfl_Line *line;
-	int lineno = 0, len;
+	const char *name;
 
 	memset(out, 0, sizeof(*out));
 	out->pc = pc;
@@ -1024,25 +1051,8 @@ static int resolve(struct sym_proc *p, uint64_t pc, bool is_ret,
 	if (!mod || !in_segment(mod, addr))
 		return -ENOENT;
 	name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-	out->module = module_basename(p, name);
-
-	name = module_symbol(mod, addr);
-	if (!name)
-		name = dwarf_function(mod, addr);
-	if (name) {
-		len = sym__demangle(name, p->namebuf, sizeof(p->namebuf));
-		if (len > 0)
-			out->function = strtab_intern(&p->strs, p->namebuf,
-						      (size_t)len);
-	}
-
-	line = dwfl_module_getsrc(mod, addr);
-	file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) :
-		      NULL;
-	if (file) {
-		out->file = strtab_intern(&p->strs, file, strlen(file));
-		out->line = out->file ? lineno : 0;
-	}
+	identify(&p->strs, mod, name, addr, out);
+	describe(&p->strs, p->namebuf, sizeof(p->namebuf), mod, addr, out);
 	return 0;
 }
 
@@ -1079,4 +1089,109 @@ int sym__frame(struct sym_proc *p, uint64_t pc, bool is_return_address,
 	s->rc = rc;
 	s->f = *out;
 	return rc;
+}
+
+/* ---- files, without a process --------------------------------------- */
+
+struct sym_file {
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	struct sym_module sm; /* the module's symbol index */
+	struct strtab strs;
+	char namebuf[NAME_BUF];
+};
+
+/* dwfl_report_elf gives the module its ELF: nothing to find. */
+static int no_elf(Dwfl_Module *mod, void **userdata, const char *name,
+		  Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	return -1;
+}
+
+static const Dwfl_Callbacks file_callbacks = {
+	.find_elf = no_elf,
+	.find_debuginfo = find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+int sym__file_open(const char *path, struct sym_file **out)
+{
+	struct sym_file *f;
+	struct stat st;
+	void **ud = NULL;
+	const char *base;
+	int fd, err;
+
+	if (!path || !out)
+		return -EINVAL;
+	*out = NULL;
+	/* Paths may come from an untrusted snapshot: never open a FIFO or a
+	 * device, whose open may block or have side effects. */
+	if (stat(path, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOEXEC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	f = calloc(1, sizeof(*f));
+	if (!f || strtab_grow(&f->strs)) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	elf_version(EV_CURRENT);
+	f->dwfl = dwfl_begin(&file_callbacks);
+	if (!f->dwfl) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	/* Loaded at its own addresses (bias 0, add_p_vaddr): an address of
+	 * the module is an ELF virtual address of the file. */
+	dwfl_report_begin(f->dwfl);
+	f->mod = dwfl_report_elf(f->dwfl, base, path, fd, 0, true);
+	dwfl_report_end(f->dwfl, NULL, NULL);
+	if (!f->mod) {
+		err = -ENOEXEC;
+		goto fail;
+	}
+	fd = -1; /* the module's now */
+	dwfl_module_info(f->mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+	if (ud)
+		*ud = &f->sm;
+	*out = f;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	sym__file_close(f);
+	return err;
+}
+
+int sym__file_frame(struct sym_file *f, uint64_t addr, struct sym_frame *out)
+{
+	const char *name;
+
+	if (!f || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->pc = addr;
+	name = dwfl_module_info(f->mod, NULL, NULL, NULL, NULL, NULL, NULL,
+				NULL);
+	out->module = module_basename(&f->strs, name);
+	out->addr = addr;
+	describe(&f->strs, f->namebuf, sizeof(f->namebuf), f->mod, addr, out);
+	return out->function || out->file ? 0 : -ENOENT;
+}
+
+void sym__file_close(struct sym_file *f)
+{
+	if (!f)
+		return;
+	if (f->dwfl)
+		dwfl_end(f->dwfl);
+	free(f->sm.syms);
+	strtab_free(&f->strs);
+	free(f);
 }

@@ -30,6 +30,16 @@ struct sym_frame {
 	const char *file;     /* source file from DWARF, or NULL */
 	int line;             /* 0: unknown */
 	const char *module;   /* basename of the ELF ("[vdso]"), or NULL */
+	/* What symbolizes the frame later, when nothing does now (a
+	 * stripped binary): the module's file as the process maps it (full
+	 * path, NULL for the vDSO), its GNU build id in hex (NULL: none),
+	 * and the address looked up as an ELF virtual address of that file:
+	 * pc minus the module's load bias, and for a return address the
+	 * byte before it (pc - 1: inside the call), as for the function.
+	 * addr 0: unknown. */
+	const char *path;
+	const char *build_id;
+	uint64_t addr;
 };
 
 struct sym_proc;
@@ -67,6 +77,26 @@ int sym__unwind(struct sym_proc *p, const struct sym_regs *regs,
  * or -EINVAL. Results are cached. */
 int sym__frame(struct sym_proc *p, uint64_t pc, bool is_return_address,
 	       struct sym_frame *out);
+
+/* An ELF file read by itself, without a process: memscope symbolizes
+ * saved frames (module, build id, addr) with it long after the process
+ * ended. Its separate debug file is found as for a process (debugfile.h:
+ * build id, .gnu_debuglink, --debug-dir, never debuginfod); PATH may also
+ * be the debug file itself. Not thread-safe. */
+struct sym_file;
+
+/* Opens the regular file at PATH (FIFOs and devices are refused:
+ * -ENOEXEC, as for a file that is not ELF). Returns 0, -ENOENT, -ENOEXEC,
+ * -ENOMEM or another negative errno. */
+int sym__file_open(const char *path, struct sym_file **out);
+
+/* Symbolizes ADDR, an ELF virtual address of the file (sym_frame.addr:
+ * no pc - 1 here). Fills function, file, line and module; strings
+ * belong to F until sym__file_close. Returns 0 when the function or the
+ * source file is known, -ENOENT when neither is, or -EINVAL. */
+int sym__file_frame(struct sym_file *f, uint64_t addr, struct sym_frame *out);
+
+void sym__file_close(struct sym_file *f);
 
 /* Demangles a Rust (legacy and v0) or C++ symbol into BUF; the Rust
  * legacy hash suffix and LLVM's ".llvm.N" are dropped. Names that are not

@@ -115,6 +115,13 @@ static struct json_object *frames_arr(const struct ms_site *site)
 			json_object_object_add(o, "line", NULL);
 		add_str(o, "module", f->module);
 		add_u64(o, "pc", f->pc);
+		/* For memscope to symbolize later what could not be now. */
+		add_str(o, "build_id", f->build_id);
+		if (f->addr)
+			add_u64(o, "addr", f->addr);
+		else
+			json_object_object_add(o, "addr", NULL);
+		add_str(o, "path", f->path);
 		json_object_array_add(a, o);
 	}
 	return a;
