@@ -73,10 +73,39 @@ const char *fmt__delta_count(char *buf, size_t len, uint64_t a, uint64_t b)
 	return buf;
 }
 
+/* Enough of a build id to tell builds apart on a line; the snapshot has
+ * all of it. */
+#define BUILD_ID_SHOWN 12
+
+/* "module+0xADDR (build id 0123456789ab…)": what a frame nothing could
+ * symbolize still says (a stripped binary and no debug file). */
+static void fmt_unsymbolized(char *buf, size_t len,
+			     const struct snap_frame *f, const char *mod)
+{
+	const char *id = f->build_id && *f->build_id ? f->build_id : NULL;
+
+	if (!id)
+		snprintf(buf, len, "%s+0x%" PRIx64, mod, f->addr);
+	else if (strlen(id) > BUILD_ID_SHOWN)
+		snprintf(buf, len, "%s+0x%" PRIx64 " (build id %.*s\xe2\x80\xa6)",
+			 mod, f->addr, BUILD_ID_SHOWN, id);
+	else
+		snprintf(buf, len, "%s+0x%" PRIx64 " (build id %s)", mod,
+			 f->addr, id);
+}
+
 const char *fmt__frame(char *buf, size_t len, const struct snap_frame *f)
 {
 	const char *fn = f->function && *f->function ? f->function : NULL;
 	const char *file = f->file && *f->file ? f->file : NULL;
+	const char *mod = f->module && *f->module ? f->module : NULL;
+
+	/* The module is its file's base name: from the path if need be. */
+	if (!mod && f->path && *f->path) {
+		const char *slash = strrchr(f->path, '/');
+
+		mod = slash && slash[1] ? slash + 1 : f->path;
+	}
 
 	if (file && f->line)
 		snprintf(buf, len, "%s (%s:%" PRIu64 ")", fn ?: "?", file,
@@ -85,8 +114,10 @@ const char *fmt__frame(char *buf, size_t len, const struct snap_frame *f)
 		snprintf(buf, len, "%s (%s)", fn ?: "?", file);
 	else if (fn)
 		snprintf(buf, len, "%s", fn);
-	else if (f->module && *f->module)
-		snprintf(buf, len, "? (%s)", f->module);
+	else if (f->addr && mod)
+		fmt_unsymbolized(buf, len, f, mod);
+	else if (mod)
+		snprintf(buf, len, "? (%s)", mod);
 	else
 		snprintf(buf, len, "?");
 	return buf;

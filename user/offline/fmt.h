@@ -16,7 +16,9 @@ const char *fmt__duration(char *buf, size_t len, uint64_t ns);
 /* "+1.2 MiB", "-300 B", "0 B": b - a without overflow. */
 const char *fmt__delta_bytes(char *buf, size_t len, uint64_t a, uint64_t b);
 const char *fmt__delta_count(char *buf, size_t len, uint64_t a, uint64_t b);
-/* "function (file:line)"; "?" when the frame knows nothing. */
+/* "function (file:line)"; for a frame with no names but its module's
+ * address, "module+0xADDR (build id 0123456789ab…)"; "?" when the frame
+ * knows nothing. */
 const char *fmt__frame(char *buf, size_t len, const struct snap_frame *f);
 /* The task's innermost spawn frame, or "-" without a spawn_site. */
 const char *fmt__site(char *buf, size_t len, const struct snap_task *t);

@@ -17,9 +17,16 @@
 #include "offline/html.h"
 #include "offline/outfile.h"
 #include "offline/report.h"
+#include "offline/resym.h"
 #include "offline/snap.h"
+#include "sym/debugfile.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+/* Long-only options. */
+enum { OPT_DEBUG_DIR = 256 };
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const char usage_main[] =
 	"usage: memscope COMMAND [OPTIONS] ARGS...\n"
@@ -28,36 +35,47 @@ static const char usage_main[] =
 	"Never needs root.\n"
 	"\n"
 	"Commands:\n"
-	"  report [--html] [-o OUT] [--top N] FILE\n"
+	"  report [--html] [-o OUT] [--top N] [--debug-dir DIR] FILE\n"
 	"          a readable report: tasks that never finished and why, the\n"
 	"          largest tasks, memory by size class; --html: one page with plots\n"
-	"  diff [-o OUT] [--top N] A B\n"
+	"  diff [-o OUT] [--top N] [--debug-dir DIR] A B\n"
 	"          what grew from snapshot A to snapshot B of the same process\n"
-	"  export --format pprof|folded|json [-o OUT] FILE\n"
+	"  export --format pprof|folded|json [-o OUT] [--debug-dir DIR] FILE\n"
 	"          for go tool pprof, flame graph tools, or jq\n"
 	"\n"
 	"FILE may be - for standard input. OUT is replaced atomically (a\n"
 	"temporary file, then rename); a symbolic link there is refused.\n"
+	"Frames memscoped could not name (stripped binaries) are named from\n"
+	"debug files when found: by build id under --debug-dir DIR and\n"
+	"/usr/lib/debug, or by the binary's .gnu_debuglink.\n"
 	"'memscope COMMAND --help' says more. Exit codes: 0 done, 1 the output\n"
 	"could not be written, 2 bad usage or bad input.\n";
 
+#define DEBUG_DIR_HELP \
+	"  --debug-dir DIR  look for debug files in DIR too (DIR/.build-id/xx/rest.debug,\n" \
+	"                or the .gnu_debuglink name), before /usr/lib/debug; repeatable.\n" \
+	"                Frames memscoped left as module+0xADDR (stripped binaries)\n" \
+	"                are named from them\n"
+
 static const char usage_report[] =
-	"usage: memscope report [--html] [-o OUT] [--top N] FILE\n"
+	"usage: memscope report [--html] [-o OUT] [--top N] [--debug-dir DIR] FILE\n"
 	"\n"
 	"A readable report of one snapshot: the target, the async analysis\n"
 	"(future sizes, runtime overhead), tasks that never finished with the\n"
-	"reason, the largest tasks by live and by peak bytes, live allocations\n"
-	"by size class, memory outside tasks and memscoped's warnings.\n"
+	"reason, the largest tasks by live and by peak bytes, the largest\n"
+	"allocation sites, live allocations by size class, memory outside tasks\n"
+	"and memscoped's warnings.\n"
 	"\n"
 	"  --html        one self-contained HTML page (inline CSS and SVG plots of\n"
 	"                memory over time, by task, and future sizes; no scripts)\n"
 	"  -o, --output OUT  write to OUT (atomically) instead of standard output\n"
-	"  -n, --top N   rows in the largest-task tables (default 10); the\n"
-	"                never-finished table shows up to 5 x N\n"
+	"  -n, --top N   rows in the largest-task and site tables (default 10);\n"
+	"                the never-finished table shows up to 5 x N\n"
+	DEBUG_DIR_HELP
 	"  -h, --help    this help\n";
 
 static const char usage_diff[] =
-	"usage: memscope diff [-o OUT] [--top N] A B\n"
+	"usage: memscope diff [-o OUT] [--top N] [--debug-dir DIR] A B\n"
 	"\n"
 	"What grew between two snapshots of the same process (A older, B newer):\n"
 	"the totals, tasks matched by id (grew, shrank, new, ended), tasks\n"
@@ -66,10 +84,12 @@ static const char usage_diff[] =
 	"\n"
 	"  -o, --output OUT  write to OUT (atomically) instead of standard output\n"
 	"  -n, --top N   rows per section (default 20)\n"
+	DEBUG_DIR_HELP
 	"  -h, --help    this help\n";
 
 static const char usage_export[] =
-	"usage: memscope export --format pprof|folded|json [-o OUT] FILE\n"
+	"usage: memscope export --format pprof|folded|json [-o OUT] [--debug-dir DIR]\n"
+	"                       FILE\n"
 	"\n"
 	"  --format pprof   gzipped profile.proto for 'go tool pprof': one sample\n"
 	"                   per task (alloc_objects, alloc_space, inuse_objects,\n"
@@ -78,6 +98,11 @@ static const char usage_export[] =
 	"                   [REASON] and live bytes, one line per task holding memory\n"
 	"  --format json    the snapshot, pretty-printed\n"
 	"  -o, --output OUT write to OUT (atomically) instead of standard output\n"
+	"  --debug-dir DIR  look for debug files in DIR too (DIR/.build-id/xx/rest.debug,\n"
+	"                   or the .gnu_debuglink name), before /usr/lib/debug;\n"
+	"                   repeatable. Frames memscoped left as module+0xADDR\n"
+	"                   (stripped binaries) are named from them (pprof, folded;\n"
+	"                   json is the snapshot as it is)\n"
 	"  -h, --help       this help\n";
 
 /* A name from the command line, printable on one line. */
@@ -116,6 +141,31 @@ static int load(const char *path, struct snap **s)
 	if (ret)
 		pr_err("%s: %s", shown(name, sizeof(name), path), err);
 	return ret ? EXIT_USAGE : EXIT_OK;
+}
+
+/* Names what memscoped could not (stripped binaries), from debug files. */
+static int symbolize(const char *path, struct snap *s)
+{
+	char name[256];
+	int err = resym__snap(s, NULL);
+
+	if (err)
+		pr_err("%s: cannot symbolize: %s",
+		       shown(name, sizeof(name), path), strerror(-err));
+	return err ? EXIT_RUNTIME : EXIT_OK;
+}
+
+static int add_debug_dir(const char *cmd, const char *dir)
+{
+	int err = debugfile__add_dir(dir);
+
+	if (err == -E2BIG)
+		return usage_error(cmd, "--debug-dir: at most " STR(DEBUGFILE_MAX_DIRS) " directories ('%s' is one too many)",
+				   dir);
+	if (err)
+		return usage_error(cmd, "--debug-dir takes a directory, not '%s'",
+				   dir);
+	return EXIT_OK;
 }
 
 static int open_out(struct outfile *o, const char *path)
@@ -199,6 +249,7 @@ static int cmd_report(int argc, char **argv)
 		{ "html", no_argument, NULL, 'H' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "top", required_argument, NULL, 'n' },
+		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -222,6 +273,11 @@ static int cmd_report(int argc, char **argv)
 			if (ret)
 				return ret;
 			break;
+		case OPT_DEBUG_DIR:
+			ret = add_debug_dir("report", optarg);
+			if (ret)
+				return ret;
+			break;
 		case 'h':
 			fputs(usage_report, stdout);
 			return EXIT_OK;
@@ -235,8 +291,9 @@ static int cmd_report(int argc, char **argv)
 				   "which snapshot? give a FILE%s", "");
 	ro.file = argv[optind];
 	ret = load(ro.file, &s);
+	ret = ret ?: symbolize(ro.file, s);
 	if (ret)
-		return ret;
+		goto out;
 	ret = open_out(&of, out);
 	if (!ret) {
 		int err = html ? html__report(of.f, s, &ro) :
@@ -244,6 +301,7 @@ static int cmd_report(int argc, char **argv)
 
 		ret = close_out(&of, out, err);
 	}
+out:
 	snap__free(s);
 	return ret;
 }
@@ -253,6 +311,7 @@ static int cmd_diff(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "top", required_argument, NULL, 'n' },
+		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -269,6 +328,11 @@ static int cmd_diff(int argc, char **argv)
 			break;
 		case 'n':
 			ret = parse_top("diff", optarg, &dopt.top);
+			if (ret)
+				return ret;
+			break;
+		case OPT_DEBUG_DIR:
+			ret = add_debug_dir("diff", optarg);
 			if (ret)
 				return ret;
 			break;
@@ -289,6 +353,8 @@ static int cmd_diff(int argc, char **argv)
 				   "");
 	ret = load(dopt.file_a, &a);
 	ret = ret ?: load(dopt.file_b, &b);
+	ret = ret ?: symbolize(dopt.file_a, a);
+	ret = ret ?: symbolize(dopt.file_b, b);
 	if (ret)
 		goto out;
 	ret = open_out(&of, out);
@@ -305,6 +371,7 @@ static int cmd_export(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -330,6 +397,11 @@ static int cmd_export(int argc, char **argv)
 		case 'o':
 			out = optarg;
 			break;
+		case OPT_DEBUG_DIR:
+			ret = add_debug_dir("export", optarg);
+			if (ret)
+				return ret;
+			break;
 		case 'h':
 			fputs(usage_export, stdout);
 			return EXIT_OK;
@@ -347,7 +419,10 @@ static int cmd_export(int argc, char **argv)
 	ret = load(argv[optind], &s);
 	if (ret)
 		return ret;
-	ret = open_out(&of, out);
+	/* json is the document as memscoped wrote it. */
+	if (fmt != F_JSON)
+		ret = symbolize(argv[optind], s);
+	ret = ret ?: open_out(&of, out);
 	if (ret)
 		goto out;
 	if (fmt == F_PPROF && outfile__is_tty(&of)) {

@@ -336,6 +336,66 @@ static void sec_largest(struct table *t, const struct snap *s,
 	free(v);
 }
 
+static int by_site_live(const void *a, const void *b)
+{
+	const struct snap_site *x = *(const struct snap_site *const *)a;
+	const struct snap_site *y = *(const struct snap_site *const *)b;
+
+	return cmp_u64_desc(x->live_bytes, y->live_bytes) ?:
+	       cmp_u64_desc(x->alloc_bytes, y->alloc_bytes) ?:
+	       (x->id > y->id) - (x->id < y->id);
+}
+
+/* True when no name was found for the frame, only its module address. */
+static bool unnamed(const struct snap_frame *f)
+{
+	return !(f->function && *f->function) && !(f->file && *f->file) &&
+	       f->addr;
+}
+
+static void sec_sites(struct table *t, const struct snap *s,
+		      const struct report_opts *o)
+{
+	static const char *const head[] = { "live", "allocated", "allocs",
+					    "samples", "allocation site",
+					    NULL };
+	const struct snap_site **v = calloc(s->nsites ?: 1, sizeof(*v));
+	char b[8][64], site[512];
+	unsigned nb = 0;
+	size_t n = 0;
+	bool anon = false;
+
+	table__init(t, "Allocation sites", "rrrrw", head);
+	table__empty(t, "no sampled allocation stacks (memscoped --sample-bytes 0 or --tasks-only, or an older snapshot)");
+	if (!v) {
+		t->err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < s->nsites; i++)
+		if (s->sites[i].samples && s->sites[i].nframes)
+			v[n++] = &s->sites[i];
+	qsort(v, n, sizeof(*v), by_site_live);
+	for (size_t i = 0; i < n && i < o->top; i++) {
+		const struct snap_site *st = v[i];
+
+		table__row(t, 0);
+		table__cell(t, "%s", B(st->live_bytes));
+		table__cell(t, "%s", B(st->alloc_bytes));
+		table__cell(t, "%" PRIu64, st->alloc_count);
+		table__cell(t, "%" PRIu64, st->samples);
+		table__cell(t, "%s", fmt__frame(site, sizeof(site),
+						&st->frames[0]));
+		anon |= unnamed(&st->frames[0]);
+	}
+	if (n > o->top)
+		table__note(t, "... and %zu more sites", n - o->top);
+	if (n)
+		table__note(t, "estimates from sampled allocation stacks (memscoped --sample-bytes); the innermost frame, runtime and allocator frames folded");
+	if (anon)
+		table__note(t, "module+0xADDR: no debug file found for that build; memscope report --debug-dir DIR names it from DIR/.build-id/");
+	free(v);
+}
+
 static void sec_classes(struct table *t, const struct snap *s)
 {
 	static const char *const head[] = { "size class", "blocks", "bytes",
@@ -434,6 +494,7 @@ int report__build(const struct snap *s, const struct report_opts *o,
 	sec_never_finished(&r->sec[REP_NEVER_FINISHED], s, o);
 	sec_largest(&r->sec[REP_BY_LIVE], s, o, false);
 	sec_largest(&r->sec[REP_BY_PEAK], s, o, true);
+	sec_sites(&r->sec[REP_SITES], s, o);
 	sec_classes(&r->sec[REP_CLASSES], s);
 	sec_outside(&r->sec[REP_OUTSIDE], s);
 	sec_warnings(&r->sec[REP_WARNINGS], s);

@@ -410,35 +410,49 @@ const char *snap_kind__name(enum snap_kind k)
 	return (unsigned)k < 2 ? kind_names[k] : "?";
 }
 
-static int load_frames(struct ld *l, struct json_object *o, const char *w,
-		       struct snap_task *t)
+/* A frame's address: absent (older snapshots), null or an integer. */
+static int get_frame_u64(struct ld *l, struct json_object *o,
+			 const char *where, const char *key, uint64_t *out)
 {
-	struct json_object *arr;
+	struct json_object *v;
+
+	*out = 0;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	return int_value(l, v, where, key, out);
+}
+
+/* An array of frames (every member optional); what = "spawn_site",
+ * "frames", for the messages. */
+static int load_frame_array(struct ld *l, struct json_object *arr,
+			    const char *w, const char *what,
+			    struct snap_frame **out, size_t *nout)
+{
 	size_t n;
 	int err;
 
-	/* Optional: present only when memscoped collected stacks. */
-	if (!json_object_object_get_ex(o, "spawn_site", &arr) || !arr)
-		return 0;
-	err = want(l, arr, json_type_array, "an array", w, "spawn_site");
+	err = want(l, arr, json_type_array, "an array", w, what);
 	if (err)
 		return err;
 	n = json_object_array_length(arr);
-	err = alloc_array((void **)&t->spawn_site, n, sizeof(*t->spawn_site));
+	err = alloc_array((void **)out, n, sizeof(**out));
 	if (err)
 		return err;
-	t->nframes = n;
+	*nout = n;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *fo = json_object_array_get_idx(arr, i);
-		struct snap_frame *f = &t->spawn_site[i];
+		struct snap_frame *f = &(*out)[i];
 		struct json_object *v;
-		char fw[80];
+		char fw[96];
 
-		snprintf(fw, sizeof(fw), "%s.spawn_site[%zu]", w, i);
+		snprintf(fw, sizeof(fw), "%s.%s[%zu]", w, what, i);
 		err = want(l, fo, json_type_object, "an object", fw, "");
 		err = err ?: get_frame_str(l, fo, fw, "function", &f->function);
 		err = err ?: get_frame_str(l, fo, fw, "file", &f->file);
 		err = err ?: get_frame_str(l, fo, fw, "module", &f->module);
+		err = err ?: get_frame_str(l, fo, fw, "build_id", &f->build_id);
+		err = err ?: get_frame_str(l, fo, fw, "path", &f->path);
+		err = err ?: get_frame_u64(l, fo, fw, "addr", &f->addr);
 		if (err)
 			return err;
 		if (json_object_object_get_ex(fo, "line", &v) && v) {
@@ -448,6 +462,18 @@ static int load_frames(struct ld *l, struct json_object *o, const char *w,
 		}
 	}
 	return 0;
+}
+
+static int load_frames(struct ld *l, struct json_object *o, const char *w,
+		       struct snap_task *t)
+{
+	struct json_object *arr;
+
+	/* Optional: present only when memscoped collected stacks. */
+	if (!json_object_object_get_ex(o, "spawn_site", &arr) || !arr)
+		return 0;
+	return load_frame_array(l, arr, w, "spawn_site", &t->spawn_site,
+				&t->nframes);
 }
 
 static int load_task(struct ld *l, struct json_object *o, size_t i,
@@ -539,6 +565,54 @@ static int load_tasks(struct ld *l, struct json_object *doc, struct snap *s)
 		sort_tasks = s->tasks;
 		qsort(s->by_id, n, sizeof(*s->by_id), cmp_by_id);
 		sort_tasks = NULL;
+	}
+	return 0;
+}
+
+static int load_site(struct ld *l, struct json_object *o, size_t i,
+		     struct snap_site *st)
+{
+	struct json_object *arr;
+	char w[48];
+	int err;
+
+	snprintf(w, sizeof(w), "sites[%zu]", i);
+	err = want(l, o, json_type_object, "an object", w, "");
+	err = err ?: get_u64(l, o, w, "id", &st->id);
+	err = err ?: get_u64(l, o, w, "spawns", &st->spawns);
+	err = err ?: get_u64(l, o, w, "samples", &st->samples);
+	err = err ?: get_u64(l, o, w, "alloc_count", &st->alloc_count);
+	err = err ?: get_u64(l, o, w, "alloc_bytes", &st->alloc_bytes);
+	err = err ?: get_u64(l, o, w, "live_count", &st->live_count);
+	err = err ?: get_u64(l, o, w, "live_bytes", &st->live_bytes);
+	err = err ?: get_field(l, o, w, "frames", &arr);
+	if (err)
+		return err;
+	if (!arr)
+		return ld_fail(l, "%s.frames: expected an array, found null", w);
+	return load_frame_array(l, arr, w, "frames", &st->frames,
+				&st->nframes);
+}
+
+/* Optional: older snapshots and hand-made ones have no sites. */
+static int load_sites(struct ld *l, struct json_object *doc, struct snap *s)
+{
+	struct json_object *arr;
+	size_t n;
+	int err;
+
+	if (!json_object_object_get_ex(doc, "sites", NULL))
+		return 0;
+	err = get_arr(l, doc, "", "sites", &arr, &n);
+	err = err ?: alloc_array((void **)&s->sites, n, sizeof(*s->sites));
+	if (err)
+		return err;
+	s->nsites = n;
+	for (size_t i = 0; i < n; i++) {
+		err = load_site(l, json_object_array_get_idx(arr, i), i,
+				&s->sites[i]);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -678,6 +752,7 @@ static int load_doc(struct ld *l, struct json_object *doc, struct snap *s)
 	err = err ?: load_mem_field(l, doc, "outside_tasks", &s->outside_tasks);
 	err = err ?: load_async(l, doc, &s->async);
 	err = err ?: load_tasks(l, doc, s);
+	err = err ?: load_sites(l, doc, s);
 	err = err ?: load_timeline(l, doc, s);
 	err = err ?: load_warnings(l, doc, s);
 	s->tasks_only = mode == 1;
@@ -924,14 +999,26 @@ int snap__load_file(const char *path, struct snap **out, char *err,
 	return ret;
 }
 
+void snap_frame__clear(struct snap_frame *f)
+{
+	free(f->function);
+	free(f->file);
+	free(f->module);
+	free(f->build_id);
+	free(f->path);
+	memset(f, 0, sizeof(*f));
+}
+
+static void free_frames(struct snap_frame *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		snap_frame__clear(&f[i]);
+	free(f);
+}
+
 static void free_task(struct snap_task *t)
 {
-	for (size_t i = 0; i < t->nframes; i++) {
-		free(t->spawn_site[i].function);
-		free(t->spawn_site[i].file);
-		free(t->spawn_site[i].module);
-	}
-	free(t->spawn_site);
+	free_frames(t->spawn_site, t->nframes);
 	free(t->runtime);
 }
 
@@ -948,6 +1035,9 @@ void snap__free(struct snap *s)
 	for (size_t i = 0; i < s->ntasks; i++)
 		free_task(&s->tasks[i]);
 	free(s->tasks);
+	for (size_t i = 0; i < s->nsites; i++)
+		free_frames(s->sites[i].frames, s->sites[i].nframes);
+	free(s->sites);
 	free(s->by_id);
 	free(s->classes);
 	free(s->runtime);

@@ -52,10 +52,25 @@ enum snap_reason {
 	SNAP_NF_SHUTDOWN,
 };
 
-/* One spawn_site frame; NULL strings and line 0 mean unknown. */
+/* One frame of a spawn_site or a site; NULL strings and 0 mean unknown.
+ * build_id, path and addr (absent in older snapshots) say where the
+ * frame is in its module's file, so that memscope can symbolize it from
+ * a debug file (resym.h) when memscoped could not (a stripped binary). */
 struct snap_frame {
 	char *function, *file, *module;
 	uint64_t line;
+	char *build_id; /* hex */
+	char *path;	/* the module's file, full path */
+	uint64_t addr;	/* ELF virtual address in that file */
+	bool resolved;	/* function or file found by memscope, not memscoped */
+};
+
+/* sites[]: where tasks were spawned and sampled allocations made. */
+struct snap_site {
+	uint64_t id, spawns, samples;
+	uint64_t alloc_count, alloc_bytes, live_count, live_bytes; /* estimates */
+	struct snap_frame *frames; /* innermost first */
+	size_t nframes;
 };
 
 struct snap_task {
@@ -110,6 +125,8 @@ struct snap {
 	size_t ntasks;
 	size_t *by_id; /* indexes into tasks, sorted by id, for lookups */
 	bool has_spawn_sites; /* some task has a non-empty spawn_site */
+	struct snap_site *sites; /* absent in older snapshots: none */
+	size_t nsites;
 	uint64_t interval_ns;
 	struct snap_sample *samples;
 	size_t nsamples;
@@ -130,6 +147,8 @@ int snap__load_file(const char *path, struct snap **out, char *err,
 int snap__load_mem(const char *buf, size_t len, struct snap **out, char *err,
 		   size_t errlen);
 void snap__free(struct snap *s);
+/* Frees a frame's strings and zeroes it. */
+void snap_frame__clear(struct snap_frame *f);
 
 /* The task with this id (the first one, were ids ever repeated), or NULL. */
 const struct snap_task *snap__find_task(const struct snap *s, uint64_t id);
