@@ -36,6 +36,26 @@ if ! command -v cargo >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo >/dev/null
 fi
 
+# Deno (a stripped tokio program nobody here wrote, for test_deno) from
+# the npm registry, with Debian's nodejs/npm when the machine has no npm.
+# Not fatal: without it test_deno says "skipped".
+DENO_PKG=@deno/linux-x64-glibc@2.9.6
+DENO_DIR_=${MEMSCOPE_CACHE:-/var/cache/memscope}/deno
+if [ ! -x "$DENO_DIR_/node_modules/@deno/linux-x64-glibc/deno" ]; then
+	if ! command -v npm >/dev/null; then
+		echo "setup-deps: installing Debian's nodejs and npm"
+		apt-get update -qq || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null ||
+			echo "setup-deps: nodejs/npm not installed"
+	fi
+	if command -v npm >/dev/null; then
+		echo "setup-deps: installing $DENO_PKG from npm into $DENO_DIR_"
+		mkdir -p "$DENO_DIR_"
+		npm install --prefix "$DENO_DIR_" --no-audit --no-fund --silent "$DENO_PKG" >/dev/null ||
+			echo "setup-deps: $DENO_PKG not installed: test_deno will be skipped"
+	fi
+fi
+
 # bpftrace (benchmarks) needs tracefs; libbpf does not.
 if [ ! -e /sys/kernel/tracing/uprobe_events ]; then
 	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
