@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "attach/elf.h"
+#include "sym/debugfile.h"
 #include "sym/sym.h"
 
 #define STACK_COPY 8192
@@ -623,6 +625,96 @@ static void test_deleted_binary(void **state)
 	assert_int_equal(sym__open(0, &p), -EINVAL);
 }
 
+/* The build id of the file at path, in hex, or "" without one. */
+static void file_build_id(const char *path, char *hex)
+{
+	uint8_t id[DEBUGFILE_ID_MAX];
+	struct elf_file *ef;
+	size_t n;
+
+	hex[0] = '\0';
+	assert_int_equal(elf__open(path, &ef), 0);
+	n = elf__build_id(ef, id, sizeof(id));
+	elf__close(ef);
+	if (n)
+		debugfile__hex(id, n, hex);
+}
+
+/* A frame says which file (path, build id) and where in it (addr); the
+ * file read by itself, long after, gives the same names. */
+static void test_file_offline(void **state)
+{
+	char self[PATH_MAX], hex[2 * DEBUGFILE_ID_MAX + 1];
+	struct sym_proc *p = NULL;
+	struct sym_file *sf = NULL;
+	struct sym_frame f, g;
+	uint64_t base, pc;
+	void *h, *fn;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	base = exe_base(getpid(), self);
+	assert_true(base);
+	assert_int_equal(sym__open(getpid(), &p), 0);
+
+	/* A return address into this binary: addr is the byte before it,
+	 * as an ELF address (PIE: the first segment is at 0). */
+	pc = (uint64_t)(uintptr_t)&sym_test_child_marker + 4;
+	assert_int_equal(sym__frame(p, pc, true, &f), 0);
+	print_frame(0, &f);
+	assert_string_equal(f.function, "sym_test_child_marker");
+	assert_non_null(f.path);
+	assert_string_equal(f.path, self);
+	assert_int_equal(f.addr, pc - 1 - base);
+	file_build_id(self, hex);
+	if (hex[0])
+		assert_string_equal(f.build_id, hex);
+	else
+		assert_null(f.build_id);
+	/* Not a return address: the pc itself. */
+	assert_int_equal(sym__frame(p, pc, false, &g), 0);
+	assert_int_equal(g.addr, pc - base);
+
+	assert_int_equal(sym__file_open(f.path, &sf), 0);
+	assert_int_equal(sym__file_frame(sf, f.addr, &g), 0);
+	assert_string_equal(g.function, f.function);
+	assert_non_null(g.file);
+	assert_string_equal(g.file, f.file);
+	assert_int_equal(g.line, f.line);
+	assert_string_equal(g.module, "test_sym");
+	assert_int_equal(g.addr, f.addr);
+	/* Outside every function and line. */
+	assert_int_equal(sym__file_frame(sf, 1, &g), -ENOENT);
+	assert_null(g.function);
+	sym__file_close(sf);
+
+	/* libc: its build id, and its dynamic symbols read from the file. */
+	h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	assert_non_null(h);
+	fn = dlsym(h, "malloc");
+	assert_int_equal(sym__frame(p, (uint64_t)(uintptr_t)fn, false, &f), 0);
+	assert_true(ends_with(f.path, "/libc.so.6"));
+	file_build_id(f.path, hex);
+	if (hex[0])
+		assert_string_equal(f.build_id, hex);
+	assert_int_equal(sym__file_open(f.path, &sf), 0);
+	assert_int_equal(sym__file_frame(sf, f.addr, &g), 0);
+	assert_string_equal(g.function, f.function);
+	sym__file_close(sf);
+	dlclose(h);
+	sym__close(p);
+
+	/* What is not a regular ELF file is refused, never opened. */
+	assert_int_equal(sym__file_open("/nonexistent/memscope", &sf), -ENOENT);
+	assert_int_equal(sym__file_open("/dev/null", &sf), -ENOEXEC);
+	assert_int_equal(sym__file_open("/proc/self/status", &sf), -ENOEXEC);
+	assert_null(sf);
+	assert_int_equal(sym__file_frame(NULL, 0, &g), -EINVAL);
+	sym__file_close(NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +725,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_runtime_frames),
 		cmocka_unit_test(test_deleted_binary),
+		cmocka_unit_test(test_file_offline),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], CHILD_FLAG)) {
