@@ -37,7 +37,8 @@ static const char usage_main[] =
 	"Commands:\n"
 	"  report [--html] [-o OUT] [--top N] [--debug-dir DIR] FILE\n"
 	"          a readable report: tasks that never finished and why, the\n"
-	"          largest tasks, memory by size class; --html: one page with plots\n"
+	"          largest tasks and allocation sites, memory by size class;\n"
+	"          --html: one page with plots\n"
 	"  diff [-o OUT] [--top N] [--debug-dir DIR] A B\n"
 	"          what grew from snapshot A to snapshot B of the same process\n"
 	"  export --format pprof|folded|json [-o OUT] [--debug-dir DIR] FILE\n"
@@ -52,10 +53,10 @@ static const char usage_main[] =
 	"could not be written, 2 bad usage or bad input.\n";
 
 #define DEBUG_DIR_HELP \
-	"  --debug-dir DIR  look for debug files in DIR too (DIR/.build-id/xx/rest.debug,\n" \
-	"                or the .gnu_debuglink name), before /usr/lib/debug; repeatable.\n" \
-	"                Frames memscoped left as module+0xADDR (stripped binaries)\n" \
-	"                are named from them\n"
+	"  --debug-dir DIR  also look for debug files in DIR (by build id:\n" \
+	"                DIR/.build-id/xx/rest.debug; by .gnu_debuglink name),\n" \
+	"                before /usr/lib/debug; repeatable. Names the frames\n" \
+	"                memscoped left as module+0xADDR (stripped binaries)\n"
 
 static const char usage_report[] =
 	"usage: memscope report [--html] [-o OUT] [--top N] [--debug-dir DIR] FILE\n"
@@ -98,11 +99,11 @@ static const char usage_export[] =
 	"                   [REASON] and live bytes, one line per task holding memory\n"
 	"  --format json    the snapshot, pretty-printed\n"
 	"  -o, --output OUT write to OUT (atomically) instead of standard output\n"
-	"  --debug-dir DIR  look for debug files in DIR too (DIR/.build-id/xx/rest.debug,\n"
-	"                   or the .gnu_debuglink name), before /usr/lib/debug;\n"
-	"                   repeatable. Frames memscoped left as module+0xADDR\n"
-	"                   (stripped binaries) are named from them (pprof, folded;\n"
-	"                   json is the snapshot as it is)\n"
+	"  --debug-dir DIR  also look for debug files in DIR (by build id:\n"
+	"                   DIR/.build-id/xx/rest.debug; by .gnu_debuglink name),\n"
+	"                   before /usr/lib/debug; repeatable. Names the frames\n"
+	"                   memscoped left as module+0xADDR (stripped binaries)\n"
+	"                   in pprof and folded; json is the snapshot as it is\n"
 	"  -h, --help       this help\n";
 
 /* A name from the command line, printable on one line. */
