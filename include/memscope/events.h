@@ -117,7 +117,7 @@ struct ms_tokio_poll_rec {
 	__u32 fn;
 	__u32 flags;
 	/* The word where a boxed future's pointer sits (tokio boxes futures
-	 * over 16 KiB at spawn, 1.39+), read at entry: user space knows from
+	 * over 16 KiB at spawn, 1.41+), read at entry: user space knows from
 	 * the vtable's layout whether it is one. */
 	__u64 future_word;
 };
@@ -241,7 +241,7 @@ enum ms_stat {
 #define MS_TOKIO_JOIN_WAKER 0x10ull
 #define MS_TOKIO_CANCELLED 0x20ull
 #define MS_TOKIO_REF_SHIFT 6
-/* tokio 1.39+ boxes futures larger than this at spawn (release builds):
+/* tokio 1.41+ boxes futures larger than this at spawn (release builds):
  * the task's Cell then holds only the pointer. */
 #define MS_TOKIO_BOX_THRESHOLD 16384
 

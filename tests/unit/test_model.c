@@ -941,7 +941,7 @@ static void test_tokio_layout_future_size(void **state)
 	assert_int_equal(a.task_cell_bytes, 640);
 }
 
-/* tokio 1.39+: a future over 16 KiB was boxed by the spawner just before
+/* tokio 1.41+: a future over 16 KiB was boxed by the spawner just before
  * the cell; the cell holds its pointer. The box is the future, and the
  * task's. A small future whose first word points at a big block the task
  * did not get from its spawner stays the size its layout says. */

@@ -154,6 +154,8 @@ static int index_polls(struct attach_tokio *t, struct tokio_found *f)
 {
 	int err = 0;
 
+	if (!t->nvtables)
+		return 0;
 	qsort(t->vt, t->nvtables, sizeof(*t->vt), vt_by_poll);
 	t->vt_first = calloc(t->nvtables + 1, sizeof(*t->vt_first));
 	if (!t->vt_first)

@@ -93,9 +93,9 @@ uint64_t tokio_vt__location_off(uint64_t trailer_off, uint64_t id_off,
 				uint64_t word);
 
 /* tokio boxes futures larger than MS_TOKIO_BOX_THRESHOLD at spawn from
- * 1.39 on: the Cell then holds a Pin<Box<F>>, and the stage's payload is
+ * 1.41 on: the Cell then holds a Pin<Box<F>>, and the stage's payload is
  * no bigger than the output (a Result with a JoinError). */
-#define TOKIO_BOX_SINCE 1039000u
+#define TOKIO_BOX_SINCE 1041000u
 #define TOKIO_BOXED_PAYLOAD_MAX 256u
 #define TOKIO_REPR_C_STAGE_SINCE 1040000u
 

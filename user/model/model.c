@@ -536,7 +536,7 @@ static void move_owner(struct model *m, struct alloc_entry *b, uint32_t to)
 }
 
 /*
- * tokio 1.39+ moved a large future into a Box at spawn, and the Cell
+ * tokio 1.41+ moved a large future into a Box at spawn, and the Cell
  * holds its pointer: the word read at poll entry is a block over the
  * threshold that the spawner allocated before the Cell. That block is the
  * future: its size is the future's, and it belongs to the task.

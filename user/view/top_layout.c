@@ -283,6 +283,11 @@ static const char *frame_text(char *buf, size_t len, const struct ms_frame *f,
 		snprintf(buf, len, "%s (%s)", fn ? fn : "?", file);
 	else if (fn)
 		snprintf(buf, len, "%s", fn);
+	else if (f->module && *f->module && f->addr)
+		/* Unnamed (a stripped module): where, for later (memscope
+		 * report --debug-dir). */
+		snprintf(buf, len, "%s+%#llx", f->module,
+			 (unsigned long long)f->addr);
 	else if (f->module && *f->module)
 		snprintf(buf, len, "? (%s)", f->module);
 	else
