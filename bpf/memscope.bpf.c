@@ -54,6 +54,14 @@ struct {
 	__uint(max_entries, 16 << 20); /* resized by memscoped before load */
 } rb SEC(".maps");
 
+/* tokio: the return sites of polls already told to user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} ret_sites SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MS_STAT_MAX);
@@ -141,6 +149,7 @@ static __always_inline struct ms_poll_entry *top_poll(struct ms_tstate *ts)
 
 	if (d == 0 || d > MAX_POLL_DEPTH)
 		return 0;
+	barrier_var(d);
 	return &ts->polls[(d - 1) & (MAX_POLL_DEPTH - 1)];
 }
 
@@ -173,6 +182,45 @@ static __always_inline void emit_tokio_poll(struct ms_tstate *ts,
 	submit(ts, r);
 }
 
+/* Has this tokio poll returned? The thread runs at or above the stack
+ * slot of its return address (sp: the stack pointer at the probe, as at a
+ * function's entry), or, deeper (the caller called something else since),
+ * that slot no longer holds the return address. */
+static __always_inline bool poll_returned(const struct ms_poll_entry *e,
+					  __u64 sp)
+{
+	__u64 slot;
+
+	if (sp >= e->entry_sp)
+		return true;
+	if (bpf_probe_read_user(&slot, sizeof(slot), (void *)e->entry_sp))
+		return false;
+	return slot != e->ret_addr;
+}
+
+/* Polls of this thread that have returned: their records go now, with
+ * the state their task has now. */
+static __always_inline void close_returned(struct ms_tstate *ts, __u64 sp,
+					   __u32 why)
+{
+	for (int i = 0; i < MAX_POLL_DEPTH; i++) {
+		struct ms_poll_entry *e = top_poll(ts);
+		__u64 state = 0;
+		__u32 flags = 0;
+
+		if (!e || !e->tokio || !poll_returned(e, sp))
+			return;
+		ts->poll_depth--;
+		if (e->reported)
+			continue;
+		/* Freed since by another thread: user space knows it by
+		 * the free's record, which came first. */
+		if (bpf_probe_read_user(&state, sizeof(state), (void *)e->task))
+			flags = MS_POLL_F_END_READ_FAILED;
+		emit_tokio_poll(ts, e, state, flags | why);
+	}
+}
+
 /* ---- allocator family -------------------------------------------------- */
 
 /*
@@ -190,6 +238,8 @@ int alloc_enter(struct pt_regs *ctx)
 
 	if (!ts)
 		return 0;
+	if (ts->poll_depth)
+		close_returned(ts, sp, MS_POLL_F_SEEN_ALLOC);
 	/* A return we never saw (longjmp out of a hook, uretprobe depth
 	 * limit) would leave depth stuck: an entry at or above the outer
 	 * frame proves the old outer call is gone. */
@@ -415,6 +465,8 @@ int free_enter(struct pt_regs *ctx)
 		return 0;
 	if (ts->depth && PT_REGS_SP(ctx) < ts->outer_sp)
 		return 0; /* inside realloc(p, 0) and friends */
+	if (ts->poll_depth)
+		close_returned(ts, PT_REGS_SP(ctx), MS_POLL_F_SEEN_ALLOC);
 	e = top_poll(ts);
 	task = e ? e->task : 0;
 	if (task == addr) {
@@ -454,10 +506,15 @@ static __always_inline struct ms_poll_entry *push_poll(struct ms_tstate *ts,
 		stat_inc(MS_STAT_DEPTH_OVERFLOW);
 		return 0;
 	}
+	/* The compiler knows d < MAX_POLL_DEPTH and would drop the mask the
+	 * verifier needs to see. */
+	barrier_var(d);
 	e = &ts->polls[d & (MAX_POLL_DEPTH - 1)];
 	e->task = task;
 	e->tokio = 0;
 	e->reported = 0;
+	e->entry_sp = 0;
+	e->ret_addr = 0;
 	return e;
 }
 
@@ -501,6 +558,28 @@ static __always_inline __u64 vt_offsets(struct ms_tstate *ts, __u64 vtable)
 	return offs;
 }
 
+/* A poll returns to ret: user space hears of each such site once, and
+ * probes it unless it found it in the code already. */
+static __always_inline void note_ret_site(struct ms_tstate *ts, __u64 ret)
+{
+	struct ms_ret_site_rec *r;
+	__u8 one = 1;
+
+	if (ret == ts->ret_seen[0] || ret == ts->ret_seen[1])
+		return;
+	ts->ret_seen[1] = ts->ret_seen[0];
+	ts->ret_seen[0] = ret;
+	if (bpf_map_lookup_elem(&ret_sites, &ret) ||
+	    bpf_map_update_elem(&ret_sites, &ret, &one, BPF_NOEXIST))
+		return;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return;
+	fill_hdr(&r->h, MS_REC_RET_SITE, MS_RT_TOKIO);
+	r->ret = ret;
+	submit(ts, r);
+}
+
 /* raw::poll(NonNull<Header>): one copy per future type; cookie = index.
  * Reading user memory costs ~75 ns a call here: one read of the Header
  * and the Core's start gives state, vtable, owner and (usually) the id. */
@@ -509,15 +588,24 @@ int tokio_poll_enter(struct pt_regs *ctx)
 {
 	struct ms_tstate *ts = get_tstate();
 	__u64 header = PT_REGS_PARM1(ctx);
-	__u64 hw[HDR_WORDS], offs, off, fw;
+	__u64 hw[HDR_WORDS], offs, off, fw, sp = PT_REGS_SP(ctx);
 	struct ms_poll_entry *e;
 	struct ms_poll_rec *r;
 
 	if (!ts)
 		return 0;
+	/* The thread's previous poll has returned by now (or this one runs
+	 * inside it, below its stack slot). */
+	if (ts->poll_depth)
+		close_returned(ts, sp, MS_POLL_F_SEEN_POLL);
 	e = push_poll(ts, header);
 	if (!e)
 		return 0;
+	e->entry_sp = sp;
+	if (bpf_probe_read_user(&e->ret_addr, sizeof(e->ret_addr), (void *)sp))
+		e->ret_addr = 0;
+	else
+		note_ret_site(ts, e->ret_addr);
 	e->begin_ns = bpf_ktime_get_ns();
 	e->fn = bpf_get_attach_cookie(ctx);
 	e->flags = 0;
@@ -572,24 +660,46 @@ int tokio_poll_enter(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uretprobe")
-int tokio_poll_ret(struct pt_regs *ctx)
+/* The first emulated instruction after a call that polls tasks; cookie =
+ * the return address of that call. The thread's innermost poll made from
+ * there has returned (a poll of its own further in would be deeper). */
+SEC("uprobe")
+int poll_return(struct pt_regs *ctx)
 {
 	struct ms_tstate *ts = get_tstate();
+	__u64 ret = bpf_get_attach_cookie(ctx), state = 0;
 	struct ms_poll_entry *e;
-	__u64 state = 0;
-	__u32 flags = 0;
+	__u32 flags = MS_POLL_F_SEEN_RETURN;
 
 	if (!ts)
 		return 0;
-	e = pop_poll(ts);
-	if (!e || e->reported)
+	e = top_poll(ts);
+	if (!e || !e->tokio || e->ret_addr != ret ||
+	    PT_REGS_SP(ctx) <= e->entry_sp)
 		return 0;
-	/* If the poll freed the task and no free probe said so
-	 * (--tasks-only), this reads freed memory: user space checks. */
+	ts->poll_depth--;
+	if (e->reported)
+		return 0;
 	if (bpf_probe_read_user(&state, sizeof(state), (void *)e->task))
-		flags = MS_POLL_F_END_READ_FAILED;
+		flags |= MS_POLL_F_END_READ_FAILED;
 	emit_tokio_poll(ts, e, state, flags);
+	return 0;
+}
+
+/* A thread of a traced process is switched out: its polls that returned
+ * end now (a worker that parks after a poll, with no probe to come). */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(poll_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	struct ms_tstate *ts;
+	struct pt_regs *regs;
+
+	ts = bpf_task_storage_get(&tstates, prev, 0, 0);
+	if (!ts || !ts->poll_depth)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	close_returned(ts, BPF_CORE_READ(regs, sp), MS_POLL_F_SEEN_SWITCH);
 	return 0;
 }
 
@@ -773,6 +883,13 @@ int floor_enter(struct pt_regs *ctx)
 
 SEC("uretprobe")
 int floor_ret(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(floor_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
 {
 	return 0;
 }

@@ -724,6 +724,7 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	struct target t = { .pidfd = -1 };
 	struct memscope_bpf *skel = NULL;
+	struct bpf_link *switch_link = NULL;
 	struct collector *c = NULL;
 	struct dispatch *d = NULL;
 	struct attach *a = NULL;
@@ -779,9 +780,11 @@ int main(int argc, char **argv)
 			bpf_program__set_autoload(p, false);
 		bpf_program__set_autoload(skel->progs.floor_enter, true);
 		bpf_program__set_autoload(skel->progs.floor_ret, true);
+		bpf_program__set_autoload(skel->progs.floor_switch, true);
 	} else {
 		bpf_program__set_autoload(skel->progs.floor_enter, false);
 		bpf_program__set_autoload(skel->progs.floor_ret, false);
+		bpf_program__set_autoload(skel->progs.floor_switch, false);
 	}
 	bpf_program__set_autoload(skel->progs.proc_exec, o.all);
 	multi = !o.no_multi && attach__multi_supported();
@@ -791,6 +794,15 @@ int main(int argc, char **argv)
 	if (err) {
 		pr_err("cannot load the BPF programs: %s (run with -v for the verifier log)",
 		       strerror(-err));
+		goto cleanup;
+	}
+	/* tokio polls end when their thread is next switched out, at the
+	 * latest (there is no return probe). */
+	switch_link = bpf_program__attach(o.floor ? skel->progs.floor_switch :
+						    skel->progs.poll_switch);
+	if (!switch_link) {
+		err = -errno;
+		pr_err("cannot attach tp_btf/sched_switch: %s", strerror(-err));
 		goto cleanup;
 	}
 
@@ -895,6 +907,7 @@ cleanup:
 	top__free(view);
 	dispatch__free(d);
 	collector__free(c);
+	bpf_link__destroy(switch_link);
 	if (rec && fclose(rec))
 		pr_err("writing %s: %s", o.record, strerror(errno));
 	attach__destroy(a);

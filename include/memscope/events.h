@@ -27,6 +27,7 @@ enum ms_rec_type {
 	MS_REC_STACK = 11, /* user stack of the allocation just reported */
 	MS_REC_EXEC = 12, /* --all: a process executed a new program */
 	MS_REC_TOKIO_POLL = 13, /* a whole tokio task poll, at its end */
+	MS_REC_RET_SITE = 14, /* a tokio poll returns to a new address */
 	MS_REC_TYPE_MAX,
 };
 
@@ -97,6 +98,11 @@ struct ms_poll_rec {
 #define MS_POLL_F_END_READ_FAILED 2u /* ... at the poll's end */
 #define MS_POLL_F_BEGUN 4u /* a POLL_BEGIN record went out at entry */
 #define MS_POLL_F_FREED 8u /* sent at the free of its own cell, in the poll */
+/* How the end of a tokio poll was seen (no return probe): */
+#define MS_POLL_F_SEEN_POLL 16u /* the thread's next poll */
+#define MS_POLL_F_SEEN_ALLOC 32u /* its next allocation or free */
+#define MS_POLL_F_SEEN_SWITCH 64u /* its next context switch */
+#define MS_POLL_F_SEEN_RETURN 128u /* a probe at its return site: exact */
 
 /*
  * tokio: one record per poll, sent when it ends (a record at entry costs
@@ -104,6 +110,16 @@ struct ms_poll_rec {
  * for). The runtime's own tasks (owner_id 0, a blocking-pool thread's
  * lifelong poll) also get an MS_REC_POLL_BEGIN at entry. A task that frees
  * its own cell in the poll gets this record just before that free.
+ *
+ * There is no return probe (a pending one can keep the kernel from ever
+ * releasing the probes, issue 11). A poll ends at a probe on the first
+ * instruction the kernel emulates after the call that made it (its return
+ * site, found in the code or when a poll first returns there). Where there
+ * is none, a poll has ended when its thread runs at or above the stack
+ * slot of its return address, or that slot holds another value, seen at
+ * the thread's next probe (a poll, an allocation, a free) or when it is
+ * next switched out; ts_ns is then late by up to that time. flags say
+ * which (MS_POLL_F_SEEN_*).
  */
 struct ms_tokio_poll_rec {
 	struct ms_hdr h; /* ts_ns: the end of the poll */
@@ -120,6 +136,13 @@ struct ms_tokio_poll_rec {
 	 * over 16 KiB at spawn, 1.41+), read at entry: user space knows from
 	 * the vtable's layout whether it is one. */
 	__u64 future_word;
+};
+
+/* The first poll seen returning to ret (an address in the target): user
+ * space probes the return site if it had not found it in the code. */
+struct ms_ret_site_rec {
+	struct ms_hdr h;
+	__u64 ret;
 };
 
 struct ms_task_rec {
@@ -201,6 +224,12 @@ struct ms_poll_entry {
 	__u32 tokio; /* 0: a USDT poll's slot */
 	__u32 reported; /* its record went out at the free of its cell */
 	__u64 future_word; /* see ms_tokio_poll_rec */
+	/* tokio: the stack pointer at entry (the slot of the return
+	 * address) and what that slot held. The poll has returned once the
+	 * thread runs at or above the slot, or the slot holds something
+	 * else: no return probe is needed to see it end. */
+	__u64 entry_sp;
+	__u64 ret_addr;
 };
 
 struct ms_tstate {
@@ -216,6 +245,8 @@ struct ms_tstate {
 	__u32 spawn_taken; /* its stack was taken already */
 	__u32 announced_sample;
 	__u32 nsubmit;
+	/* tokio: return sites this thread saw lately (known to user space) */
+	__u64 ret_seen[2];
 	/* tokio: the offsets of recently polled vtables (id, and where a
 	 * boxed future's pointer would be, << 32), so that a poll reads the
 	 * task's memory once instead of three times. */
@@ -261,12 +292,13 @@ _Static_assert(sizeof(struct ms_free_rec) == 48, "ms_free_rec");
 _Static_assert(sizeof(struct ms_poll_rec) == 72, "ms_poll_rec");
 _Static_assert(sizeof(struct ms_tokio_poll_rec) == 96, "ms_tokio_poll_rec");
 _Static_assert(sizeof(struct ms_task_rec) == 56, "ms_task_rec");
+_Static_assert(sizeof(struct ms_ret_site_rec) == 32, "ms_ret_site_rec");
 _Static_assert(sizeof(struct ms_thread_rec) == 40, "ms_thread_rec");
 _Static_assert(sizeof(struct ms_exec_rec) == 40, "ms_exec_rec");
 _Static_assert(sizeof(struct ms_stack_rec) ==
 		       24 + 10 * 8 + 16 + 16 * MS_STACK_RET_FIX +
 			       8 * MS_STACK_FP_DEPTH + MS_STACK_BYTES,
 	       "ms_stack_rec");
-_Static_assert(sizeof(struct ms_poll_entry) == 72, "ms_poll_entry");
+_Static_assert(sizeof(struct ms_poll_entry) == 88, "ms_poll_entry");
 
 #endif /* MEMSCOPE_EVENTS_H */

@@ -63,6 +63,8 @@ void attach__destroy(struct attach *a)
 	free(a->fds);
 	free(a->links);
 	free(a->tokio.poll_vaddr);
+	free(a->tokio.ret_sites);
+	free(a->tokio.exe_path);
 	free(a->tokio.vt_first);
 	free(a->tokio.vt);
 	free(a);
@@ -126,9 +128,10 @@ void attach__prepare_multi(struct memscope_bpf *skel)
 	struct bpf_program *progs[] = {
 		skel->progs.alloc_enter,      skel->progs.alloc_ret,
 		skel->progs.posix_memalign_ret, skel->progs.free_enter,
-		skel->progs.tokio_poll_enter, skel->progs.tokio_poll_ret,
+		skel->progs.tokio_poll_enter,
 		skel->progs.tokio_shutdown,   skel->progs.spawn_enter,
 		skel->progs.spawn_ret,	      skel->progs.spawn_bound,
+		skel->progs.poll_return,
 		skel->progs.floor_enter,
 		skel->progs.floor_ret,
 	};

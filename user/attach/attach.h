@@ -33,6 +33,8 @@ int attach__tokio(struct attach *a, const char *exe_path, bool floor);
 
 struct attach_tokio_info {
 	size_t vtables, polls, spawn_fns;
+	size_t ret_sites; /* return sites of polls probed */
+	size_t ret_unprobed; /* ... seen but with no place to probe */
 	uint32_t version; /* tokio's, as 1047001; 0: unknown */
 	bool stripped; /* no symbol table in the executable */
 	bool debug_file; /* symbols from a separate debug file */
@@ -58,6 +60,12 @@ size_t attach__links(const struct attach *a);
 /* vaddr (in the executable) of tokio poll function idx, 0 if none. */
 uint64_t attach__poll_vaddr(const struct attach *a, uint32_t idx);
 uint64_t attach__exe_load_vaddr(const struct attach *a);
+/* The executable's load bias in the target: 0, or -ENOENT if unknown. */
+int attach__exe_bias(const struct attach *a, uint64_t *bias);
+/* A tokio poll was seen returning to ret (a run-time address): probe that
+ * return site if it is the executable's and was not probed yet. 1 when a
+ * probe was added, 0 when none is needed or possible, negative errno. */
+int attach__poll_return_site(struct attach *a, uint64_t ret);
 
 /* Finders. out must hold PATH_MAX bytes. -ENOENT if not found. */
 int attach__find_libc_pid(pid_t pid, char *out, size_t len);

@@ -33,6 +33,13 @@ struct attach_tokio {
 	size_t nvtables, nspawn;
 	uint32_t version; /* tokio_vt__version_code(), 0: unknown */
 	uint64_t exe_load_vaddr;
+	char *exe_path;
+	/* The load bias of the executable in the target; return sites are
+	 * probed with their run-time address as cookie. */
+	uint64_t bias;
+	bool bias_known;
+	uint64_t *ret_sites; /* return sites probed (vaddr in the file) */
+	size_t nret_sites, cap_ret_sites, ret_unprobed;
 	bool stripped; /* no symbols: spawn sites need a debug file */
 	bool debug_file; /* symbols came from a separate debug file */
 };
@@ -53,7 +60,8 @@ struct attach {
 };
 
 /* A uprobe (ret: uretprobe) at file offset off of path; queued for a
- * uprobe_multi link when a->multi. Negative errno. */
+ * uprobe_multi link when a->multi (attach__commit() makes the links).
+ * Negative errno. */
 int attach__uprobe(struct attach *a, struct bpf_program *prog,
 		   const char *path, uint64_t off, bool ret, uint64_t cookie);
 /* The file offset at which to probe the function s, past what the

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "attach/prologue.h"
+#include "attach/x86len.h"
 
 /* Length of an instruction the kernel emulates at code[0], else 0. */
 static size_t emulated_len(const uint8_t *c, size_t n)
@@ -79,6 +80,30 @@ struct probe_place prologue__place(const uint8_t *code, size_t len,
 		if (!k)
 			break;
 		off += k;
+	}
+	return p;
+}
+
+struct probe_place prologue__after_call(const uint8_t *code, size_t len)
+{
+	struct probe_place p = { 0, false };
+	size_t off = 0;
+
+	/* A few instructions: a return site's block soon tests the result
+	 * or branches. */
+	for (int i = 0; i < 12 && off < len; i++) {
+		struct x86_insn in;
+
+		if (!x86__decode(code + off, len - off, &in))
+			break;
+		if (in.kind == X86_EMULATED) {
+			p.offset = (uint32_t)off;
+			p.emulated = true;
+			return p;
+		}
+		if (in.kind != X86_PLAIN)
+			break;
+		off += in.len;
 	}
 	return p;
 }

@@ -28,4 +28,10 @@ struct probe_place {
 struct probe_place prologue__place(const uint8_t *code, size_t len,
 				   enum prologue_kind kind);
 
+/* Where to probe the return from a call that returns to code[0]: the
+ * first instruction the kernel emulates on the straight line from there
+ * (every path through the return site passes it). emulated false when the
+ * line ends, or is not understood, before one: no cheap probe there. */
+struct probe_place prologue__after_call(const uint8_t *code, size_t len);
+
 #endif

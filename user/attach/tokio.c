@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,7 +211,6 @@ static int probe_all(struct attach *a, struct elf_file *ef, const char *exe,
 	struct bpf_program *fl_enter = sk->progs.floor_enter;
 	struct bpf_program *fl_ret = sk->progs.floor_ret;
 	struct bpf_program *poll_enter = floor ? fl_enter : sk->progs.tokio_poll_enter;
-	struct bpf_program *poll_ret = floor ? fl_ret : sk->progs.tokio_poll_ret;
 	struct bpf_program *shutdown = floor ? fl_enter : sk->progs.tokio_shutdown;
 	struct bpf_program *bound = floor ? fl_enter : sk->progs.spawn_bound;
 	struct bpf_program *sp_enter = floor ? fl_enter : sk->progs.spawn_enter;
@@ -219,13 +219,13 @@ static int probe_all(struct attach *a, struct elf_file *ef, const char *exe,
 	int err = 0;
 
 	/* The cookie is the function's index: user space checks each task's
-	 * vtable against the function that polled it. */
+	 * vtable against the function that polled it. No return probe: a
+	 * poll ends when its thread runs above its stack slot again (see
+	 * ms_tokio_poll_rec), seen by the next probe or sched_switch. */
 	for (size_t i = 0; i < a->tokio.npoll && !err; i++) {
 		err = elf__vaddr_to_off(ef, a->tokio.poll_vaddr[i], &off);
 		if (!err)
 			err = attach__uprobe(a, poll_enter, exe, off, false, i);
-		if (!err)
-			err = attach__uprobe(a, poll_ret, exe, off, true, i);
 	}
 	for (size_t i = 0; i < f->nshutdown && !err; i++) {
 		err = elf__vaddr_to_off(ef, f->shutdown[i], &off);
@@ -250,6 +250,83 @@ static int probe_all(struct attach *a, struct elf_file *ef, const char *exe,
 	return err;
 }
 
+/* The executable's first mapping in the target: its load bias. */
+static void find_bias(struct attach *a)
+{
+	char path[64], line[4096];
+	unsigned long lo, off;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)a->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	/* The executable is mapped first; its offset-0 mapping starts at
+	 * bias + the vaddr of its first segment. */
+	if (fgets(line, sizeof(line), f) &&
+	    sscanf(line, "%lx-%*x %*s %lx", &lo, &off) == 2) {
+		a->tokio.bias = lo - off - a->tokio.exe_load_vaddr;
+		a->tokio.bias_known = true;
+	}
+	fclose(f);
+}
+
+/* A probe where a poll made by a call that returns to ret (a vaddr of
+ * the executable) has returned: the first emulated instruction after it.
+ * 1 when placed, 0 when there is no such place, negative errno. */
+static int probe_return(struct attach *a, struct elf_file *ef, uint64_t ret,
+			bool floor)
+{
+	struct memscope_bpf *sk = a->skel;
+	struct probe_place p;
+	uint8_t code[96];
+	uint64_t off;
+	size_t n = sizeof(code);
+	int err;
+
+	for (size_t i = 0; i < a->tokio.nret_sites; i++)
+		if (a->tokio.ret_sites[i] == ret)
+			return 0;
+	while (n && elf__read_vaddr(ef, ret, code, n))
+		n /= 2;
+	p = prologue__after_call(code, n);
+	if (!p.emulated || elf__vaddr_to_off(ef, ret + p.offset, &off)) {
+		a->tokio.ret_unprobed++;
+		pr_debug("return site %#llx: no instruction to probe",
+			 (unsigned long long)ret);
+		return 0;
+	}
+	err = push_u64(&a->tokio.ret_sites, &a->tokio.nret_sites,
+		       &a->tokio.cap_ret_sites, ret);
+	if (!err)
+		err = attach__uprobe(a, floor ? sk->progs.floor_enter :
+						sk->progs.poll_return,
+				     a->tokio.exe_path, off, false,
+				     ret + a->tokio.bias);
+	pr_debug("return site %#llx: probe at +%u", (unsigned long long)ret,
+		 p.offset);
+	return err ? err : 1;
+}
+
+/* The return sites of task polls found in the code (the rest are found
+ * when polls first return there). */
+static int probe_returns(struct attach *a, struct elf_file *ef, bool floor)
+{
+	uint64_t *sites;
+	const void *img;
+	size_t len, n;
+	int err;
+
+	img = elf__image(ef, &len);
+	if (!img || !a->tokio.bias_known)
+		return 0;
+	err = tokio_vt__poll_calls(img, len, &sites, &n);
+	for (size_t i = 0; i < n && err >= 0; i++)
+		err = probe_return(a, ef, sites[i], floor);
+	free(sites);
+	return err < 0 ? err : 0;
+}
+
 int attach__tokio(struct attach *a, const char *exe_path, bool floor)
 {
 	struct tokio_found f = { 0 };
@@ -260,15 +337,51 @@ int attach__tokio(struct attach *a, const char *exe_path, bool floor)
 	if (err)
 		return err;
 	a->tokio.exe_load_vaddr = elf__first_load_vaddr(ef);
+	a->tokio.exe_path = strdup(exe_path);
+	if (!a->tokio.exe_path) {
+		elf__close(ef);
+		return -ENOMEM;
+	}
+	find_bias(a);
 	err = scan(a, ef, exe_path, &f);
 	if (!err && a->tokio.npoll)
 		err = find_spawn_fns(a, ef, exe_path, &f);
 	if (!err)
 		err = probe_all(a, ef, exe_path, &f, floor);
+	if (!err && a->tokio.npoll)
+		err = probe_returns(a, ef, floor);
 	free(f.spawn);
 	free(f.shutdown);
 	elf__close(ef);
 	return err ? err : (int)a->tokio.npoll;
+}
+
+int attach__poll_return_site(struct attach *a, uint64_t ret)
+{
+	struct elf_file *ef;
+	int n, err;
+
+	if (!a->tokio.exe_path || !a->tokio.bias_known || ret < a->tokio.bias)
+		return 0;
+	err = elf__open(a->tokio.exe_path, &ef);
+	if (err)
+		return err;
+	n = probe_return(a, ef, ret - a->tokio.bias, false);
+	elf__close(ef);
+	if (n > 0) {
+		err = attach__commit(a);
+		if (err)
+			return err;
+	}
+	return n;
+}
+
+int attach__exe_bias(const struct attach *a, uint64_t *bias)
+{
+	if (!a->tokio.bias_known)
+		return -ENOENT;
+	*bias = a->tokio.bias;
+	return 0;
 }
 
 bool attach__is_tokio(struct elf_file *ef)
@@ -321,4 +434,6 @@ void attach__tokio_info(const struct attach *a, struct attach_tokio_info *out)
 	out->version = a->tokio.version;
 	out->stripped = a->tokio.stripped;
 	out->debug_file = a->tokio.debug_file;
+	out->ret_sites = a->tokio.nret_sites;
+	out->ret_unprobed = a->tokio.ret_unprobed;
 }

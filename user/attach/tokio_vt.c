@@ -548,3 +548,120 @@ int tokio_vt__layout(const struct tokio_vt *vt, uint32_t version,
 	out->future_size = trailer - out->future_off;
 	return 0;
 }
+
+/* `mov 0x10(%base),%reg` (REX.W) ending at c + at: its base register, or
+ * -1. Four bytes, five when the base needs a SIB byte (%rsp, %r12). */
+static int vt_load_base(const uint8_t *c, size_t at, unsigned reg)
+{
+	for (size_t n = 4; n <= 5; n++) {
+		const uint8_t *p = c + at - n;
+		unsigned rex, modrm, base;
+
+		if (at < n)
+			continue;
+		rex = p[0];
+		modrm = p[2];
+		if ((rex & 0xf8) != 0x48 || p[1] != 0x8b || p[n - 1] != 0x10 ||
+		    (modrm >> 6) != 1 || ((modrm >> 3) & 7) != (reg & 7) ||
+		    !!(rex & 4) != !!(reg & 8))
+			continue;
+		base = (modrm & 7) | (rex & 1 ? 8 : 0);
+		if ((modrm & 7) == 4) {
+			if (n != 5 || p[3] != 0x24)
+				continue;
+		} else if (n != 4) {
+			continue;
+		}
+		return (int)base;
+	}
+	return -1;
+}
+
+/* `mov %src,%rdi` (REX.W 89, register form) ending at c + at: src, or -1. */
+static int mov_to_rdi(const uint8_t *c, size_t at)
+{
+	const uint8_t *p = c + at - 3;
+
+	if (at < 3 || (p[0] & 0xfa) != 0x48 || p[1] != 0x89 ||
+	    (p[2] & 0xc7) != 0xc7)
+		return -1;
+	return (int)(((p[2] >> 3) & 7) | (p[0] & 4 ? 8 : 0));
+}
+
+/* Is there a vtable poll call ending at c + end, the call starting at
+ * c + call (reg: the register it calls through)? */
+static bool poll_call_at(const uint8_t *c, size_t call, unsigned reg)
+{
+	int base, src;
+
+	/* mov 0x10(%rdi),%reg ; call */
+	if (vt_load_base(c, call, reg) == 7)
+		return true;
+	/* mov 0x10(%rX),%reg ; mov %rX,%rdi ; call */
+	src = mov_to_rdi(c, call);
+	if (src >= 0 && vt_load_base(c, call - 3, reg) == src)
+		return true;
+	/* mov %rX,%rdi ; mov 0x10(%rX),%reg ; call */
+	base = vt_load_base(c, call, reg);
+	if (base < 0)
+		return false;
+	for (size_t n = 4; n <= 5; n++)
+		if (call >= n && mov_to_rdi(c, call - n) == base &&
+		    vt_load_base(c, call, reg) == base)
+			return true;
+	return false;
+}
+
+int tokio_vt__poll_calls(const void *img, size_t len, uint64_t **out,
+			 size_t *n)
+{
+	struct image im = { .p = img, .len = len };
+	uint64_t *v = NULL;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (read_headers(&im))
+		return 0;
+	for (size_t si = 0; si < im.nseg; si++) {
+		const struct seg *s = &im.seg[si];
+		const uint8_t *c;
+		uint64_t size;
+
+		if (!(s->flags & PF_X_) || !in_image(&im, s->off, s->filesz))
+			continue;
+		c = im.p + s->off;
+		size = s->filesz;
+		for (uint64_t i = 1; i + 2 <= size; i++) {
+			unsigned reg;
+			size_t start;
+
+			/* call *(%reg): ff /2, mod 00, no SIB, not RIP. */
+			if (c[i] != 0xff || (c[i + 1] & 0xf8) != 0x10 ||
+			    (c[i + 1] & 7) == 4 || (c[i + 1] & 7) == 5)
+				continue;
+			reg = c[i + 1] & 7;
+			start = i;
+			if (c[i - 1] == 0x41) {
+				reg += 8;
+				start = i - 1;
+			}
+			if (!poll_call_at(c, start, reg))
+				continue;
+			if (*n == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				uint64_t *nv = realloc(v, nc * sizeof(*nv));
+
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+				cap = nc;
+			}
+			v[(*n)++] = s->vaddr + i + 2;
+		}
+	}
+	*out = v;
+	return 0;
+}

@@ -65,6 +65,20 @@ void tokio_vt__release(struct tokio_vt_set *s);
 /* One line naming the problems of a set ("" when none). */
 const char *tokio_vt__problems(unsigned problems);
 
+/*
+ * Where tokio polls its tasks: RawTask::poll, inlined into the worker
+ * loops, loads the vtable from the task's Header (+16) and calls its
+ * first slot with the Header as the argument:
+ *
+ *     mov 0x10(%rX),%REG ; mov %rX,%rdi ; call *(%REG)
+ *
+ * (or the same with %rdi as rX). Returns in *out the addresses just after
+ * those calls (the return sites of task polls, in the image's address
+ * space), *n of them; the caller frees *out. -ENOMEM, or 0.
+ */
+int tokio_vt__poll_calls(const void *img, size_t len, uint64_t **out,
+			 size_t *n);
+
 /* Version v = "1.47.1" as 1047001; 0 when unknown or malformed. */
 uint32_t tokio_vt__version_code(const char *v);
 

@@ -36,8 +36,6 @@ static uint64_t now_ns(void)
 struct collector {
 	struct collector_opts o;
 	struct idmap *vtables; /* checked vtables */
-	uint64_t load_bias;
-	int bias_state; /* 0 unknown, 1 known, -1 unavailable */
 	uint64_t records;
 	uint64_t rejected;
 	uint64_t record_errors;
@@ -54,33 +52,6 @@ struct collector {
 	size_t batch_len[BATCH];
 	uint64_t batch_buf[BATCH][BATCH_REC / 8];
 };
-
-static uint64_t exe_bias(struct collector *c)
-{
-	char path[64], line[4096];
-	FILE *f;
-
-	if (c->bias_state)
-		return c->load_bias;
-	c->bias_state = -1;
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)c->o.pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	/* The executable is mapped first; its offset-0 mapping starts at
-	 * bias + the vaddr of its first segment. */
-	if (fgets(line, sizeof(line), f)) {
-		unsigned long lo, off;
-
-		if (sscanf(line, "%lx-%*x %*s %lx", &lo, &off) == 2) {
-			c->load_bias = lo - off -
-				       attach__exe_load_vaddr(c->o.attach);
-			c->bias_state = 1;
-		}
-	}
-	fclose(f);
-	return c->load_bias;
-}
 
 /*
  * DESIGN.md: the Header/Vtable layout is not a stable ABI. A vtable is
@@ -101,8 +72,7 @@ static void check_vtable(struct collector *c, uint64_t vtable, uint32_t fn)
 	if (!vtable || !idmap__get(c->vtables, vtable, &seen))
 		return;
 	idmap__put(c->vtables, vtable, 1);
-	bias = exe_bias(c);
-	if (c->bias_state > 0 && vtable >= bias &&
+	if (!attach__exe_bias(c->o.attach, &bias) && vtable >= bias &&
 	    !attach__tokio_vtable(c->o.attach, fn, vtable - bias, &tv)) {
 		attach__tokio_info(c->o.attach, &ti);
 		if (!tokio_vt__layout(&tv, ti.version, &lay)) {
@@ -395,6 +365,14 @@ void collector__feed(struct collector *c, const void *data, size_t len)
 
 		check_vtable(c, p->vtable, p->fn);
 	}
+	if (len >= sizeof(struct ms_ret_site_rec) && h->type == MS_REC_RET_SITE) {
+		const struct ms_ret_site_rec *r = data;
+		int n = attach__poll_return_site(c->o.attach, r->ret);
+
+		if (n < 0)
+			pr_debug("return site %#llx: cannot probe: %s",
+				 (unsigned long long)r->ret, strerror(-n));
+	}
 	if (len <= BATCH_REC && len >= sizeof(*h) && h->type != MS_REC_STACK) {
 		memcpy(c->batch_buf[c->nbatch], data, len);
 		c->batch_ptr[c->nbatch] = c->batch_buf[c->nbatch];
@@ -422,8 +400,6 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 		free(c);
 		return -ENOMEM;
 	}
-	/* The load bias now, while the target surely lives. */
-	exe_bias(c);
 	/* Open the symbolizer now, while the target surely lives (launch
 	 * mode: stopped right after exec): a short-lived target may be gone
 	 * by the time its first stack is read. */

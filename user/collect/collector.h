@@ -15,7 +15,7 @@ struct attach;
 struct collector_opts {
 	pid_t pid;
 	struct model *model;
-	const struct attach *attach;
+	struct attach *attach; /* return sites found at run time are probed */
 	int stats_fd;
 	int tstates_fd; /* per-thread BPF state (polls in progress), or -1 */
 	FILE *trace; /* print every record here (debugging), or NULL */

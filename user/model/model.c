@@ -50,6 +50,7 @@ struct model {
 	struct idmap *tids; /* tid -> thread index */
 	struct idmap *bad_vtables;
 	struct idmap *vt_layouts; /* vtable -> index in layouts */
+	struct idmap *freed_keys; /* key -> index of the last task freed there */
 	struct vt_layout *layouts;
 	size_t nlayouts, cap_layouts;
 	struct ms_task *tasks;
@@ -113,6 +114,7 @@ struct model *model__new(const struct model_opts *opts)
 	m->tids = idmap__new();
 	m->bad_vtables = idmap__new();
 	m->vt_layouts = idmap__new();
+	m->freed_keys = idmap__new();
 	m->site_keys = idmap__new();
 	m->pending_spawn = idmap__new();
 	m->sampled = idmap__new();
@@ -122,7 +124,7 @@ struct model *model__new(const struct model_opts *opts)
 	m->free_block = UINT32_MAX;
 	m->last_ns = opts->start_ns;
 	if (!m->allocs || !m->task_keys || !m->tids || !m->bad_vtables ||
-	    !m->vt_layouts ||
+	    !m->vt_layouts || !m->freed_keys ||
 	    !m->site_keys || !m->pending_spawn || !m->sampled) {
 		model__free(m);
 		return NULL;
@@ -157,6 +159,7 @@ void model__free(struct model *m)
 	free(m->tasks);
 	idmap__free(m->bad_vtables);
 	idmap__free(m->vt_layouts);
+	idmap__free(m->freed_keys);
 	free(m->layouts);
 	idmap__free(m->tids);
 	idmap__free(m->task_keys);
@@ -420,6 +423,8 @@ static void task_release(struct model *m, struct ms_task *t, uint64_t ts)
 		task_finish(m, t, t->shutdown, ts);
 	t->freed = true;
 	idmap__del(m->task_keys, t->key);
+	/* A poll record may still come for it: its end is seen late. */
+	idmap__put(m->freed_keys, t->key, (uint32_t)(t - m->tasks));
 }
 
 /* Apply a tokio Header.state word read at poll end or at the task's free. */
@@ -825,6 +830,38 @@ static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
  * may have created the task already; a runtime task's poll also had a
  * POLL_BEGIN at entry.
  */
+/* Could the poll of r be one of task t's? Not if t is a later task at
+ * the same address: another tokio id, or spawned after the poll began. */
+static bool poll_of(const struct model *m, const struct ms_task *t,
+		    const struct ms_tokio_poll_rec *r)
+{
+	if (t->identified && r->task_id && t->id != r->task_id &&
+	    !(t->id >> 63))
+		return false;
+	return !t->spawn_known ||
+	       t->spawned_ns <= rel_ns(m, r->begin_ns) + 1000000;
+}
+
+/*
+ * A poll's record came after its task was freed (another thread freed it
+ * between the poll's return and the moment its end was seen): the freed
+ * task gets the poll and its time, the state word (read from freed
+ * memory) is ignored. NULL if the record is for a task not seen freed.
+ */
+static struct ms_task *late_poll_task(struct model *m,
+				      const struct ms_tokio_poll_rec *r)
+{
+	struct ms_task *t;
+	uint32_t idx;
+
+	if (idmap__get(m->freed_keys, r->task, &idx) || idx >= m->ntasks)
+		return NULL;
+	t = &m->tasks[idx];
+	if (t->key != r->task || !t->freed || !poll_of(m, t, r))
+		return NULL;
+	return t;
+}
+
 static int on_tokio_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 {
 	struct thread *th = thread_get(m, r->h.tid);
@@ -843,8 +880,19 @@ static int on_tokio_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 		if (t)
 			t->polls--; /* counted at its POLL_BEGIN */
 	}
-	if (!t)
+	if (!t) {
 		t = task_by_key(m, r->task, &idx);
+		if (t && !poll_of(m, t, r))
+			t = NULL;
+	}
+	if (!t && (t = late_poll_task(m, r))) {
+		t->polls++;
+		if (r->h.ts_ns > r->begin_ns)
+			t->busy_ns += r->h.ts_ns - r->begin_ns;
+		return 0;
+	}
+	if (!t && task_by_key(m, r->task, NULL))
+		return 0; /* a poll of a task let go of, now at a reused key */
 	if (!t) {
 		t = tokio_discover(m, r->task, r->begin_ns, &idx);
 		if (!t)
@@ -982,6 +1030,7 @@ static const size_t rec_size[MS_REC_TYPE_MAX] = {
 	[MS_REC_THREAD] = sizeof(struct ms_thread_rec),
 	[MS_REC_STACK] = sizeof(struct ms_stack_rec),
 	[MS_REC_EXEC] = sizeof(struct ms_exec_rec),
+	[MS_REC_RET_SITE] = sizeof(struct ms_ret_site_rec),
 	[MS_REC_TOKIO_POLL] = sizeof(struct ms_tokio_poll_rec),
 };
 
@@ -1022,6 +1071,8 @@ int model__apply(struct model *m, const void *rec, size_t len)
 		return 0; /* the collector symbolizes them (I/O) */
 	case MS_REC_EXEC:
 		return 0; /* memscoped --all decides what to watch */
+	case MS_REC_RET_SITE:
+		return 0; /* the collector probes it */
 	case MS_REC_TOKIO_POLL:
 		return on_tokio_poll(m, rec);
 	default:
