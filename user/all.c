@@ -417,7 +417,7 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 				if (si.ssi_signo == SIGUSR1)
 					snapshot_all(w);
 				else if (si.ssi_signo != SIGCHLD)
-					break; /* SIGINT, SIGTERM */
+					break; /* SIGINT, SIGTERM, SIGHUP */
 			}
 		}
 		act = top__input(view);

@@ -426,6 +426,9 @@ static int resolve_prog(const struct options *o, struct target *t)
  * Start the program stopped right after exec (ptrace), so the probes are
  * in place before its first instruction; the caller detaches after attach.
  */
+/* SIGPIPE as memscoped found it (it ignores it itself). */
+static void (*orig_sigpipe)(int) = SIG_DFL;
+
 static int launch(const struct options *o, struct target *t,
 		  const sigset_t *orig_mask, const struct top *view)
 {
@@ -436,6 +439,8 @@ static int launch(const struct options *o, struct target *t,
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		/* The target gets the signal state memscoped was given. */
+		signal(SIGPIPE, orig_sigpipe);
 		sigprocmask(SIG_SETMASK, orig_mask, NULL);
 		top__child_stdio(view); /* keys and screen are the view's */
 		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
@@ -627,7 +632,7 @@ static int run(const struct options *o, struct target *t, struct model *m,
 				} else if (si.ssi_signo == SIGCHLD) {
 					reap(t);
 				} else {
-					return 0; /* SIGINT, SIGTERM */
+					return 0; /* SIGINT, SIGTERM, SIGHUP */
 				}
 			}
 		}
@@ -756,6 +761,10 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	/* A closed terminal asks to stop, as SIGTERM does: the snapshot is
+	 * still written. Writes to a closed stdout fail instead of killing. */
+	sigaddset(&mask, SIGHUP);
+	orig_sigpipe = signal(SIGPIPE, SIG_IGN);
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, &orig);

@@ -60,7 +60,7 @@ impl Args {
                     Some(v) => args.values.push((a, v)),
                     None => args.usage(&format!("{a} needs a value"), value_opts, flag_opts),
                 }
-            } else if a == "--wait-go" || flag_opts.contains(&a.as_str()) {
+            } else if a == "--wait-go" || a == "--forever" || flag_opts.contains(&a.as_str()) {
                 args.flags.push(a);
             } else {
                 args.usage(&format!("unknown argument {a}"), value_opts, flag_opts);
@@ -75,7 +75,7 @@ impl Args {
     }
 
     fn usage(&self, msg: &str, value_opts: &[&str], flag_opts: &[&str]) -> ! {
-        let mut u = format!("usage: {} [--rt mt|ct] [--wait-go]", self.prog);
+        let mut u = format!("usage: {} [--rt mt|ct] [--wait-go] [--forever]", self.prog);
         for v in value_opts {
             u.push_str(&format!(" [{v} N]"));
         }
@@ -159,7 +159,8 @@ pub fn truth(json: &str) {
 
 /// Common start-up: build the runtime, honour `--wait-go`, and start the
 /// stdin reader thread. The returned receiver resolves when the "release"
-/// line (or EOF) arrives on stdin.
+/// line (or EOF) arrives on stdin; with `--forever`, never (stdin is not
+/// read: the program runs until it is killed).
 ///
 /// The reader is a plain std thread (not `spawn_blocking`/`tokio::io::stdin`)
 /// so it adds no tokio task of its own; it is started before the scenario so
@@ -171,6 +172,10 @@ pub fn start(args: &Args) -> (Runtime, oneshot::Receiver<()>) {
         read_line();
     }
     let (tx, rx) = oneshot::channel();
+    if args.flag("--forever") {
+        std::mem::forget(tx);
+        return (rt, rx);
+    }
     std::thread::Builder::new()
         .name("stdin-release".into())
         .spawn(move || {
