@@ -22,6 +22,12 @@
 #   no-stacks   memscoped --sample-bytes 0 --no-spawn-stacks: full tracking
 #               without any stack capture
 #
+# and with --before PATH (another memscoped build, e.g. the previous
+# commit's), side by side with this one:
+#
+#   before, before-tasks, before-tasks-floor
+#               full tracking, --tasks-only and its floor with PATH
+#
 # in interleaved rounds (every configuration once per round, the order
 # rotated each round) so that slow phases of a shared machine hit all of
 # them alike. It reports, per configuration, the median requests/s and p99
@@ -40,6 +46,7 @@
 #   -t THREADS     wrk threads (default 2)
 #   --rt mt|ct     the server's tokio runtime (default mt: 2 workers)
 #   --extra        add the no-stacks configuration
+#   --before PATH  add the before* configurations, run with PATH
 #   --prog-stats   after the rounds, one more full-tracking run with
 #                  kernel.bpf_stats_enabled=1: each BPF program's runs per
 #                  request and ns per run
@@ -69,6 +76,7 @@ RT=mt
 PROG_STATS=0
 CHECK=0
 EXTRA=0
+BEFORE=
 
 die() { echo "service_bench: $*" >&2; exit 2; }
 say() { echo "$*" >&2; }
@@ -82,6 +90,7 @@ while [ $# -gt 0 ]; do
 	--rt) RT=${2:?}; shift 2 ;;
 	--prog-stats) PROG_STATS=1; shift ;;
 	--extra) EXTRA=1; shift ;;
+	--before) BEFORE=${2:?}; shift 2 ;;
 	--check) CHECK=1; shift ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
@@ -126,6 +135,10 @@ else
 	say "service_bench: no bpftrace: its rows are skipped"
 fi
 [ "$EXTRA" = 0 ] || CONFIGS+=(no-stacks)
+if [ -n "$BEFORE" ]; then
+	[ -x "$BEFORE" ] || die "--before: $BEFORE is not executable"
+	CONFIGS+=(before before-tasks before-tasks-floor)
+fi
 
 declare -A LABEL=(
 	[untraced]="untraced"
@@ -135,6 +148,9 @@ declare -A LABEL=(
 	[tasks-floor]="floor of --tasks-only (--tasks-only --bench-floor)"
 	[bpftrace]="bpftrace naive.bt (malloc/free + raw::poll in maps)"
 	[no-stacks]="memscoped --sample-bytes 0 --no-spawn-stacks"
+	[before]="--before build, full tracking"
+	[before-tasks]="--before build, --tasks-only"
+	[before-tasks-floor]="--before build, --tasks-only --bench-floor"
 )
 
 CLK_TCK=$(getconf CLK_TCK)
@@ -230,6 +246,12 @@ run_one() {
 	no-stacks)
 		"$MS" -q --sample-bytes 0 --no-spawn-stacks --pid "$srv" -s "$d.snap.json" \
 			>"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
+	before)
+		"$BEFORE" -q --pid "$srv" -s "$d.snap.json" >"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
+	before-tasks)
+		"$BEFORE" -q --tasks-only --pid "$srv" -s "$d.snap.json" >"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
+	before-tasks-floor)
+		"$BEFORE" -q --tasks-only --bench-floor --pid "$srv" >"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
 	esac
 	if [ -n "$tr" ]; then
 		PIDS+=("$tr")
@@ -291,12 +313,12 @@ run_one() {
 		fi
 	fi
 	case $c in
-	memscoped|tasks-only|no-stacks)
+	memscoped|tasks-only|no-stacks|before|before-tasks)
 		if [ ! -s "$d.snap.json" ]; then
 			say "  $c: no snapshot"; stop; return 1
 		fi
 		lost=$(jq -r '.totals.lost_events' "$d.snap.json")
-		if [ "$c" != tasks-only ]; then
+		if [ "$c" != tasks-only ] && [ "$c" != before-tasks ]; then
 			apr=$(jq -r --argjson n "$reqs" '.totals.alloc_count / $n * 100 | round / 100' "$d.snap.json")
 		fi
 		[ "$(jq -r '.incomplete' "$d.snap.json")" = false ] ||
