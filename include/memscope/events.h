@@ -261,6 +261,7 @@ enum ms_stat {
 	MS_STAT_READ_FAILED, /* task memory unreadable */
 	MS_STAT_DEPTH_OVERFLOW, /* allocator or poll nesting too deep */
 	MS_STAT_STACK_LOST, /* a stack record did not fit the ring buffer */
+	MS_STAT_UNMATCHED, /* an allocator call's return was never seen */
 	MS_STAT_MAX,
 };
 

@@ -1649,6 +1649,17 @@ static void test_kernel_stats(void **state)
 	/* Absolute values, not increments. */
 	model__set_kernel_stats(m, st, MS_STAT_MAX);
 	assert_int_equal(model__totals(m)->lost_events, 3);
+	/* Each loss the kernel side counts makes the figures incomplete. */
+	for (int k = MS_STAT_DEPTH_OVERFLOW; k < MS_STAT_MAX; k++) {
+		uint64_t one[MS_STAT_MAX] = { 0 };
+
+		one[k] = 1;
+		model__set_kernel_stats(m, one, MS_STAT_MAX);
+		if (!model__incomplete(m))
+			fail_msg("kernel counter %d does not make it incomplete", k);
+	}
+	assert_int_equal(model__totals(m)->unmatched, 1);
+	assert_int_equal(model__totals(m)->depth_overflow, 0);
 }
 
 static void test_names(void **state)

@@ -165,16 +165,24 @@ static int queue_probe(struct attach *a, struct bpf_program *prog,
 	return p->path ? 0 : -ENOMEM;
 }
 
+/* Return probes first: an entry probe live before its return probe would
+ * leave a call that is under way at that moment unmatched. With the
+ * returns in first, a return whose entry came before is simply ignored,
+ * and every call that starts once memscoped says it is attached is seen
+ * whole. */
 static int pending_cmp(const void *x, const void *y)
 {
 	const struct pending *p = x, *q = y;
-	int c = strcmp(p->path, q->path);
+	int c;
 
+	if (p->ret != q->ret)
+		return p->ret ? -1 : 1;
+	c = strcmp(p->path, q->path);
 	if (c)
 		return c;
 	if (p->prog != q->prog)
 		return p->prog < q->prog ? -1 : 1;
-	return (int)p->ret - (int)q->ret;
+	return 0;
 }
 
 /* One uprobe_multi link per (binary, program, entry/return): thousands of
@@ -335,13 +343,14 @@ int attach__allocator(struct attach *a, const char *libc_path, bool floor)
 		if (dup)
 			continue;
 		seen[nseen++] = s.vaddr;
+		/* The return probe first (see pending_cmp). */
 		err = attach__place(ef, &s, PROLOGUE_ENTRY, &off);
-		if (!err)
-			err = attach__uprobe(a, enter, libc_path, off, false, f->fn);
 		if (!err)
 			err = attach__uprobe(a, f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret :
 									ret,
 				     libc_path, off, true, f->fn);
+		if (!err)
+			err = attach__uprobe(a, enter, libc_path, off, false, f->fn);
 		if (err)
 			goto out;
 	}

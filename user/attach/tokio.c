@@ -242,9 +242,9 @@ static int probe_all(struct attach *a, struct elf_file *ef, const char *exe,
 			err = attach__uprobe(a, bound, exe, off, false, i);
 			continue;
 		}
-		err = attach__uprobe(a, sp_enter, exe, off, false, i);
+		err = attach__uprobe(a, sp_ret, exe, off, true, i);
 		if (!err)
-			err = attach__uprobe(a, sp_ret, exe, off, true, i);
+			err = attach__uprobe(a, sp_enter, exe, off, false, i);
 	}
 	a->tokio.nspawn = f->nspawn;
 	return err;

@@ -1362,6 +1362,12 @@ void model__set_kernel_stats(struct model *m, const uint64_t *st, size_t n)
 		m->totals.kernel_no_state = st[MS_STAT_NO_STATE];
 	if (n > MS_STAT_READ_FAILED)
 		m->totals.read_failed = st[MS_STAT_READ_FAILED];
+	if (n > MS_STAT_DEPTH_OVERFLOW)
+		m->totals.depth_overflow = st[MS_STAT_DEPTH_OVERFLOW];
+	if (n > MS_STAT_STACK_LOST)
+		m->totals.stack_lost = st[MS_STAT_STACK_LOST];
+	if (n > MS_STAT_UNMATCHED)
+		m->totals.unmatched = st[MS_STAT_UNMATCHED];
 }
 
 void model__reject_vtable(struct model *m, uint64_t vtable)
@@ -1457,5 +1463,6 @@ bool model__incomplete(const struct model *m)
 	const struct ms_totals *t = &m->totals;
 
 	return t->lost_events || t->kernel_no_state || t->stale_allocs ||
-	       t->bad_records;
+	       t->bad_records || t->stack_lost || t->depth_overflow ||
+	       t->unmatched;
 }

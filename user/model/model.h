@@ -109,6 +109,9 @@ struct ms_totals {
 	uint64_t kernel_no_state; /* per-thread state unavailable */
 	uint64_t stale_allocs; /* an address allocated twice: a free missed */
 	uint64_t bad_records;
+	uint64_t stack_lost; /* stacks that did not fit: sites are short */
+	uint64_t depth_overflow; /* calls or polls nested too deep to follow */
+	uint64_t unmatched; /* allocator calls whose return was missed */
 	/* Informational. */
 	uint64_t untracked_frees; /* blocks allocated before attach */
 	uint64_t read_failed;

@@ -48,6 +48,10 @@ static struct json_object *totals_obj(const struct model *m)
 	add_u64(o, "kernel_no_state", t->kernel_no_state);
 	add_u64(o, "bad_records", t->bad_records);
 	add_u64(o, "untracked_frees", t->untracked_frees);
+	add_u64(o, "stack_lost", t->stack_lost);
+	add_u64(o, "depth_overflow", t->depth_overflow);
+	add_u64(o, "unmatched_calls", t->unmatched);
+	add_u64(o, "read_failed", t->read_failed);
 	return o;
 }
 

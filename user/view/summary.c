@@ -103,8 +103,9 @@ void summary__print(FILE *f, const struct model *m, uint64_t now_ns)
 		fmt_bytes(b1, sizeof(b1), t->live_bytes),
 		fmt_bytes(b3, sizeof(b3), t->peak_live_bytes));
 	fprintf(f, "  lost events %12" PRIu64 "%s\n", t->lost_events,
-		t->kernel_no_state || t->stale_allocs ?
-			"  (plus missed per-thread state or frees: see snapshot)" :
+		t->kernel_no_state || t->stale_allocs || t->stack_lost ||
+				t->depth_overflow || t->unmatched ?
+			"  (plus missed state, frees, calls or stacks: see snapshot)" :
 			"");
 	print_classes(f, m);
 	if (model__runtime(m) != MS_RT_NONE)
