@@ -242,10 +242,12 @@ int alloc_enter(struct pt_regs *ctx)
 		close_returned(ts, sp, MS_POLL_F_SEEN_ALLOC);
 	/* A return we never saw (longjmp out of a hook, uretprobe depth
 	 * limit) would leave depth stuck: an entry at or above the outer
-	 * frame proves the old outer call is gone, and its allocation with
-	 * it. */
+	 * frame proves the old outer call is gone. At the same frame it may
+	 * be a tail call (reallocarray -> realloc); above it, the old call's
+	 * allocation was surely missed. */
 	if (ts->depth && sp >= ts->outer_sp) {
-		stat_inc(MS_STAT_UNMATCHED);
+		if (sp > ts->outer_sp)
+			stat_inc(MS_STAT_UNMATCHED);
 		ts->depth = 0;
 	}
 	if (ts->depth++)

@@ -280,6 +280,8 @@ static void session_end(struct all *w, size_t i)
 	dispatch__remove(w->d, (uint32_t)s->t.pid);
 	memscoped__refresh(s->c, s->m, 0, now);
 	model__sample(s->m, now);
+	/* The snapshot before the summary (see main). */
+	memscoped__write_snapshot(w->o, &s->t, s->m, &s->snap_seq);
 	if (!o->quiet && w->out) {
 		fprintf(w->out, "== pid %d: %s (%s)\n", (int)s->t.pid,
 			s->t.command,
@@ -289,7 +291,6 @@ static void session_end(struct all *w, size_t i)
 		summary__print(w->out, s->m, now);
 		fflush(w->out);
 	}
-	memscoped__write_snapshot(w->o, &s->t, s->m, &s->snap_seq);
 	pr_info("pid %d: no longer watched (%s)", (int)s->t.pid,
 		s->exec_seen ? "it ran another program" :
 		s->t.exited  ? "it exited" :

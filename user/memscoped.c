@@ -34,6 +34,7 @@
 #include "memscoped.h"
 #include "model/model.h"
 #include "sym/debugfile.h"
+#include "atomicfile.h"
 #include "view/snapshot.h"
 #include "view/summary.h"
 #include "view/top.h"
@@ -517,6 +518,33 @@ static void snapshot_path(const char *pattern, unsigned seq, uint64_t secs,
 	out[o] = '\0';
 }
 
+/* A snapshot could not be written: the run exits non-zero. */
+static bool snapshot_failed;
+
+bool memscoped__snapshot_failed(void)
+{
+	return snapshot_failed;
+}
+
+/* Before anything is attached: can snapshots be written where asked?
+ * (A pattern is tried with its first expansion; {pid} as pid.) */
+static int check_snapshot_path(const struct options *o, pid_t pid)
+{
+	char path[PATH_MAX];
+	int err;
+
+	if (!o->snapshot)
+		return 0;
+	snapshot_path(o->snapshot, 1, 0, pid, path, sizeof(path));
+	err = atomicfile__check(path);
+	if (err)
+		pr_err("cannot write the snapshot %s: %s", path,
+		       err == -ELOOP ? "it is a symbolic link" :
+		       err == -EISDIR ? "it is a directory" :
+					strerror(-err));
+	return err;
+}
+
 void memscoped__write_snapshot(const struct options *o, const struct target *t,
 			      const struct model *m, unsigned *seq)
 {
@@ -539,10 +567,13 @@ void memscoped__write_snapshot(const struct options *o, const struct target *t,
 		      (meta.now_ns - model__start_ns(m)) / 1000000000ull, t->pid,
 		      path, sizeof(path));
 	err = snapshot__write(m, &meta, path);
-	if (err)
+	if (err) {
+		snapshot_failed = true;
 		pr_err("cannot write snapshot %s: %s", path,
-		       err == -ELOOP ? "it is a symbolic link" : strerror(-err));
-	else
+		       err == -ELOOP ? "it is a symbolic link" :
+		       err == -EISDIR ? "it is a directory" :
+					strerror(-err));
+	} else
 		pr_info("snapshot written to %s", path);
 }
 
@@ -749,6 +780,8 @@ int main(int argc, char **argv)
 	err = o.all ? 0 : o.pid ? resolve_pid(&o, &t) : resolve_prog(&o, &t);
 	if (err)
 		return EXIT_USAGE;
+	if (check_snapshot_path(&o, o.pid ? o.pid : 1))
+		return EXIT_USAGE;
 	libbpf_set_print(libbpf_print);
 	if (o.top) {
 		view = top__new();
@@ -819,7 +852,7 @@ int main(int argc, char **argv)
 		if (o.sample_bytes)
 			memscoped__sample_intervals(skel, o.sample_bytes);
 		err = all__run(&o, skel, multi, &view, sfd);
-		ret = err ? EXIT_RUNTIME : 0;
+		ret = err || memscoped__snapshot_failed() ? EXIT_RUNTIME : 0;
 		goto cleanup;
 	}
 	if (o.argv) {
@@ -907,11 +940,13 @@ int main(int argc, char **argv)
 			 (unsigned long long)dispatch__unclaimed(d));
 	memscoped__refresh(c, m, 0, memscoped__now());
 	model__sample(m, memscoped__now());
+	/* The snapshot first: a closed stdout or a hangup while the summary
+	 * is printed must not cost the run's figures. */
+	memscoped__write_snapshot(&o, &t, m, &snap_seq);
 	if (!o.quiet)
 		summary__print(stdout, m, memscoped__now());
 	fflush(stdout);
-	memscoped__write_snapshot(&o, &t, m, &snap_seq);
-	ret = err ? EXIT_RUNTIME : 0;
+	ret = err || memscoped__snapshot_failed() ? EXIT_RUNTIME : 0;
 cleanup:
 	top__free(view);
 	dispatch__free(d);

@@ -66,6 +66,8 @@ int memscoped__pidfd(pid_t pid);
 uint64_t memscoped__rss(pid_t pid);
 /* Queue every probe the options ask for on t (allocator, tokio, USDT).
  * Negative errno when the allocator cannot be probed. */
+/* Whether a snapshot could not be written in this run. */
+bool memscoped__snapshot_failed(void);
 int memscoped__probe(const struct options *o, struct attach *a,
 		     const struct target *t);
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "view/snapshot.h"
 
 static void add_u64(struct json_object *o, const char *k, uint64_t v)
@@ -323,54 +324,24 @@ struct json_object *snapshot__build(const struct model *m,
 
 int snapshot__write_json(struct json_object *doc, const char *path)
 {
-	char tmp[PATH_MAX];
+	struct atomicfile af;
 	const char *text;
-	struct stat st;
-	size_t len, off = 0;
-	int fd, err = 0;
+	int err;
 
-	if (!lstat(path, &st) && S_ISLNK(st.st_mode))
-		return -ELOOP;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
 	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
-	len = strlen(text);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out_unlink;
-		}
-		off += (size_t)n;
+	if (!text)
+		return -ENOMEM;
+	err = atomicfile__open(&af, path, 0600);
+	if (err)
+		return err;
+	err = atomicfile__write(&af, text, strlen(text));
+	if (!err)
+		err = atomicfile__write(&af, "\n", 1);
+	if (err) {
+		atomicfile__abort(&af);
+		return err;
 	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd)) {
-		err = -errno ?: -EIO;
-		goto out_unlink;
-	}
-	if (close(fd)) {
-		fd = -1;
-		err = -errno;
-		goto out_unlink;
-	}
-	fd = -1;
-	if (rename(tmp, path)) {
-		err = -errno;
-		goto out_unlink;
-	}
-	return 0;
-out_unlink:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return err;
+	return atomicfile__commit(&af);
 }
 
 int snapshot__write(const struct model *m, const struct snapshot_meta *meta,

@@ -25,8 +25,9 @@ struct snapshot_meta {
 
 struct json_object *snapshot__build(const struct model *m,
 				    const struct snapshot_meta *meta);
-/* Atomic: a temporary file in the same directory, fsync, rename. Mode
- * 0600; a symlink at path is refused (-ELOOP). Negative errno. */
+/* Atomic (atomicfile.h): an unnamed file in the same directory, fsync,
+ * rename. Mode 0600; a symlink at path is refused (-ELOOP), a directory
+ * too (-EISDIR). Negative errno. */
 int snapshot__write_json(struct json_object *doc, const char *path);
 int snapshot__write(const struct model *m, const struct snapshot_meta *meta,
 		    const char *path);
