@@ -71,7 +71,9 @@ static void test_folded_spawn_sites_and_reasons(void **state)
 	snap__free(s);
 }
 
-static Perftools__Profiles__Profile *decode(const struct snap *s)
+/* export__pprof's profile, or with heap the served one of that view. */
+static Perftools__Profiles__Profile *decode_as(const struct snap *s, bool heap,
+					      enum export_view view)
 {
 	Perftools__Profiles__Profile *p;
 	unsigned char *raw = malloc(1 << 20);
@@ -81,7 +83,9 @@ static Perftools__Profiles__Profile *decode(const struct snap *s)
 	FILE *f = open_memstream(&gz, &gzlen);
 
 	assert_non_null(f);
-	assert_int_equal(export__pprof(f, s), 0);
+	assert_int_equal(heap ? export__pprof_heap(f, s, view) :
+				export__pprof(f, s),
+			 0);
 	assert_int_equal(fclose(f), 0);
 	/* gzip magic, then inflate */
 	assert_true(gzlen > 18);
@@ -100,6 +104,8 @@ static Perftools__Profiles__Profile *decode(const struct snap *s)
 	free(gz);
 	return p;
 }
+
+#define decode(s) decode_as(s, false, 0)
 
 static const char *str(const Perftools__Profiles__Profile *p, int64_t i)
 {
@@ -225,6 +231,127 @@ static void test_pprof_clamps(void **state)
 	snap__free(s);
 }
 
+/* The outermost frame's function name. */
+static const char *root_fn(const Perftools__Profiles__Profile *p,
+			   const Perftools__Profiles__Sample *sm)
+{
+	return str(p, leaf_fn(p, sm, sm->n_location_id - 1)->name);
+}
+
+/* Sums of one value over the samples of a view. */
+static int64_t view_sum(const Perftools__Profiles__Profile *p,
+			const char *view, int value)
+{
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < p->n_sample; i++)
+		if (!strcmp(label(p, p->sample[i], "view"), view))
+			sum += p->sample[i]->value[value];
+	return sum;
+}
+
+/*
+ * The served heap profile: both partitions, each under its root and
+ * adding up to what the snapshot says; no task ids; one sample per
+ * stack and labels; each view alone on request.
+ */
+static void test_pprof_heap(void **state)
+{
+	static const char *const types[] = { "alloc_objects", "alloc_space",
+					     "inuse_objects", "inuse_space" };
+	struct snap *s = corpus_snap("good-demo-spawn-sites.json");
+	Perftools__Profiles__Profile *p = decode_as(s, true, EXPORT_VIEW_ALL);
+	uint64_t live = 0, alloc = 0, site_alloc = 0, site_samples = 0;
+	size_t owner = 0, sites = 0;
+
+	assert_int_equal(p->n_sample_type, 4);
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(str(p, p->sample_type[i]->type), types[i]);
+	assert_string_equal(str(p, p->default_sample_type), "inuse_space");
+	for (size_t i = 0; i < s->ntasks; i++) {
+		live += s->tasks[i].mem.live_bytes;
+		alloc += s->tasks[i].mem.alloc_bytes;
+	}
+	live += s->runtime_overhead.live_bytes + s->outside_tasks.live_bytes;
+	alloc += s->runtime_overhead.alloc_bytes + s->outside_tasks.alloc_bytes;
+	for (size_t i = 0; i < s->nsites; i++) {
+		site_alloc += s->sites[i].alloc_bytes;
+		site_samples += s->sites[i].samples > 0;
+	}
+	assert_true(site_samples > 0);
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *sm = p->sample[i];
+		const char *v = label(p, sm, "view");
+
+		assert_non_null(v);
+		assert_null(label(p, sm, "task_id"));
+		if (!strcmp(v, "owner")) {
+			assert_string_equal(root_fn(p, sm), "[by owner]");
+			owner++;
+		} else {
+			assert_string_equal(v, "alloc_site");
+			assert_string_equal(root_fn(p, sm),
+					    "[by allocation site]");
+			sites++;
+		}
+		/* Stack and labels: no two samples share both. */
+		for (size_t j = 0; j < i; j++) {
+			const Perftools__Profiles__Sample *o = p->sample[j];
+
+			if (o->n_location_id != sm->n_location_id ||
+			    memcmp(o->location_id, sm->location_id,
+				   sm->n_location_id * sizeof(uint64_t)))
+				continue;
+			assert_false(!strcmp(label(p, o, "view"), v) &&
+				     !strcmp(label(p, o, "state") ?: "",
+					     label(p, sm, "state") ?: "") &&
+				     !strcmp(label(p, o, "reason") ?: "",
+					     label(p, sm, "reason") ?: ""));
+		}
+	}
+	assert_int_equal(view_sum(p, "owner", 3), live);
+	assert_int_equal(view_sum(p, "owner", 1), alloc);
+	assert_int_equal(view_sum(p, "alloc_site", 1), site_alloc);
+	assert_int_equal(sites, site_samples);
+	/* Tasks spawned at one place in one state are one sample. */
+	assert_true(owner < s->ntasks);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+
+	p = decode_as(s, true, EXPORT_VIEW_OWNER);
+	for (size_t i = 0; i < p->n_sample; i++) {
+		assert_string_equal(label(p, p->sample[i], "view"), "owner");
+		assert_string_not_equal(root_fn(p, p->sample[i]), "[by owner]");
+	}
+	assert_int_equal(p->n_sample, owner);
+	assert_int_equal(view_sum(p, "owner", 3), live);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+
+	p = decode_as(s, true, EXPORT_VIEW_ALLOC);
+	for (size_t i = 0; i < p->n_sample; i++)
+		assert_string_equal(label(p, p->sample[i], "view"),
+				    "alloc_site");
+	assert_int_equal(p->n_sample, sites);
+	assert_int_equal(view_sum(p, "alloc_site", 1), site_alloc);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	snap__free(s);
+}
+
+/* Stripped frames are named module+0xADDR; spawn stacks that differ get
+ * samples of their own. */
+static void test_pprof_heap_stripped(void **state)
+{
+	struct snap *s = corpus_snap("good-stripped-sites.json");
+	Perftools__Profiles__Profile *p = decode_as(s, true, EXPORT_VIEW_ALLOC);
+	bool named = false;
+
+	assert_true(p->n_sample > 0);
+	for (size_t i = 0; i < p->n_function; i++)
+		named |= strstr(str(p, p->function[i]->name), "+0x") != NULL;
+	assert_true(named);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	snap__free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +361,8 @@ int main(void)
 		cmocka_unit_test(test_pprof),
 		cmocka_unit_test(test_pprof_spawn_sites),
 		cmocka_unit_test(test_pprof_clamps),
+		cmocka_unit_test(test_pprof_heap),
+		cmocka_unit_test(test_pprof_heap_stripped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

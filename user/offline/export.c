@@ -541,9 +541,10 @@ static int pbuf_fill(struct pbuf *b, struct pp *p, const struct snap *s)
 	return 0;
 }
 
-int export__pprof_encode(const struct snap *s, uint8_t **out, size_t *len)
+/* The samples in p and the snapshot's figures, packed. */
+static int encode(struct pp *p, const struct snap *s, uint8_t **out,
+		  size_t *len)
 {
-	struct pp p = { 0 };
 	struct pbuf b = { 0 };
 	uint8_t *buf;
 	size_t n;
@@ -551,12 +552,7 @@ int export__pprof_encode(const struct snap *s, uint8_t **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
-	str_idx(&p, ""); /* string_table[0] must be "" */
-	for (size_t i = 0; i < s->ntasks; i++)
-		task_sample(&p, &s->tasks[i]);
-	other_sample(&p, "[runtime overhead]", &s->runtime_overhead);
-	other_sample(&p, "[outside tasks]", &s->outside_tasks);
-	err = p.err ?: pbuf_fill(&b, &p, s);
+	err = p->err ?: pbuf_fill(&b, p, s);
 	if (err)
 		goto out;
 	n = perftools__profiles__profile__get_packed_size(&b.prof);
@@ -570,7 +566,194 @@ int export__pprof_encode(const struct snap *s, uint8_t **out, size_t *len)
 	*len = n;
 out:
 	pbuf_free(&b);
+	return err;
+}
+
+int export__pprof_encode(const struct snap *s, uint8_t **out, size_t *len)
+{
+	struct pp p = { 0 };
+	int err;
+
+	str_idx(&p, ""); /* string_table[0] must be "" */
+	for (size_t i = 0; i < s->ntasks; i++)
+		task_sample(&p, &s->tasks[i]);
+	other_sample(&p, "[runtime overhead]", &s->runtime_overhead);
+	other_sample(&p, "[outside tasks]", &s->outside_tasks);
+	err = encode(&p, s, out, len);
 	pp_free(&p);
+	return err;
+}
+
+/* ---- the heap profile a scraper takes ------------------------------ */
+
+#define HEAP_ROOT_ALLOC "[by allocation site]"
+#define HEAP_ROOT_OWNER "[by owner]"
+#define HEAP_MAXLOCS 130 /* frames of a stack, a root, a spare */
+
+/* Samples with the same stack and labels become one: a scraper stores
+ * what it is given, and a task's id is never among the labels. */
+struct heap {
+	struct pp p;
+	struct htab idx; /* stack + labels -> sample index */
+	enum export_view view;
+};
+
+static struct psample *heap_sample(struct heap *h, const uint64_t *locs,
+				   size_t nlocs, const char *const *labels)
+{
+	uint64_t key[HEAP_MAXLOCS + MAXLABELS * 2], idx = 0;
+	size_t n = 0;
+	struct psample *sm;
+	bool added;
+	int err;
+
+	for (size_t i = 0; i < nlocs; i++)
+		key[n++] = locs[i];
+	key[n++] = 0; /* no location id is 0 */
+	for (size_t i = 0; labels[i]; i++)
+		key[n++] = (uint64_t)str_idx(&h->p, labels[i]);
+	if (h->p.err)
+		return NULL;
+	err = htab_get(&h->idx, key, n * sizeof(*key), h->p.nsamples, &idx,
+		       &added);
+	if (err) {
+		h->p.err = err;
+		return NULL;
+	}
+	if (!added)
+		return &h->p.samples[idx];
+	sm = new_sample(&h->p, &(struct snap_mem){ 0 }, nlocs);
+	if (!sm)
+		return NULL;
+	memcpy(sm->locs, locs, nlocs * sizeof(*locs));
+	for (size_t i = 0; labels[i] && labels[i + 1]; i += 2)
+		label(&h->p, sm, labels[i], labels[i + 1]);
+	return sm;
+}
+
+static int64_t sat_add(int64_t a, uint64_t b)
+{
+	return b > (uint64_t)(INT64_MAX - a) ? INT64_MAX : a + (int64_t)b;
+}
+
+static void heap_add(struct psample *sm, uint64_t ac, uint64_t ab,
+		     uint64_t lc, uint64_t lb)
+{
+	/* In the order of sample_type. */
+	sm->value[0] = sat_add(sm->value[0], ac);
+	sm->value[1] = sat_add(sm->value[1], ab);
+	sm->value[2] = sat_add(sm->value[2], lc);
+	sm->value[3] = sat_add(sm->value[3], lb);
+}
+
+static uint64_t synth_loc(struct pp *p, const char *name)
+{
+	return loc_id(p, func_id(p, name, name, ""), 0);
+}
+
+/* frames innermost first, then the view's root when both are shown. */
+static size_t heap_stack(struct heap *h, uint64_t *locs,
+			 const struct snap_frame *frames, size_t nframes,
+			 const char *none, const char *root)
+{
+	size_t n = 0;
+	char buf[512];
+
+	if (nframes > HEAP_MAXLOCS - 2)
+		nframes = HEAP_MAXLOCS - 2;
+	for (size_t i = 0; i < nframes; i++) {
+		const struct snap_frame *fr = &frames[i];
+		const char *fn = frame_name(buf, sizeof(buf), fr);
+
+		locs[n++] = loc_id(&h->p, func_id(&h->p, fn, fn, fr->file ?: ""),
+				   fr->line);
+	}
+	if (!n)
+		locs[n++] = synth_loc(&h->p, none);
+	if (h->view == EXPORT_VIEW_ALL)
+		locs[n++] = synth_loc(&h->p, root);
+	return n;
+}
+
+static void heap_sites(struct heap *h, const struct snap *s)
+{
+	static const char *const labels[] = { "view", "alloc_site", NULL };
+	uint64_t locs[HEAP_MAXLOCS];
+
+	for (size_t i = 0; i < s->nsites; i++) {
+		const struct snap_site *site = &s->sites[i];
+		struct psample *sm;
+		size_t n;
+
+		/* A stack only spawns were taken at allocates nothing. */
+		if (!site->samples && !site->alloc_count && !site->live_count)
+			continue;
+		n = heap_stack(h, locs, site->frames, site->nframes,
+			       "[unknown site]", HEAP_ROOT_ALLOC);
+		sm = heap_sample(h, locs, n, labels);
+		if (sm)
+			heap_add(sm, site->alloc_count, site->alloc_bytes,
+				 site->live_count, site->live_bytes);
+	}
+}
+
+static void heap_owner(struct heap *h, const char *name,
+		       const struct snap_mem *m)
+{
+	static const char *const labels[] = { "view", "owner", NULL };
+	uint64_t locs[2];
+	struct psample *sm;
+	size_t n;
+
+	if (!m->alloc_count && !m->live_count)
+		return;
+	n = heap_stack(h, locs, NULL, 0, name, HEAP_ROOT_OWNER);
+	sm = heap_sample(h, locs, n, labels);
+	if (sm)
+		heap_add(sm, m->alloc_count, m->alloc_bytes, m->live_count,
+			 m->live_bytes);
+}
+
+static void heap_tasks(struct heap *h, const struct snap *s)
+{
+	uint64_t locs[HEAP_MAXLOCS];
+
+	for (size_t i = 0; i < s->ntasks; i++) {
+		const struct snap_task *t = &s->tasks[i];
+		const char *r = snap_reason__name(t->reason);
+		const char *labels[] = { "view",  "owner",
+					 "state", snap_state__name(t->state),
+					 r ? "reason" : NULL, r, NULL };
+		struct psample *sm;
+		size_t n;
+
+		if (!t->mem.alloc_count && !t->mem.live_count)
+			continue;
+		n = heap_stack(h, locs, t->spawn_site, t->nframes,
+			       "[tasks, spawn site unknown]", HEAP_ROOT_OWNER);
+		sm = heap_sample(h, locs, n, labels);
+		if (sm)
+			heap_add(sm, t->mem.alloc_count, t->mem.alloc_bytes,
+				 t->mem.live_count, t->mem.live_bytes);
+	}
+	heap_owner(h, "[runtime overhead]", &s->runtime_overhead);
+	heap_owner(h, "[outside tasks]", &s->outside_tasks);
+}
+
+int export__pprof_heap_encode(const struct snap *s, enum export_view view,
+			      uint8_t **out, size_t *len)
+{
+	struct heap h = { .view = view };
+	int err;
+
+	str_idx(&h.p, ""); /* string_table[0] must be "" */
+	if (view == EXPORT_VIEW_ALL || view == EXPORT_VIEW_ALLOC)
+		heap_sites(&h, s);
+	if (view == EXPORT_VIEW_ALL || view == EXPORT_VIEW_OWNER)
+		heap_tasks(&h, s);
+	err = encode(&h.p, s, out, len);
+	htab_free(&h.idx);
+	pp_free(&h.p);
 	return err;
 }
 
@@ -618,6 +801,20 @@ int export__pprof(FILE *f, const struct snap *s)
 	int err;
 
 	err = export__pprof_encode(s, &buf, &len);
+	if (err)
+		return err;
+	err = gzip_to(f, buf, len);
+	free(buf);
+	return err;
+}
+
+int export__pprof_heap(FILE *f, const struct snap *s, enum export_view view)
+{
+	uint8_t *buf;
+	size_t len;
+	int err;
+
+	err = export__pprof_heap_encode(s, view, &buf, &len);
 	if (err)
 		return err;
 	err = gzip_to(f, buf, len);

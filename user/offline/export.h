@@ -21,4 +21,25 @@ int export__pprof(FILE *f, const struct snap *s);
 /* The same profile, uncompressed, in a malloc'ed buffer. */
 int export__pprof_encode(const struct snap *s, uint8_t **out, size_t *len);
 
+/*
+ * The heap profile memscoped serves at /debug/pprof/heap, as a scraper
+ * (Parca, Pyroscope) keeps it: the same four sample types, but no task
+ * ids: samples with the same stack and labels are one. Two partitions
+ * of the heap, each labelled "view":
+ *  - alloc_site: the sampled allocation sites, their frames (estimates);
+ *  - owner: tasks' memory by spawn site (state and reason labels),
+ *    [runtime overhead] and [outside tasks] (exact).
+ * EXPORT_VIEW_ALL has both, each under a root frame of its own
+ * ("[by allocation site]", "[by owner]"): each root adds up to the heap.
+ */
+enum export_view {
+	EXPORT_VIEW_ALL,
+	EXPORT_VIEW_ALLOC,
+	EXPORT_VIEW_OWNER,
+};
+int export__pprof_heap_encode(const struct snap *s, enum export_view view,
+			      uint8_t **out, size_t *len);
+/* Gzip-compressed, as pprof and the scrapers read it. */
+int export__pprof_heap(FILE *f, const struct snap *s, enum export_view view);
+
 #endif
