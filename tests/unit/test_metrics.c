@@ -73,7 +73,7 @@ static void hdr(struct ms_hdr *h, uint16_t type, uint16_t aux, uint32_t tid,
 static void alloc(struct model *m, uint32_t tid, uint64_t t, uint64_t addr,
 		  uint64_t size, uint64_t task)
 {
-	struct ms_alloc_rec r = { .addr = addr, .size = size, .task = task };
+	struct ms_alloc_rec r = {.addr = addr, .size = size, .task = task};
 
 	hdr(&r.h, MS_REC_ALLOC, MS_FN_MALLOC, tid, t);
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
@@ -81,7 +81,7 @@ static void alloc(struct model *m, uint32_t tid, uint64_t t, uint64_t addr,
 
 static void free_rec(struct model *m, uint32_t tid, uint64_t t, uint64_t addr)
 {
-	struct ms_free_rec r = { .addr = addr };
+	struct ms_free_rec r = {.addr = addr};
 
 	hdr(&r.h, MS_REC_FREE, MS_FN_FREE, tid, t);
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
@@ -126,17 +126,19 @@ static struct model *tokio_model(void)
 		.pid = PID,
 	};
 	struct ms_frame f1[2] = {
-		{ .pc = 0x1000, .function = "app::serve::{{closure}}",
-		  .module = "app" },
-		{ .pc = 0x1100, .function = "app::main", .module = "app" },
+		{.pc = 0x1000,
+		 .function = "app::serve::{{closure}}",
+		 .module = "app"},
+		{.pc = 0x1100, .function = "app::main", .module = "app"},
 	};
 	struct ms_frame f3[2] = {
-		{ .pc = 0x1000, .function = "app::serve::{{closure}}",
-		  .module = "app" },
-		{ .pc = 0x1200, .function = "app::other", .module = "app" },
+		{.pc = 0x1000,
+		 .function = "app::serve::{{closure}}",
+		 .module = "app"},
+		{.pc = 0x1200, .function = "app::other", .module = "app"},
 	};
 	struct ms_frame f2[1] = {
-		{ .pc = 0x7f0000001234, .addr = 0x1234, .path = "/opt/app" },
+		{.pc = 0x7f0000001234, .addr = 0x1234, .path = "/opt/app"},
 	};
 	struct ms_poll_entry e = {
 		.task = H4,
@@ -147,7 +149,7 @@ static struct model *tokio_model(void)
 		.owner_id = 1,
 		.tokio = 1,
 	};
-	uint64_t st[MS_STAT_MAX] = { 0 };
+	uint64_t st[MS_STAT_MAX] = {0};
 	uint32_t s1, s2, s3;
 	struct model *m = model__new(&o);
 
@@ -208,7 +210,7 @@ static const struct metrics_self self = {
 static char *render(const struct metrics_proc *p, size_t n,
 		    const struct metrics_self *s, unsigned int sites)
 {
-	struct metrics_opts o = { .sites = sites };
+	struct metrics_opts o = {.sites = sites};
 	size_t len = 0;
 
 	free(page);
@@ -224,7 +226,8 @@ static double value(const char *text, const char *series)
 {
 	size_t n = strlen(series);
 
-	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+	for (const char *l = text; l && *l;
+	     l = strchr(l, '\n'), l = l ? l + 1 : l)
 		if (!strncmp(l, series, n) && l[n] == ' ')
 			return strtod(l + n + 1, NULL);
 	fail_msg("no series %s in:\n%s", series, text);
@@ -235,7 +238,8 @@ static bool has_series(const char *text, const char *prefix)
 {
 	size_t n = strlen(prefix);
 
-	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+	for (const char *l = text; l && *l;
+	     l = strchr(l, '\n'), l = l ? l + 1 : l)
 		if (!strncmp(l, prefix, n))
 			return true;
 	return false;
@@ -261,25 +265,28 @@ static void test_process_figures(void **state)
 	assert_int_equal(value(t, "memscope_heap_live_bytes{" LBL "}"),
 			 1000 + 300 + 50 + 64 + 512 + 256 + 3 * 128);
 	assert_int_equal(value(t, "memscope_heap_live_blocks{" LBL "}"), 9);
-	assert_int_equal(value(t, "memscope_heap_allocated_bytes_total{" LBL "}"),
-			 1000 + 300 + 50 + 64 + 40 + 512 + 256 + 3 * 128);
+	assert_int_equal(
+		value(t, "memscope_heap_allocated_bytes_total{" LBL "}"),
+		1000 + 300 + 50 + 64 + 40 + 512 + 256 + 3 * 128);
 	assert_int_equal(value(t, "memscope_heap_freed_bytes_total{" LBL "}"),
 			 40);
 	assert_int_equal(value(t, "memscope_heap_allocations_total{" LBL "}"),
 			 10);
 	assert_int_equal(value(t, "memscope_heap_frees_total{" LBL "}"), 1);
-	assert_int_equal(value(t, "memscope_runtime_overhead_live_bytes{" LBL "}"),
-			 64);
+	assert_int_equal(
+		value(t, "memscope_runtime_overhead_live_bytes{" LBL "}"), 64);
 	assert_int_equal(value(t, "memscope_outside_tasks_live_bytes{" LBL "}"),
 			 512 + 256 + 3 * 128);
-	assert_int_equal(value(t, "memscope_tasks{" LBL ",state=\"running\"}"), 1);
-	assert_int_equal(value(t, "memscope_tasks{" LBL ",state=\"pending\"}"), 2);
-	assert_int_equal(
-		value(t, "memscope_tasks_ended_total{" LBL ",state=\"completed\"}"),
-		1);
-	assert_int_equal(
-		value(t, "memscope_tasks_ended_total{" LBL ",state=\"cancelled\"}"),
-		1);
+	assert_int_equal(value(t, "memscope_tasks{" LBL ",state=\"running\"}"),
+			 1);
+	assert_int_equal(value(t, "memscope_tasks{" LBL ",state=\"pending\"}"),
+			 2);
+	assert_int_equal(value(t, "memscope_tasks_ended_total{" LBL
+				  ",state=\"completed\"}"),
+			 1);
+	assert_int_equal(value(t, "memscope_tasks_ended_total{" LBL
+				  ",state=\"cancelled\"}"),
+			 1);
 	assert_int_equal(value(t, "memscope_tasks_never_finished{" LBL
 				  ",reason=\"aborted\"}"),
 			 1);
@@ -351,8 +358,8 @@ static void test_spawn_sites(void **state)
 
 static void test_site_name(void **state)
 {
-	struct ms_frame fr = { .pc = 0x7f00, .module = "libc.so.6" };
-	struct ms_site s = { .nframes = 1, .frames = &fr };
+	struct ms_frame fr = {.pc = 0x7f00, .module = "libc.so.6"};
+	struct ms_site s = {.nframes = 1, .frames = &fr};
 	char buf[64];
 
 	assert_string_equal(metrics__site_name(&s, buf, sizeof(buf)),
@@ -400,7 +407,10 @@ static void test_label_escaping(void **state)
 	/* Valid UTF-8 kept as is, the rest replaced byte by byte. */
 	expect_escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
 		       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
-	expect_escaped("a\xff" "b", "a\xef\xbf\xbd" "b");
+	expect_escaped("a\xff"
+		       "b",
+		       "a\xef\xbf\xbd"
+		       "b");
 	expect_escaped("\xc3", "\xef\xbf\xbd"); /* cut short */
 	expect_escaped("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"); /* overlong */
 	expect_escaped("\xed\xa0\x80", /* a surrogate */
@@ -456,7 +466,7 @@ static void test_labels_and_modes(void **state)
 			.tasks_only = true,
 		},
 	};
-	struct model_opts o = { .start_ns = START, .pid = 8 };
+	struct model_opts o = {.start_ns = START, .pid = 8};
 	const char *t;
 
 	cur = tokio_model();
@@ -466,12 +476,14 @@ static void test_labels_and_modes(void **state)
 	p[1].model = cur2;
 	t = render(p, 2, &self, 20);
 	assert_true(has_series(
-		t, "memscope_heap_live_bytes{pid=\"7\",exe=\"/opt/we\\\"ird\\\\path\\nx\","
-		   "runtime=\"tokio\",cgroup=\"/system.slice/docker-" CID
-		   ".scope\",container_id=\"" CID "\"} "));
+		t,
+		"memscope_heap_live_bytes{pid=\"7\",exe=\"/opt/we\\\"ird\\\\path\\nx\","
+		"runtime=\"tokio\",cgroup=\"/system.slice/docker-" CID
+		".scope\",container_id=\"" CID "\"} "));
 	/* No model runtime yet: "none"; root cgroup: no cgroup label. */
-	assert_int_equal(value(t, "memscope_tasks{pid=\"8\",exe=\"/usr/bin/crt\","
-				  "runtime=\"none\",state=\"pending\"}"),
+	assert_int_equal(value(t,
+			       "memscope_tasks{pid=\"8\",exe=\"/usr/bin/crt\","
+			       "runtime=\"none\",state=\"pending\"}"),
 			 0);
 	assert_false(has_series(t, "memscope_heap_live_bytes{pid=\"8\""));
 	assert_true(has_series(t, "memscope_lost_events_total{pid=\"8\""));
@@ -490,9 +502,10 @@ static void test_labels_and_modes(void **state)
 	assert_int_equal(value(t, "memscope_daemon_probes"), 17);
 	assert_int_equal(value(t, "memscope_daemon_watched_processes"), 2);
 	assert_int_equal(value(t, "memscope_daemon_attach_failures_total"), 1);
-	assert_int_equal(value(t, "memscope_daemon_build_info{version=\"" MS_VERSION
-				  "\"}"),
-			 1);
+	assert_int_equal(
+		value(t,
+		      "memscope_daemon_build_info{version=\"" MS_VERSION "\"}"),
+		1);
 
 	/* Only tasks-only processes: no memory family at all. */
 	t = render(&p[1], 1, NULL, 20);
@@ -501,7 +514,8 @@ static void test_labels_and_modes(void **state)
 
 	/* Nothing watched: the daemon's figures alone. */
 	t = render(NULL, 0, &self, 20);
-	assert_true(strstr(t, "# TYPE memscope_daemon_watched_processes gauge\n"));
+	assert_true(
+		strstr(t, "# TYPE memscope_daemon_watched_processes gauge\n"));
 	assert_false(strstr(t, "pid="));
 }
 
@@ -512,7 +526,8 @@ static void test_labels_and_modes(void **state)
  */
 static void check_format(const char *text)
 {
-	char fams[128][1024], series[512][1024], fam[1024] = "", help[1024] = "";
+	char fams[128][1024], series[512][1024], fam[1024] = "",
+						 help[1024] = "";
 	size_t nfam = 0, nser = 0;
 	const char *l = text;
 	const char *type = NULL;
@@ -572,7 +587,8 @@ static void check_format(const char *text)
 
 		assert_non_null(type);
 		if (strlen(fam) != nl_ || strncmp(line, fam, nl_))
-			fail_msg("sample %s outside its family (%s)", line, fam);
+			fail_msg("sample %s outside its family (%s)", line,
+				 fam);
 		sp = strrchr(line, ' ');
 		assert_non_null(sp);
 		*sp = '\0';
@@ -588,8 +604,8 @@ static void check_format(const char *text)
 
 static void test_format(void **state)
 {
-	struct metrics_proc p[2] = { app, app };
-	struct model_opts o = { .start_ns = START, .pid = 200 };
+	struct metrics_proc p[2] = {app, app};
+	struct model_opts o = {.start_ns = START, .pid = 200};
 
 	cur = tokio_model();
 	cur2 = model__new(&o);
@@ -633,8 +649,8 @@ static void promtool_check(const char *text)
 
 static void test_promtool(void **state)
 {
-	struct metrics_proc p[2] = { app, app };
-	struct model_opts o = { .start_ns = START, .pid = 200 };
+	struct metrics_proc p[2] = {app, app};
+	struct model_opts o = {.start_ns = START, .pid = 200};
 
 	if (!have_promtool()) {
 		print_message("promtool check metrics: skipped (promtool not "

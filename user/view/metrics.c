@@ -13,16 +13,15 @@
 #define NENDED 2 /* completed, cancelled */
 #define NREASONS 4 /* never-finished reasons */
 
-static const char *const alive_names[NSTATES + 1] = { "running", "pending",
-						       NULL };
-static const char *const ended_names[NENDED + 1] = { "completed", "cancelled",
-						      NULL };
-static const enum nf_reason reasons[NREASONS] = { NF_ABORTED, NF_NO_WAKER,
-						  NF_PENDING, NF_SHUTDOWN };
+static const char *const alive_names[NSTATES + 1] = {"running", "pending",
+						     NULL};
+static const char *const ended_names[NENDED + 1] = {"completed", "cancelled",
+						    NULL};
+static const enum nf_reason reasons[NREASONS] = {NF_ABORTED, NF_NO_WAKER,
+						 NF_PENDING, NF_SHUTDOWN};
 /* nf_reason__name()'s, checked by the unit test. */
-static const char *const reason_names[NREASONS + 1] = { "aborted", "no-waker",
-							 "pending", "shutdown",
-							 NULL };
+static const char *const reason_names[NREASONS + 1] = {
+	"aborted", "no-waker", "pending", "shutdown", NULL};
 
 /* One spawn site's (or several sharing a name) figures in a process. */
 struct site_row {
@@ -59,69 +58,68 @@ struct family {
 
 #define F(field) offsetof(struct pstat, field)
 
+#define FAM(n, t, field, m, h)                                             \
+	{                                                                  \
+		.name = n, .type = t, .help = h, .off = F(field), .mem = m \
+	}
+#define FAM_KEY(n, t, field, k, v, h)                                       \
+	{                                                                   \
+		.name = n, .type = t, .help = h, .off = F(field), .key = k, \
+		.vals = v                                                   \
+	}
+
 static const struct family proc_families[] = {
-	{ "memscope_heap_live_bytes", "gauge",
-	  "Bytes in heap blocks allocated and not yet freed (the sizes the program asked for).",
-	  F(live_bytes), true },
-	{ "memscope_heap_live_blocks", "gauge",
-	  "Heap blocks allocated and not yet freed.", F(live_blocks), true },
-	{ "memscope_heap_peak_live_bytes", "gauge",
-	  "The most memscope_heap_live_bytes has been since memscoped attached.",
-	  F(peak_live_bytes), true },
-	{ "memscope_heap_allocated_bytes_total", "counter",
-	  "Bytes asked for by successful allocation calls (realloc included).",
-	  F(alloc_bytes), true },
-	{ "memscope_heap_freed_bytes_total", "counter",
-	  "Bytes released: free, the old block of a realloc, realloc(p, 0).",
-	  F(free_bytes), true },
-	{ "memscope_heap_allocations_total", "counter",
-	  "Successful allocation calls (malloc family, realloc included).",
-	  F(alloc_calls), true },
-	{ "memscope_heap_frees_total", "counter",
-	  "Releases of blocks memscoped saw allocated.", F(free_calls), true },
-	{ "memscope_runtime_overhead_live_bytes", "gauge",
-	  "Live bytes the async runtime's threads allocated outside any task.",
-	  F(runtime_live_bytes), true },
-	{ "memscope_runtime_overhead_allocated_bytes_total", "counter",
-	  "Bytes the async runtime's threads allocated outside any task.",
-	  F(runtime_alloc_bytes), true },
-	{ "memscope_outside_tasks_live_bytes", "gauge",
-	  "Live bytes other threads (main, plain threads) allocated outside any task.",
-	  F(outside_live_bytes), true },
-	{ "memscope_outside_tasks_allocated_bytes_total", "counter",
-	  "Bytes other threads (main, plain threads) allocated outside any task.",
-	  F(outside_alloc_bytes), true },
-	{ "memscope_tasks", "gauge",
-	  "User tasks alive now, by state (running: in a poll now).",
-	  F(alive), false, "state", alive_names },
-	{ "memscope_tasks_ended_total", "counter",
-	  "User tasks that ended, by how.", F(ended), false, "state",
-	  ended_names },
-	{ "memscope_tasks_never_finished", "gauge",
-	  "User tasks that never finished, by reason (see docs/snapshot.md).",
-	  F(nf), false, "reason", reason_names },
-	{ "memscope_task_future_bytes", "gauge",
-	  "Sum of the future (state machine) sizes of the user tasks alive now.",
-	  F(future_bytes), false },
-	{ "memscope_task_future_max_bytes", "gauge",
-	  "The largest future size of any user task seen.",
-	  F(future_max_bytes), false },
-	{ "memscope_task_cell_bytes", "gauge",
-	  "Sum of the runtime's per-task allocations (tokio cells) of the user tasks alive now.",
-	  F(cell_bytes), false },
-	{ "memscope_lost_events_total", "counter",
-	  "Records of this process lost (ring buffer full): figures may be low.",
-	  F(lost_events), false },
-	{ "memscope_incomplete", "gauge",
-	  "1 when events were lost or missed: the figures may be low.",
-	  F(incomplete), false },
-	{ "memscope_records_total", "counter",
-	  "Records memscoped received for this process.", F(records), false },
-	{ "memscope_model_memory_bytes", "gauge",
-	  "Memory memscoped's model of this process takes.", F(model_bytes),
-	  false },
+	FAM("memscope_heap_live_bytes", "gauge", live_bytes, true,
+	    "Bytes in heap blocks allocated and not yet freed (the sizes the program asked for)."),
+	FAM("memscope_heap_live_blocks", "gauge", live_blocks, true,
+	    "Heap blocks allocated and not yet freed."),
+	FAM("memscope_heap_peak_live_bytes", "gauge", peak_live_bytes, true,
+	    "The most memscope_heap_live_bytes has been since memscoped attached."),
+	FAM("memscope_heap_allocated_bytes_total", "counter", alloc_bytes, true,
+	    "Bytes asked for by successful allocation calls (realloc included)."),
+	FAM("memscope_heap_freed_bytes_total", "counter", free_bytes, true,
+	    "Bytes released: free, the old block of a realloc, realloc(p, 0)."),
+	FAM("memscope_heap_allocations_total", "counter", alloc_calls, true,
+	    "Successful allocation calls (malloc family, realloc included)."),
+	FAM("memscope_heap_frees_total", "counter", free_calls, true,
+	    "Releases of blocks memscoped saw allocated."),
+	FAM("memscope_runtime_overhead_live_bytes", "gauge", runtime_live_bytes,
+	    true,
+	    "Live bytes the async runtime's threads allocated outside any task."),
+	FAM("memscope_runtime_overhead_allocated_bytes_total", "counter",
+	    runtime_alloc_bytes, true,
+	    "Bytes the async runtime's threads allocated outside any task."),
+	FAM("memscope_outside_tasks_live_bytes", "gauge", outside_live_bytes,
+	    true,
+	    "Live bytes other threads (main, plain threads) allocated outside any task."),
+	FAM("memscope_outside_tasks_allocated_bytes_total", "counter",
+	    outside_alloc_bytes, true,
+	    "Bytes other threads (main, plain threads) allocated outside any task."),
+	FAM_KEY("memscope_tasks", "gauge", alive, "state", alive_names,
+		"User tasks alive now, by state (running: in a poll now)."),
+	FAM_KEY("memscope_tasks_ended_total", "counter", ended, "state",
+		ended_names, "User tasks that ended, by how."),
+	FAM_KEY("memscope_tasks_never_finished", "gauge", nf, "reason",
+		reason_names,
+		"User tasks that never finished, by reason (see docs/snapshot.md)."),
+	FAM("memscope_task_future_bytes", "gauge", future_bytes, false,
+	    "Sum of the future (state machine) sizes of the user tasks alive now."),
+	FAM("memscope_task_future_max_bytes", "gauge", future_max_bytes, false,
+	    "The largest future size of any user task seen."),
+	FAM("memscope_task_cell_bytes", "gauge", cell_bytes, false,
+	    "Sum of the runtime's per-task allocations (tokio cells) of the user tasks alive now."),
+	FAM("memscope_lost_events_total", "counter", lost_events, false,
+	    "Records of this process lost (ring buffer full): figures may be low."),
+	FAM("memscope_incomplete", "gauge", incomplete, false,
+	    "1 when events were lost or missed: the figures may be low."),
+	FAM("memscope_records_total", "counter", records, false,
+	    "Records memscoped received for this process."),
+	FAM("memscope_model_memory_bytes", "gauge", model_bytes, false,
+	    "Memory memscoped's model of this process takes."),
 };
 
+#undef FAM_KEY
+#undef FAM
 #undef F
 
 /* ---- label values ------------------------------------------------- */
@@ -146,7 +144,7 @@ static size_t utf8_len(const unsigned char *p)
 		unsigned char hi = p[0] == 0xf4 ? 0x8f : 0xbf;
 
 		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
-			       (p[3] & 0xc0) == 0x80 ?
+				       (p[3] & 0xc0) == 0x80 ?
 			       4 :
 			       0;
 	}
@@ -186,9 +184,9 @@ static bool all_hex(const char *s, size_t n)
 
 const char *metrics__container_id(const char *cgroup, char *buf, size_t len)
 {
-	static const char *const prefixes[] = { "docker-", "cri-containerd-",
-						"crio-", "libpod-",
-						"containerd-", "" };
+	static const char *const prefixes[] = {"docker-",     "cri-containerd-",
+					       "crio-",	      "libpod-",
+					       "containerd-", ""};
 	const char *end;
 
 	if (!cgroup || len < 65)
@@ -267,8 +265,9 @@ static int proc_labels(struct pstat *ps)
 	if (!rt) {
 		enum ms_runtime r = model__runtime(p->model);
 
-		rt = r == MS_RT_TOKIO ? "tokio" : r == MS_RT_USDT ? "usdt" :
-								     "none";
+		rt = r == MS_RT_TOKIO ? "tokio" :
+		     r == MS_RT_USDT  ? "usdt" :
+					"none";
 	}
 	f = open_memstream(&ps->labels, &len);
 	if (!f)
@@ -279,7 +278,8 @@ static int proc_labels(struct pstat *ps)
 	metrics__label_value(f, rt);
 	fputc('"', f);
 	if (cg) {
-		const char *id = metrics__container_id(cg, idbuf, sizeof(idbuf));
+		const char *id =
+			metrics__container_id(cg, idbuf, sizeof(idbuf));
 
 		fputs(",cgroup=\"", f);
 		metrics__label_value(f, cg);
@@ -524,7 +524,7 @@ static void site_family(FILE *f, const char *name, const char *type,
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < ps[i].nsites; j++) {
 			const struct site_row *r = &ps[i].sites[j];
-			uint64_t v = which == SITE_LIVE  ? r->live_bytes :
+			uint64_t v = which == SITE_LIVE	 ? r->live_bytes :
 				     which == SITE_ALIVE ? r->alive :
 							   r->spawns;
 
@@ -565,9 +565,10 @@ static void self_section(FILE *f, const struct metrics_self *s)
 	fputs("memscope_daemon_records_per_second ", f);
 	write_double(f, s->records_per_sec);
 	fputc('\n', f);
-	self_u64(f, "memscope_daemon_lost_events_total", "counter",
-		 "Records dropped because the ring buffer was full, all processes.",
-		 s->lost_events_total);
+	self_u64(
+		f, "memscope_daemon_lost_events_total", "counter",
+		"Records dropped because the ring buffer was full, all processes.",
+		s->lost_events_total);
 	self_u64(f, "memscope_daemon_probes", "gauge",
 		 "Probes (BPF links) attached now.", s->probes);
 	self_u64(f, "memscope_daemon_watched_processes", "gauge",
@@ -598,12 +599,13 @@ int metrics__write(FILE *f, const struct metrics_proc *procs, size_t n,
 	for (size_t i = 0; i < sizeof(proc_families) / sizeof(*proc_families);
 	     i++)
 		proc_family(f, &proc_families[i], ps, n);
-	site_family(f, "memscope_spawn_site_live_bytes", "gauge",
-		    "Live bytes of the tasks spawned at this site (the sites holding the most).",
-		    SITE_LIVE, ps, n);
+	site_family(
+		f, "memscope_spawn_site_live_bytes", "gauge",
+		"Live bytes of the tasks spawned at this site (the sites holding the most).",
+		SITE_LIVE, ps, n);
 	site_family(f, "memscope_spawn_site_alive_tasks", "gauge",
-		    "Tasks spawned at this site and alive now.", SITE_ALIVE,
-		    ps, n);
+		    "Tasks spawned at this site and alive now.", SITE_ALIVE, ps,
+		    n);
 	site_family(f, "memscope_spawn_site_spawned_tasks_total", "counter",
 		    "Tasks spawned at this site since memscoped attached.",
 		    SITE_SPAWNS, ps, n);
