@@ -13,6 +13,10 @@ PKGS=(
 	libcmocka-dev jq tmux util-linux procps chromium golang-go
 	# tokio target programs, built offline from Debian's crates
 	librust-tokio-dev librust-hyper-dev
+	# ground-truth targets for other allocators (tools/targets alloc_*,
+	# tools/alloc-rust: jemalloc-sys builds its own static jemalloc)
+	g++ libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
+	librust-jemalloc-sys-dev
 	# benchmarks and comparisons
 	bpftrace wrk
 )
