@@ -55,7 +55,9 @@ done | awk -v legend="$legend" '{
 [ -s "$script" ] || { echo "probe_hits: no allocator symbol in ${files[*]}" >&2; exit 1; }
 # bpftrace keys are numbers (its strings are limited to 64 bytes).
 echo 'END { print(@); clear(@); }' >>"$script"
-bpftrace -q -o "$out" "$script" -c "$*" 2>/dev/null
+# COMMAND's stderr is bpftrace's: keep it, less bpftrace's RLIMIT_MEMLOCK
+# complaint (harmless where BPF memory is charged to the cgroup).
+bpftrace -q -o "$out" "$script" -c "$*" 2> >(grep -v RLIMIT_MEMLOCK >&2)
 sed -n 's/^@\[\([0-9]*\)\]: \([0-9]*\)$/\1 \2/p' "$out" |
 	awk -v legend="$legend" 'BEGIN { while ((getline l <legend) > 0) {
 		split(l, w, " "); label[w[1]] = w[2] " " w[3] } }
