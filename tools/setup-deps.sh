@@ -8,9 +8,13 @@ PKGS=(
 	cmake make gcc clang pkg-config bpftool libbpf-dev
 	libelf-dev libdw-dev libiberty-dev libjson-c-dev libncurses-dev
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
+	# memscoped --listen: the HTTP server library
+	libmicrohttpd-dev
 	# tests (chromium: the HTML report renders; golang-go: go tool pprof
-	# reads our profiles)
-	libcmocka-dev jq tmux util-linux procps chromium golang-go
+	# reads our profiles; prometheus: promtool checks the /metrics page;
+	# systemd: systemd-analyze verifies the unit file)
+	libcmocka-dev jq tmux util-linux procps chromium golang-go prometheus
+	systemd
 	# tokio target programs, built offline from Debian's crates
 	librust-tokio-dev librust-hyper-dev
 	# ground-truth targets for other allocators (tools/targets alloc_*,
@@ -31,6 +35,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# Only promtool is wanted from the prometheus package: a server it
+	# started under systemd is stopped and not started at boot.
+	if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+		systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+	fi
 fi
 
 # cargo: rustup's if present, else Debian's.
