@@ -448,6 +448,43 @@ static void test_container_id(void **state)
 	expect_cid(NULL, NULL);
 }
 
+static void expect_cgroup(const char *text, const char *path)
+{
+	char buf[256];
+	const char *got = metrics__parse_cgroup(text, buf, sizeof(buf));
+
+	if (!path)
+		assert_null(got);
+	else
+		assert_string_equal(got, path);
+}
+
+/* /proc/PID/cgroup on v2, v1 and hybrid hosts. */
+static void test_parse_cgroup(void **state)
+{
+	expect_cgroup("0::/system.slice/docker-" CID ".scope\n",
+		      "/system.slice/docker-" CID ".scope");
+	expect_cgroup("0::/\n", NULL);
+	expect_cgroup("", NULL);
+	/* Hybrid: the unified line is the root, the v1 ones are not. */
+	expect_cgroup("12:pids:/\n4:memory:/docker/" CID "\n"
+		      "1:name=systemd:/docker/" CID "\n0::/\n",
+		      "/docker/" CID);
+	expect_cgroup("9:name=systemd:/\n4:memory:/process_api/9dbb\n0::/\n",
+		      "/process_api/9dbb");
+	/* Controllers named together; the line without a newline. */
+	expect_cgroup("3:cpu,cpuacct:/a\n4:memory:/b", "/b");
+	/* Malformed lines are skipped. */
+	expect_cgroup("garbage\n::\n0::/user.slice\n", "/user.slice");
+	/* Too long for the buffer: none rather than cut. */
+	{
+		char small[4];
+
+		assert_null(metrics__parse_cgroup("0::/user.slice\n", small,
+						  sizeof(small)));
+	}
+}
+
 /* Labels escaped in the page; cgroup and container only when present;
  * a tasks-only process has no memory series. */
 static void test_labels_and_modes(void **state)
@@ -679,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_site_name),
 		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_container_id),
+		cmocka_unit_test(test_parse_cgroup),
 		cmocka_unit_test_teardown(test_labels_and_modes, teardown),
 		cmocka_unit_test_teardown(test_format, teardown),
 		cmocka_unit_test_teardown(test_promtool, teardown),

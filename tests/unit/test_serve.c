@@ -583,6 +583,42 @@ static void test_errors(void **state)
 	}
 }
 
+/* Whether documents were asked for since the last ones: the event loop
+ * can skip building them while nobody does. */
+static void test_docs_wanted(void **state)
+{
+	const struct serve_doc none[1] = {{0}};
+	uint16_t port = start(NULL);
+	struct resp r;
+
+	publish_two();
+	assert_false(serve__docs_wanted(srv));
+	assert_int_equal(request(port, "GET", "/metrics", &r), 200);
+	resp_free(&r);
+	assert_int_equal(request(port, "GET", "/", &r), 200);
+	resp_free(&r);
+	assert_false(serve__docs_wanted(srv));
+	assert_int_equal(request(port, "GET", "/snapshot?pid=101", &r), 200);
+	resp_free(&r);
+	assert_true(serve__docs_wanted(srv));
+	/* The metrics alone leave the question open. */
+	assert_int_equal(serve__publish(srv, NULL, 0, metrics_text, 0), 0);
+	assert_true(serve__docs_wanted(srv));
+	publish_two();
+	assert_false(serve__docs_wanted(srv));
+	assert_int_equal(request(port, "GET", "/debug/pprof/heap?pid=202", &r),
+			 200);
+	resp_free(&r);
+	assert_true(serve__docs_wanted(srv));
+	/* Neither documents nor metrics: nothing published. */
+	assert_int_equal(serve__publish(srv, NULL, 0, NULL, 0), 0);
+	assert_true(serve__docs_wanted(srv));
+	/* Documents, none of them: nothing is watched any more. */
+	assert_int_equal(serve__publish(srv, none, 0, NULL, 0), 0);
+	assert_false(serve__docs_wanted(srv));
+	expect_error(port, "GET", "/snapshot?pid=101", 404);
+}
+
 /* Request line and headers are bounded; the server goes on after. */
 static void test_request_bounds(void **state)
 {
@@ -878,6 +914,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_before_publish, stop_server),
 		cmocka_unit_test_teardown(test_endpoints, stop_server),
 		cmocka_unit_test_teardown(test_errors, stop_server),
+		cmocka_unit_test_teardown(test_docs_wanted, stop_server),
 		cmocka_unit_test_teardown(test_request_bounds, stop_server),
 		cmocka_unit_test_teardown(test_silent_clients, stop_server),
 		cmocka_unit_test_teardown(test_per_ip_limit, stop_server),

@@ -55,6 +55,7 @@ struct serve {
 	struct pub *cur;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	atomic_bool wanted; /* a document was asked for since the last docs */
 };
 
 /* ---- shared copies ------------------------------------------------ */
@@ -185,6 +186,9 @@ int serve__publish(struct serve *s, const struct serve_doc *docs, size_t n,
 	if (!p)
 		goto out;
 	atomic_init(&p->refs, 1);
+	/* Cleared first: a request during the copy asks for the next ones. */
+	if (docs)
+		atomic_store(&s->wanted, false);
 	/* Copies are made here, in the caller's thread, outside the lock:
 	 * the lock is only ever held to swap or take a pointer. */
 	if (docs) {
@@ -540,20 +544,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 				  "only GET and HEAD");
 	p = pub_current(s);
-	if (!strcmp(url, "/"))
+	if (!strcmp(url, "/")) {
 		ret = page_index(c, p);
-	else if (!strcmp(url, "/metrics"))
+	} else if (!strcmp(url, "/metrics")) {
 		ret = p->metrics ? reply_blob(c, p->metrics,
 					      METRICS_CONTENT_TYPE, NULL) :
 				   reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 					      "no figures yet");
-	else if (!strcmp(url, "/snapshot"))
+	} else if (!strcmp(url, "/snapshot")) {
+		atomic_store(&s->wanted, true);
 		ret = page_snapshot(c, p);
-	else if (!strcmp(url, "/debug/pprof/heap"))
+	} else if (!strcmp(url, "/debug/pprof/heap")) {
+		atomic_store(&s->wanted, true);
 		ret = page_heap(c, p);
-	else
+	} else {
 		ret = reply_text(c, MHD_HTTP_NOT_FOUND,
 				 "not found: see / for what is served");
+	}
 	pub_put(p);
 	return ret;
 }
@@ -718,6 +725,11 @@ err_pub:
 err_free:
 	free(s);
 	return err;
+}
+
+bool serve__docs_wanted(struct serve *s)
+{
+	return atomic_load(&s->wanted);
 }
 
 uint16_t serve__port(const struct serve *s)

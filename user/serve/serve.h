@@ -18,6 +18,7 @@
 #ifndef MS_SERVE_H
 #define MS_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -76,6 +77,14 @@ uint16_t serve__port(const struct serve *s);
  */
 int serve__publish(struct serve *s, const struct serve_doc *docs, size_t n,
 		   const char *metrics, size_t metrics_len);
+/*
+ * Was a document (/snapshot, /debug/pprof/heap) asked for since documents
+ * were last published? Building every process's JSON at each refresh
+ * costs the event loop; a caller may publish the metrics alone
+ * (docs == NULL) while nobody asks, and documents again when this says
+ * so (at the latest every few seconds, so that none gets very old).
+ */
+bool serve__docs_wanted(struct serve *s);
 /* Close every connection, join the threads, free. NULL is fine. */
 void serve__stop(struct serve *s);
 

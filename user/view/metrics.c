@@ -219,6 +219,47 @@ const char *metrics__container_id(const char *cgroup, char *buf, size_t len)
 	return NULL;
 }
 
+/* The path of the line of /proc/PID/cgroup whose controller list is
+ * ctrl ("" for the unified hierarchy), unless it is the root. */
+static bool cgroup_line(const char *text, const char *ctrl, char *buf,
+			size_t len)
+{
+	size_t cl = strlen(ctrl);
+
+	for (const char *l = text; l && *l;) {
+		const char *nl = strchr(l, '\n'), *c1 = strchr(l, ':'), *c2;
+		size_t pl;
+
+		if (!nl)
+			nl = l + strlen(l);
+		c2 = c1 && c1 < nl ?
+			     memchr(c1 + 1, ':', (size_t)(nl - c1 - 1)) :
+			     NULL;
+		if (c2 && (size_t)(c2 - c1 - 1) == cl &&
+		    !strncmp(c1 + 1, ctrl, cl)) {
+			pl = (size_t)(nl - c2 - 1);
+			if (pl && !(pl == 1 && c2[1] == '/') && pl < len) {
+				memcpy(buf, c2 + 1, pl);
+				buf[pl] = '\0';
+				return true;
+			}
+		}
+		l = *nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+const char *metrics__parse_cgroup(const char *text, char *buf, size_t len)
+{
+	/* Hybrid hosts list a unified "0::/" next to the v1 hierarchies
+	 * that hold the real placement. */
+	if (cgroup_line(text, "", buf, len) ||
+	    cgroup_line(text, "name=systemd", buf, len) ||
+	    cgroup_line(text, "memory", buf, len))
+		return buf;
+	return NULL;
+}
+
 const char *metrics__site_name(const struct ms_site *site, char *buf,
 			       size_t len)
 {

@@ -73,6 +73,13 @@ void metrics__label_value(FILE *f, const char *v);
  * buf (65 bytes at least). Returns buf, or NULL when there is none.
  */
 const char *metrics__container_id(const char *cgroup, char *buf, size_t len);
+/*
+ * The cgroup to label a process with, from the text of /proc/PID/cgroup:
+ * the unified (v2) path, or on a v1 or hybrid host the name=systemd or
+ * memory hierarchy's, whichever is not the root first. Returns buf, or
+ * NULL when the process is in no cgroup but the root one.
+ */
+const char *metrics__parse_cgroup(const char *text, char *buf, size_t len);
 /* A spawn site's label: its first frame's function, else module+0xADDR. */
 const char *metrics__site_name(const struct ms_site *site, char *buf,
 			       size_t len);
