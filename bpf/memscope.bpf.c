@@ -26,6 +26,8 @@ const volatile __u64 wake_bytes = 256 * 1024;
  * weights can be scaled honestly. */
 const volatile __u64 sample_bytes = 0;
 const volatile bool spawn_stacks = false;
+/* memscoped --all: every exec on the machine, not only the watched ones'. */
+const volatile bool all_execs = false;
 
 #define MAX_POLL_DEPTH MS_POLL_DEPTH
 #define SAMPLE_TABLE 1024
@@ -53,6 +55,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20); /* resized by memscoped before load */
 } rb SEC(".maps");
+
+/* The processes memscoped watches (tgid): their execs, exits and forks
+ * are reported. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} watched SEC(".maps");
 
 /* tokio: the return sites of polls already told to user space. */
 struct {
@@ -859,22 +870,80 @@ int BPF_USDT(usdt_free, __u64 id)
 	return emit_task(MS_REC_TASK_FREE, MS_RT_USDT, id, 0, 0, 0);
 }
 
-/* ---- --all: new programs ---------------------------------------------- */
+/* ---- processes: exec, exit, fork ------------------------------------- */
 
-/* Every exec on the machine (rare next to allocations): memscoped looks at
- * the new program and decides whether to watch it. Woken at once, since
- * the sooner the probes are in, the less of the program goes unseen. */
+static __always_inline bool is_watched(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&watched, &tgid) != 0;
+}
+
+/* A process runs a new program: memscoped re-reads it and probes it
+ * (--all: decides whether to watch it). Woken at once, since the sooner the
+ * probes are in, the less of the program goes unseen. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
-	struct ms_exec_rec *r = reserve(sizeof(*r));
+	struct ms_exec_rec *r;
 
+	if (!all_execs && !is_watched(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
 	fill_hdr(&r->h, MS_REC_EXEC, 0);
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	if (bpf_probe_read_kernel_str(r->path, sizeof(r->path),
+				      BPF_CORE_READ(bprm, filename)) < 0)
+		r->path[0] = '\0';
 	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+#define MS_SIGNAL_GROUP_EXIT 0x4 /* include/linux/sched/signal.h */
+
+/* The last thread of a watched process exits: its exit status, which
+ * only the parent could wait for otherwise. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *p)
+{
+	struct signal_struct *sig = BPF_CORE_READ(p, signal);
+	struct ms_exit_rec *r;
+	__u32 status;
+
+	if (!is_watched(BPF_CORE_READ(p, tgid)) ||
+	    BPF_CORE_READ(sig, live.counter) != 0)
+		return 0;
+	status = BPF_CORE_READ(sig, flags) & MS_SIGNAL_GROUP_EXIT ?
+			 BPF_CORE_READ(sig, group_exit_code) :
+			 BPF_CORE_READ(p, exit_code);
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_EXIT, 0);
+	r->status = status;
+	r->pad = 0;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* A watched process forks: its child is not followed, only counted. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 pid = BPF_CORE_READ(child, pid);
+	struct ms_fork_rec *r;
+
+	if (pid != BPF_CORE_READ(child, tgid) ||
+	    !is_watched(BPF_CORE_READ(parent, tgid)))
+		return 0;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_FORK, 0);
+	r->child = pid;
+	r->pad = 0;
+	submit(NULL, r);
 	return 0;
 }
 

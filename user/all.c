@@ -86,9 +86,8 @@ static struct session *session_of(struct all *w, pid_t pid)
 	return NULL;
 }
 
-static void on_exec(void *ctx, uint32_t pid, uint64_t ts_ns)
+static void on_exec(struct all *w, uint32_t pid, uint64_t ts_ns)
 {
-	struct all *w = ctx;
 	struct session *s = session_of(w, (pid_t)pid);
 
 	if (s) {
@@ -104,6 +103,28 @@ static void on_exec(void *ctx, uint32_t pid, uint64_t ts_ns)
 	}
 	w->execq[w->nexec].pid = pid;
 	w->execq[w->nexec++].ts_ns = ts_ns;
+}
+
+/* Execs (every one on the machine: --all decides what to watch), exits
+ * and forks of the watched processes. */
+static void on_proc(void *ctx, const void *rec, size_t len)
+{
+	const struct ms_hdr *h = rec;
+	struct all *w = ctx;
+	struct session *s;
+
+	if (h->type == MS_REC_EXEC) {
+		on_exec(w, h->pid, h->ts_ns);
+		return;
+	}
+	s = session_of(w, (pid_t)h->pid);
+	if (!s)
+		return;
+	if (h->type == MS_REC_EXIT)
+		s->t.exit_status = memscoped__wait_status(
+			((const struct ms_exit_rec *)rec)->status);
+	else if (h->type == MS_REC_FORK)
+		s->t.forks++;
 }
 
 static int async_kind(struct all *w, const char *exe)
@@ -243,6 +264,7 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 	err = dispatch__add(w->d, (uint32_t)pid, s->c);
 	if (err)
 		goto fail;
+	memscoped__watch(w->skel, pid, true);
 	w->s[w->ns++] = s;
 	pr_info("attached to pid %d (%s): %zu probes%s", (int)pid, s->t.command,
 		attach__links(s->a),
@@ -278,6 +300,7 @@ static void session_end(struct all *w, size_t i)
 	uint64_t now = memscoped__now();
 
 	dispatch__remove(w->d, (uint32_t)s->t.pid);
+	memscoped__watch(w->skel, s->t.pid, false);
 	memscoped__refresh(s->c, s->m, 0, now);
 	model__sample(s->m, now);
 	/* The snapshot before the summary (see main). */
@@ -291,6 +314,9 @@ static void session_end(struct all *w, size_t i)
 		summary__print(w->out, s->m, now);
 		fflush(w->out);
 	}
+	if (s->t.forks)
+		pr_info("pid %d forked %u process%s: not followed",
+			(int)s->t.pid, s->t.forks, s->t.forks == 1 ? "" : "es");
 	pr_info("pid %d: no longer watched (%s)", (int)s->t.pid,
 		s->exec_seen ? "it ran another program" :
 		s->t.exited  ? "it exited" :
@@ -350,7 +376,7 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 	w->multi = multi;
 	w->out = view ? open_memstream(&w->held, &w->nheld) : stdout;
 	w->empty = model__new(&(struct model_opts){.start_ns = start});
-	err = dispatch__new(bpf_map__fd(skel->maps.rb), on_exec, w, &w->d);
+	err = dispatch__new(bpf_map__fd(skel->maps.rb), on_proc, w, &w->d);
 	if (err || !w->empty) {
 		pr_err("cannot read the ring buffer: %s",
 		       strerror(err ? -err : ENOMEM));

@@ -365,6 +365,7 @@ static int resolve_pid(const struct options *o, struct target *t)
 	snprintf(t->exe, sizeof(t->exe), "%s", path);
 	buf[n] = '\0';
 	snprintf(t->exe_real, sizeof(t->exe_real), "%s", buf);
+	t->exit_status = -1; /* not our child: the kernel tells, or nobody */
 	if (attach__find_libc_pid(o->pid, t->libc, sizeof(t->libc))) {
 		pr_err("pid %d does not use a shared libc (static or not glibc-based): no allocator to probe",
 		       (int)o->pid);
@@ -394,6 +395,29 @@ static int find_in_path(const char *prog, char *out, size_t len)
 	return -ENOENT;
 }
 
+/* The interpreter of a script's #! line. -EINVAL when there is none. */
+static int script_interpreter(const char *path, char *out, size_t len)
+{
+	char line[PATH_MAX + 3], *p, *end;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -errno;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (!p || strncmp(line, "#!", 2))
+		return -EINVAL;
+	for (p = line + 2; *p == ' ' || *p == '\t'; p++)
+		;
+	for (end = p; *end && *end != ' ' && *end != '\t' && *end != '\n'; end++)
+		;
+	*end = '\0';
+	if (!*p || (size_t)(end - p) >= len)
+		return -EINVAL;
+	memcpy(out, p, (size_t)(end - p) + 1);
+	return 0;
+}
+
 static int resolve_prog(const struct options *o, struct target *t)
 {
 	size_t off = 0;
@@ -407,9 +431,19 @@ static int resolve_prog(const struct options *o, struct target *t)
 	}
 	err = attach__find_libc_prog(t->exe, t->libc, sizeof(t->libc));
 	if (err == -ENOEXEC) {
-		pr_err("'%s' is not an ELF program (scripts: run memscoped on their interpreter)",
-		       t->exe);
-		return err;
+		/* A script: its interpreter runs first, and whatever it
+		 * execs is followed. */
+		char interp[PATH_MAX];
+
+		err = script_interpreter(t->exe, interp, sizeof(interp));
+		if (!err)
+			err = attach__find_libc_prog(interp, t->libc,
+						     sizeof(t->libc));
+		if (err == -ENOEXEC || err == -EINVAL) {
+			pr_err("'%s' is neither an ELF program nor a script with a #! line",
+			       t->exe);
+			return err;
+		}
 	}
 	if (err) {
 		pr_err("'%s' does not link a shared libc (static binary?): no allocator to probe",
@@ -558,11 +592,20 @@ void memscoped__write_snapshot(const struct options *o, const struct target *t,
 		.exit_status = t->exited ? t->exit_status : -1,
 		.tasks_only = o->tasks_only,
 		.warnings = log__notes(),
+		.forks = t->forks,
 	};
+	struct snapshot_exec execs[sizeof(t->execs) / sizeof(t->execs[0])];
 	int err;
 
 	if (!o->snapshot)
 		return;
+	for (unsigned i = 0; i < t->nexecs && i < sizeof(execs) / sizeof(execs[0]); i++) {
+		execs[i].t_ns = t->execs[i].t_ns;
+		execs[i].exe = t->execs[i].exe;
+		execs[i].command = t->execs[i].command;
+		meta.nexecs = i + 1;
+	}
+	meta.execs = execs;
 	snapshot_path(o->snapshot, ++*seq,
 		      (meta.now_ns - model__start_ns(m)) / 1000000000ull, t->pid,
 		      path, sizeof(path));
@@ -585,17 +628,54 @@ void memscoped__refresh(struct collector *c, struct model *m,
 	model__tick(m, now);
 }
 
+/*
+ * Launch mode, while the program it runs has no async runtime (a wrapper:
+ * env, nice, a shell script), memscoped stays its tracer, asking only for
+ * its execs: the next program is stopped right after exec and probed
+ * before its first instruction. Signals pass straight through; a stop
+ * signal (job control) ends the tracing, so that SIGCONT works as ever.
+ * If memscoped dies, the kernel lets it go on.
+ */
 static void reap(struct target *t)
 {
-	int status;
+	int status, sig;
 
 	if (!t->launched || t->exited)
 		return;
-	if (waitpid(t->pid, &status, WNOHANG) == t->pid &&
-	    (WIFEXITED(status) || WIFSIGNALED(status))) {
-		t->exited = true;
-		t->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) :
-						     128 + WTERMSIG(status);
+	while (waitpid(t->pid, &status, WNOHANG | __WALL) == t->pid) {
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			t->exited = true;
+			t->traced = false;
+			t->exit_status = WIFEXITED(status) ?
+						 WEXITSTATUS(status) :
+						 128 + WTERMSIG(status);
+			return;
+		}
+		if (!WIFSTOPPED(status) || !t->traced)
+			continue;
+		sig = WSTOPSIG(status);
+		if (sig == SIGTRAP && (status >> 16) == PTRACE_EVENT_EXEC) {
+			t->exec_stopped = true; /* run() probes, then resumes */
+		} else if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+			   sig == SIGTTOU) {
+			ptrace(PTRACE_DETACH, t->pid, NULL, (void *)(long)sig);
+			t->traced = false;
+		} else {
+			ptrace(PTRACE_CONT, t->pid, NULL, (void *)(long)sig);
+		}
+	}
+}
+
+/* After an exec stop: go on, as its tracer only while the new program
+ * may still exec the one that matters (no async runtime found in it). */
+static void resume_after_exec(struct target *t, const struct attach *a)
+{
+	t->exec_stopped = false;
+	if (attach__runtime_found(a)) {
+		ptrace(PTRACE_DETACH, t->pid, NULL, NULL);
+		t->traced = false;
+	} else {
+		ptrace(PTRACE_CONT, t->pid, NULL, NULL);
 	}
 }
 
@@ -616,9 +696,151 @@ uint64_t memscoped__rss(pid_t pid)
 	return res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+int memscoped__wait_status(uint32_t raw)
+{
+	return (raw & 0x7f) ? 128 + (int)(raw & 0x7f) : (int)((raw >> 8) & 0xff);
+}
+
+void memscoped__watch(struct memscope_bpf *skel, pid_t pid, bool on)
+{
+	uint32_t key = (uint32_t)pid;
+	uint8_t one = 1;
+
+	if (on)
+		bpf_map__update_elem(skel->maps.watched, &key, sizeof(key),
+				     &one, sizeof(one), BPF_ANY);
+	else
+		bpf_map__delete_elem(skel->maps.watched, &key, sizeof(key), 0);
+}
+
+/* One watched process (launch and --pid modes): what following its
+ * execs needs. */
+struct single {
+	const struct options *o;
+	struct target *t;
+	struct memscope_bpf *skel;
+	bool multi;
+	struct model *m;
+	struct collector *c;
+	/* Probes of the programs it ran: the first also holds the
+	 * allocator's (libc's probes keep working across exec). */
+	struct attach *a[1 + sizeof(((struct target *)0)->execs) /
+			       sizeof(((struct target *)0)->execs[0])];
+	size_t na;
+	bool exec_pending;
+	uint64_t exec_ns;
+	char exec_path[MS_EXEC_PATH]; /* as the exec record gives it */
+};
+
+/* The target ran another program: drop the old image, probe the new one.
+ * Allocations stay exact when the new program uses the same libc (its
+ * probes are per file and survive exec); task probes are in place a few
+ * milliseconds after the exec. */
+static void follow_exec(struct single *s)
+{
+	struct target *t = s->t;
+	struct target_exec *x = NULL;
+	char path[64], exe[PATH_MAX], libc[PATH_MAX];
+	struct attach *a;
+	ssize_t n;
+	int err;
+
+	s->exec_pending = false;
+	model__exec(s->m, s->exec_ns);
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)t->pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (t->nexecs < sizeof(t->execs) / sizeof(t->execs[0]))
+		x = &t->execs[t->nexecs];
+	t->nexecs++;
+	if (n <= 0) {
+		/* Over already: its allocations were seen (same libc), not
+		 * its tasks. */
+		snprintf(t->exe_real, sizeof(t->exe_real), "%s", s->exec_path);
+		snprintf(t->command, sizeof(t->command), "%s", s->exec_path);
+		pr_info("pid %d ran %s and ended before its task probes were in",
+			(int)t->pid, s->exec_path);
+		if (x) {
+			x->t_ns = s->exec_ns - model__start_ns(s->m);
+			snprintf(x->exe, sizeof(x->exe), "%s", s->exec_path);
+			snprintf(x->command, sizeof(x->command), "%s",
+				 s->exec_path);
+		}
+		return;
+	}
+	exe[n] = '\0';
+	snprintf(t->exe, sizeof(t->exe), "%s", path);
+	snprintf(t->exe_real, sizeof(t->exe_real), "%s", exe);
+	memscoped__cmdline(t->pid, t->command, sizeof(t->command));
+	if (x) {
+		x->t_ns = s->exec_ns > model__start_ns(s->m) ?
+				  s->exec_ns - model__start_ns(s->m) :
+				  0;
+		snprintf(x->exe, sizeof(x->exe), "%s", exe);
+		snprintf(x->command, sizeof(x->command), "%.255s", t->command);
+	}
+	if (s->na == sizeof(s->a) / sizeof(s->a[0])) {
+		pr_warn("pid %d ran another program (%s): too many programs to follow, its tasks are not",
+			(int)t->pid, exe);
+		return;
+	}
+	a = attach__new(s->skel, t->pid, s->o->spawn_stacks, s->multi);
+	if (!a)
+		return;
+	s->a[s->na++] = a;
+	/* Another libc (or a static program): probe what it uses. */
+	if (!s->o->tasks_only && !attach__find_libc_prog(path, libc, sizeof(libc)) &&
+	    strcmp(libc, t->libc)) {
+		err = attach__allocator(a, libc, s->o->floor);
+		if (err)
+			pr_warn("pid %d: cannot probe the allocator of %s: %s",
+				(int)t->pid, exe, strerror(-err));
+		snprintf(t->libc, sizeof(t->libc), "%s", libc);
+	}
+	t->at_exec = true; /* its libraries are not mapped yet */
+	err = memscoped__probe_tasks(s->o, a, t);
+	if (!err)
+		err = attach__commit(a);
+	if (err)
+		pr_warn("pid %d: cannot probe %s: %s", (int)t->pid, exe,
+			strerror(-err));
+	collector__exec(s->c, a);
+	pr_info("pid %d ran another program: %s (probes in place %.1f ms after its exec)",
+		(int)t->pid, t->command,
+		(double)(memscoped__now() - s->exec_ns) / 1e6);
+}
+
+/* Execs, exit and forks of the target, in order with its records. */
+static void on_proc(void *ctx, const void *rec, size_t len)
+{
+	const struct ms_hdr *h = rec;
+	struct single *s = ctx;
+
+	if (h->pid != (uint32_t)s->t->pid)
+		return;
+	switch (h->type) {
+	case MS_REC_EXEC:
+		/* Acted on after the drain: the rest of the old image's
+		 * records may still be in the ring. */
+		s->exec_pending = true;
+		s->exec_ns = h->ts_ns;
+		snprintf(s->exec_path, sizeof(s->exec_path), "%.*s",
+			 (int)sizeof(((const struct ms_exec_rec *)rec)->path),
+			 ((const struct ms_exec_rec *)rec)->path);
+		break;
+	case MS_REC_EXIT:
+		if (!s->t->launched) /* a child: waitpid says it exactly */
+			s->t->exit_status = memscoped__wait_status(
+				((const struct ms_exit_rec *)rec)->status);
+		break;
+	case MS_REC_FORK:
+		s->t->forks++;
+		break;
+	}
+}
+
 static int run(const struct options *o, struct target *t, struct model *m,
 	       struct dispatch *d, struct collector *c, int sfd,
-	       struct top *view, unsigned *seq)
+	       struct top *view, unsigned *seq, struct single *single)
 {
 	uint64_t start = memscoped__now(), last_tick = start, last_snap = start;
 	uint64_t every = (uint64_t)(o->snapshot_every * 1e9);
@@ -651,6 +873,14 @@ static int run(const struct options *o, struct target *t, struct model *m,
 			return -errno;
 		if (dispatch__drain(d) < 0)
 			return -EIO;
+		if (single->exec_pending && !t->traced) {
+			/* What the old image still sent is in: drain once
+			 * more, then probe the new program. */
+			if (dispatch__drain(d) < 0)
+				return -EIO;
+			follow_exec(single);
+			info.command = t->command;
+		}
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -666,6 +896,19 @@ static int run(const struct options *o, struct target *t, struct model *m,
 					return 0; /* SIGINT, SIGTERM, SIGHUP */
 				}
 			}
+		}
+		if (t->exec_stopped) {
+			/* Stopped right after exec: its records up to the
+			 * exec are in the ring. */
+			if (dispatch__drain(d) < 0)
+				return -EIO;
+			if (!single->exec_pending) { /* its record was lost */
+				single->exec_pending = true;
+				single->exec_ns = memscoped__now();
+			}
+			follow_exec(single);
+			info.command = t->command;
+			resume_after_exec(t, single->a[single->na - 1]);
 		}
 		if (t->pidfd >= 0 && (pfd[2].revents & POLLIN)) {
 			/* Every record of the target was committed before it
@@ -722,8 +965,7 @@ static void memscoped__tokio_notes(const struct options *o, const struct attach 
 int memscoped__probe(const struct options *o, struct attach *a,
 		     const struct target *t)
 {
-	bool tokio;
-	int err, n;
+	int err;
 
 	if (!o->tasks_only) {
 		err = attach__allocator(a, t->libc, o->floor);
@@ -733,6 +975,15 @@ int memscoped__probe(const struct options *o, struct attach *a,
 			return err;
 		}
 	}
+	return memscoped__probe_tasks(o, a, t);
+}
+
+int memscoped__probe_tasks(const struct options *o, struct attach *a,
+			   const struct target *t)
+{
+	bool tokio;
+	int n;
+
 	/* The floor keeps the task probes (empty programs) so that each mode
 	 * has its own floor: with --tasks-only, the task probes alone. */
 	n = attach__tokio(a, t->exe, o->floor);
@@ -760,7 +1011,8 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	struct target t = { .pidfd = -1 };
 	struct memscope_bpf *skel = NULL;
-	struct bpf_link *switch_link = NULL;
+	struct bpf_link *switch_link = NULL, *proc_links[3] = { NULL };
+	struct single single = { 0 };
 	struct collector *c = NULL;
 	struct dispatch *d = NULL;
 	struct attach *a = NULL;
@@ -828,7 +1080,9 @@ int main(int argc, char **argv)
 		bpf_program__set_autoload(skel->progs.floor_ret, false);
 		bpf_program__set_autoload(skel->progs.floor_switch, false);
 	}
-	bpf_program__set_autoload(skel->progs.proc_exec, o.all);
+	/* Every exec on the machine for --all; the target's only, with its
+	 * exit and forks, otherwise. */
+	skel->rodata->all_execs = o.all;
 	multi = !o.no_multi && attach__multi_supported();
 	if (multi)
 		attach__prepare_multi(skel);
@@ -914,27 +1168,56 @@ int main(int argc, char **argv)
 			     },
 			     &c);
 	if (!err)
-		err = dispatch__new(bpf_map__fd(skel->maps.rb), NULL, NULL, &d);
+		err = dispatch__new(bpf_map__fd(skel->maps.rb), on_proc, &single,
+				    &d);
 	if (!err)
 		err = dispatch__add(d, (uint32_t)t.pid, c);
 	if (err) {
 		pr_err("cannot read the ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
-	t.pidfd = memscoped__pidfd(t.pid);
-	if (t.launched && ptrace(PTRACE_DETACH, t.pid, NULL, NULL)) {
-		pr_err("cannot resume %s: %s", t.exe, strerror(errno));
+	single = (struct single){
+		.o = &o, .t = &t, .skel = skel, .multi = multi, .m = m, .c = c,
+		.a = { a }, .na = 1,
+	};
+	/* Its execs, exit status and forks, from the kernel. */
+	memscoped__watch(skel, t.pid, true);
+	proc_links[0] = bpf_program__attach(skel->progs.proc_exec);
+	proc_links[1] = bpf_program__attach(skel->progs.proc_exit);
+	proc_links[2] = bpf_program__attach(skel->progs.proc_fork);
+	if (!proc_links[0] || !proc_links[1] || !proc_links[2]) {
+		err = -errno;
+		pr_err("cannot follow the process (exec, exit, fork tracepoints): %s",
+		       strerror(-err));
 		goto cleanup;
+	}
+	t.pidfd = memscoped__pidfd(t.pid);
+	if (t.launched) {
+		/* A program with no async runtime may be a wrapper: its execs
+		 * are followed from the first instruction (reap()). */
+		t.traced = !attach__runtime_found(a) &&
+			   !ptrace(PTRACE_SETOPTIONS, t.pid, NULL,
+				   (void *)(long)PTRACE_O_TRACEEXEC);
+		if (ptrace(t.traced ? PTRACE_CONT : PTRACE_DETACH, t.pid, NULL,
+			   NULL)) {
+			pr_err("cannot resume %s: %s", t.exe, strerror(errno));
+			goto cleanup;
+		}
 	}
 	pr_info("attached to pid %d (%s): %zu probes", (int)t.pid, t.command,
 		attach__links(a));
 
-	err = run(&o, &t, m, d, c, sfd, view, &snap_seq);
+	err = run(&o, &t, m, d, c, sfd, view, &snap_seq, &single);
 	top__free(view); /* the terminal is back: summary and messages */
 	view = NULL;
 	if (err)
 		pr_err("event loop: %s", strerror(-err));
 	dispatch__drain(d);
+	if (single.exec_pending)
+		follow_exec(&single); /* it ran a program and ended at once */
+	if (t.forks)
+		pr_info("pid %d forked %u process%s: not followed (their allocations and tasks are not in these figures)",
+			(int)t.pid, t.forks, t.forks == 1 ? "" : "es");
 	if (dispatch__unclaimed(d))
 		pr_debug("%llu records of other processes (children of the target?) left aside",
 			 (unsigned long long)dispatch__unclaimed(d));
@@ -952,6 +1235,10 @@ cleanup:
 	dispatch__free(d);
 	collector__free(c);
 	bpf_link__destroy(switch_link);
+	for (size_t i = 0; i < 3; i++)
+		bpf_link__destroy(proc_links[i]);
+	for (size_t i = 1; i < single.na; i++)
+		attach__destroy(single.a[i]);
 	if (rec && fclose(rec))
 		pr_err("writing %s: %s", o.record, strerror(errno));
 	attach__destroy(a);

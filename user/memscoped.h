@@ -49,9 +49,24 @@ struct target {
 	char libc[PATH_MAX];
 	char command[1024];
 	int pidfd;
+	unsigned forks; /* children it forked (not followed) */
+	bool traced; /* launch mode: its tracer, for its execs */
+	bool exec_stopped; /* stopped right after an exec (traced) */
+	/* Programs it ran after the first (exec), oldest first. */
+	struct target_exec {
+		uint64_t t_ns; /* since trace start */
+		char exe[PATH_MAX];
+		char command[256];
+	} execs[8];
+	unsigned nexecs; /* may exceed the array: the first 8 are kept */
 };
 
 uint64_t memscoped__now(void); /* CLOCK_MONOTONIC, ns */
+/* A wait(2)-style status (exit code << 8, or signal) as the snapshot's
+ * exit_status: the code, or 128 + the signal. */
+int memscoped__wait_status(uint32_t raw);
+/* Report pid's execs, exits and forks (in the kernel's watched map). */
+void memscoped__watch(struct memscope_bpf *skel, pid_t pid, bool on);
 void memscoped__cmdline(pid_t pid, char *out, size_t len);
 /* t's snapshot to -s FILE (nothing without one); *seq numbers them. */
 void memscoped__write_snapshot(const struct options *o, const struct target *t,
@@ -66,6 +81,9 @@ int memscoped__pidfd(pid_t pid);
 uint64_t memscoped__rss(pid_t pid);
 /* Queue every probe the options ask for on t (allocator, tokio, USDT).
  * Negative errno when the allocator cannot be probed. */
+/* The task probes alone (tokio, USDT), for a program run after exec. */
+int memscoped__probe_tasks(const struct options *o, struct attach *a,
+			   const struct target *t);
 /* Whether a snapshot could not be written in this run. */
 bool memscoped__snapshot_failed(void);
 int memscoped__probe(const struct options *o, struct attach *a,

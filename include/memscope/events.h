@@ -12,6 +12,7 @@
 #endif
 
 #define MS_COMM_LEN 16
+#define MS_EXEC_PATH 256
 
 enum ms_rec_type {
 	MS_REC_ALLOC = 1, /* a successful allocation call (may free old) */
@@ -28,6 +29,8 @@ enum ms_rec_type {
 	MS_REC_EXEC = 12, /* --all: a process executed a new program */
 	MS_REC_TOKIO_POLL = 13, /* a whole tokio task poll, at its end */
 	MS_REC_RET_SITE = 14, /* a tokio poll returns to a new address */
+	MS_REC_EXIT = 15, /* a watched process's last thread exits */
+	MS_REC_FORK = 16, /* a watched process forks a new process */
 	MS_REC_TYPE_MAX,
 };
 
@@ -160,11 +163,28 @@ struct ms_thread_rec {
 	char comm[MS_COMM_LEN];
 };
 
-/* h.pid is the process that called execve(); comm is its new name (for
- * --trace-records: memscoped --all reads the rest from /proc). */
+/* h.pid is the process that called execve() (every process with --all, the
+ * watched ones otherwise); comm is its new name (for --trace-records:
+ * memscoped reads the rest from /proc). */
 struct ms_exec_rec {
 	struct ms_hdr h;
 	char comm[MS_COMM_LEN];
+	char path[MS_EXEC_PATH]; /* as given to execve (may be cut) */
+};
+
+/* h.pid exits: its status as wait(2) encodes it (exit code << 8, or the
+ * signal number, | 0x80 with a core dump). */
+struct ms_exit_rec {
+	struct ms_hdr h;
+	__u32 status;
+	__u32 pad;
+};
+
+/* h.pid forked child, a new process (threads are not forks). */
+struct ms_fork_rec {
+	struct ms_hdr h;
+	__u32 child;
+	__u32 pad;
 };
 
 /* Why a stack was taken (ms_stack_rec.h.aux). */
@@ -294,8 +314,10 @@ _Static_assert(sizeof(struct ms_poll_rec) == 72, "ms_poll_rec");
 _Static_assert(sizeof(struct ms_tokio_poll_rec) == 96, "ms_tokio_poll_rec");
 _Static_assert(sizeof(struct ms_task_rec) == 56, "ms_task_rec");
 _Static_assert(sizeof(struct ms_ret_site_rec) == 32, "ms_ret_site_rec");
+_Static_assert(sizeof(struct ms_exit_rec) == 32, "ms_exit_rec");
+_Static_assert(sizeof(struct ms_fork_rec) == 32, "ms_fork_rec");
 _Static_assert(sizeof(struct ms_thread_rec) == 40, "ms_thread_rec");
-_Static_assert(sizeof(struct ms_exec_rec) == 40, "ms_exec_rec");
+_Static_assert(sizeof(struct ms_exec_rec) == 40 + MS_EXEC_PATH, "ms_exec_rec");
 _Static_assert(sizeof(struct ms_stack_rec) ==
 		       24 + 10 * 8 + 16 + 16 * MS_STACK_RET_FIX +
 			       8 * MS_STACK_FP_DEPTH + MS_STACK_BYTES,

@@ -23,7 +23,7 @@ cleanup() {
 	for p in "${MS_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	if [ -n "${MS_HOLD:-}" ]; then exec {MS_HOLD}>&- 2>/dev/null || true; fi
 	# Mounts a test made under $T go with it.
-	grep -o " $T/[^ ]*" /proc/mounts | while read -r mnt; do umount "$mnt" 2>/dev/null || true; done
+	{ grep -o " $T/[^ ]*" /proc/mounts || true; } | while read -r mnt; do umount "$mnt" 2>/dev/null || true; done
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -27,9 +27,11 @@ kthread=$(pgrep -x kthreadd)
 expect_usage "kernel thread" "$MEMSCOPED" --pid "$kthread"
 expect_usage "no such program" "$MEMSCOPED" -- /nonexistent/program
 expect_usage "program not in PATH" "$MEMSCOPED" -- no-such-program-anywhere
-printf '#!/bin/sh\nexit 0\n' >"$T/script.sh"
-chmod +x "$T/script.sh"
-expect_usage "not an ELF program" "$MEMSCOPED" -- "$T/script.sh"
+# A script runs (its interpreter first, what it execs followed); a file
+# that is neither ELF nor a script does not.
+printf 'just text\n' >"$T/text"
+chmod +x "$T/text"
+expect_usage "neither ELF nor a script" "$MEMSCOPED" -- "$T/text"
 touch "$T/not-executable"
 expect_usage "not executable" "$MEMSCOPED" -- "$T/not-executable"
 expect_usage "bad duration" "$MEMSCOPED" --duration -1 -- /bin/true

@@ -412,6 +412,11 @@ int attach__usdt(struct attach *a, const char *path)
 	return n;
 }
 
+bool attach__runtime_found(const struct attach *a)
+{
+	return a->tokio.npoll || a->nusdt;
+}
+
 size_t attach__links(const struct attach *a)
 {
 	return a->nprobes + a->nusdt;

@@ -57,6 +57,8 @@ int attach__usdt_needed(struct attach *a, const char *exe);
 int attach__usdt_mapped(struct attach *a, pid_t pid, const char *exe);
 
 size_t attach__links(const struct attach *a);
+/* Were task probes (tokio or USDT) found and attached? */
+bool attach__runtime_found(const struct attach *a);
 /* vaddr (in the executable) of tokio poll function idx, 0 if none. */
 uint64_t attach__poll_vaddr(const struct attach *a, uint32_t idx);
 uint64_t attach__exe_load_vaddr(const struct attach *a);

@@ -409,6 +409,18 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	return 0;
 }
 
+void collector__exec(struct collector *c, struct attach *a)
+{
+	flush(c);
+	c->o.attach = a;
+	idmap__clear(c->vtables);
+	idmap__clear(c->stacks);
+	/* The old image's modules: the next stack opens the new ones. */
+	sym__close(c->sym);
+	c->sym = NULL;
+	c->sym_failed = false;
+}
+
 void collector__free(struct collector *c)
 {
 	if (!c)

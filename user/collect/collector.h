@@ -30,6 +30,9 @@ struct collector_opts {
 
 int collector__new(const struct collector_opts *opts, struct collector **out);
 void collector__free(struct collector *c);
+/* The process ran another program: its task probes and symbols are a's
+ * now; what was learnt of the old image's vtables and modules goes. */
+void collector__exec(struct collector *c, struct attach *a);
 /* One record of this process, as the dispatcher hands it over; flush()
  * gives what waits in the batch to the model (after each drain). */
 void collector__feed(struct collector *c, const void *data, size_t len);

@@ -5,6 +5,7 @@
 
 #include "collect/collector.h"
 #include "collect/dispatch.h"
+#include "model/model.h"
 #include "memscope/events.h"
 
 struct route {
@@ -14,7 +15,7 @@ struct route {
 
 struct dispatch {
 	struct ring_buffer *rb;
-	dispatch_exec_fn on_exec;
+	dispatch_proc_fn on_proc;
 	void *ctx;
 	struct route routes[DISPATCH_MAX];
 	size_t nroutes;
@@ -45,14 +46,16 @@ static int on_record(void *ctx, void *data, size_t len)
 		d->unclaimed++;
 		return 0;
 	}
-	if (h->type == MS_REC_EXEC) {
-		/* A watched process that runs a new program is a new target:
-		 * the caller ends its session first. */
-		if (d->on_exec && len >= sizeof(struct ms_exec_rec))
-			d->on_exec(d->ctx, h->pid, h->ts_ns);
+	c = route_find(d, h->pid);
+	if (h->type == MS_REC_EXEC || h->type == MS_REC_EXIT ||
+	    h->type == MS_REC_FORK) {
+		/* The process's model first has all that came before. */
+		if (c)
+			collector__flush(c);
+		if (d->on_proc && model__decode(data, len) == h->type)
+			d->on_proc(d->ctx, data, len);
 		return 0;
 	}
-	c = route_find(d, h->pid);
 	if (!c) {
 		d->unclaimed++;
 		return 0;
@@ -61,7 +64,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-int dispatch__new(int ringbuf_fd, dispatch_exec_fn on_exec, void *ctx,
+int dispatch__new(int ringbuf_fd, dispatch_proc_fn on_proc, void *ctx,
 		  struct dispatch **out)
 {
 	struct dispatch *d = calloc(1, sizeof(*d));
@@ -69,7 +72,7 @@ int dispatch__new(int ringbuf_fd, dispatch_exec_fn on_exec, void *ctx,
 
 	if (!d)
 		return -ENOMEM;
-	d->on_exec = on_exec;
+	d->on_proc = on_proc;
 	d->ctx = ctx;
 	d->rb = ring_buffer__new(ringbuf_fd, on_record, d, NULL);
 	if (!d->rb) {

@@ -2,21 +2,25 @@
 /*
  * One ring buffer carries the records of every watched process (one, or
  * all of them with --all). The dispatcher drains it, hands each record to
- * its process's collector and the exec notices (--all) to the caller.
+ * its process's collector and the process events (exec, exit, fork) to
+ * the caller.
  */
 #ifndef MS_DISPATCH_H
 #define MS_DISPATCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct dispatch;
 struct collector;
 
-/* A process executed a new program (MS_REC_EXEC). */
-typedef void (*dispatch_exec_fn)(void *ctx, uint32_t pid, uint64_t ts_ns);
+/* A process event: MS_REC_EXEC, MS_REC_EXIT or MS_REC_FORK (rec, len
+ * bytes), handed over once every earlier record of that process reached
+ * its model. */
+typedef void (*dispatch_proc_fn)(void *ctx, const void *rec, size_t len);
 
-/* on_exec: NULL when no exec notices come. */
-int dispatch__new(int ringbuf_fd, dispatch_exec_fn on_exec, void *ctx,
+/* on_proc: NULL when no process events are wanted. */
+int dispatch__new(int ringbuf_fd, dispatch_proc_fn on_proc, void *ctx,
 		  struct dispatch **out);
 void dispatch__free(struct dispatch *d);
 /* Readable when records wait (after a wake-up). */

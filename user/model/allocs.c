@@ -148,6 +148,13 @@ size_t allocs__mem_bytes(const struct allocs *a)
 	return sizeof(*a) + (a->mask + 1) * sizeof(struct alloc_entry);
 }
 
+void allocs__clear(struct allocs *a)
+{
+	if (a->slots)
+		memset(a->slots, 0, (a->mask + 1) * sizeof(*a->slots));
+	a->count = 0;
+}
+
 int allocs__foreach(const struct allocs *a,
 		    int (*fn)(const struct alloc_entry *e, void *ctx),
 		    void *ctx)

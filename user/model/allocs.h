@@ -32,6 +32,8 @@ struct alloc_entry *allocs__find(const struct allocs *a, uint64_t addr);
 void allocs__prefetch(const struct allocs *a, uint64_t addr);
 size_t allocs__count(const struct allocs *a);
 size_t allocs__mem_bytes(const struct allocs *a);
+/* Forget every entry (the capacity stays). */
+void allocs__clear(struct allocs *a);
 /* Calls fn for each live entry; stops early if fn returns non-zero. */
 int allocs__foreach(const struct allocs *a,
 		    int (*fn)(const struct alloc_entry *e, void *ctx),

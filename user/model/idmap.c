@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/idmap.h"
 
@@ -51,6 +52,13 @@ struct idmap *idmap__new(void)
 		return NULL;
 	}
 	return m;
+}
+
+void idmap__clear(struct idmap *m)
+{
+	if (m->slots)
+		memset(m->slots, 0, (m->mask + 1) * sizeof(*m->slots));
+	m->count = 0;
 }
 
 void idmap__free(struct idmap *m)

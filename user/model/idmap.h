@@ -12,6 +12,8 @@ struct idmap;
 struct idmap *idmap__new(void);
 void idmap__free(struct idmap *m);
 int idmap__put(struct idmap *m, uint64_t key, uint32_t val);
+/* Forget every key (the capacity stays). */
+void idmap__clear(struct idmap *m);
 /* Returns 0 and *val, or -ENOENT. */
 int idmap__get(const struct idmap *m, uint64_t key, uint32_t *val);
 int idmap__del(struct idmap *m, uint64_t key);

@@ -1031,6 +1031,8 @@ static const size_t rec_size[MS_REC_TYPE_MAX] = {
 	[MS_REC_STACK] = sizeof(struct ms_stack_rec),
 	[MS_REC_EXEC] = sizeof(struct ms_exec_rec),
 	[MS_REC_RET_SITE] = sizeof(struct ms_ret_site_rec),
+	[MS_REC_EXIT] = sizeof(struct ms_exit_rec),
+	[MS_REC_FORK] = sizeof(struct ms_fork_rec),
 	[MS_REC_TOKIO_POLL] = sizeof(struct ms_tokio_poll_rec),
 };
 
@@ -1073,6 +1075,9 @@ int model__apply(struct model *m, const void *rec, size_t len)
 		return 0; /* memscoped --all decides what to watch */
 	case MS_REC_RET_SITE:
 		return 0; /* the collector probes it */
+	case MS_REC_EXIT:
+	case MS_REC_FORK:
+		return 0; /* memscoped's business: the process, not the model */
 	case MS_REC_TOKIO_POLL:
 		return on_tokio_poll(m, rec);
 	default:
@@ -1126,6 +1131,49 @@ void model__apply_batch(struct model *m, const void *const *recs,
 	}
 	for (size_t i = 0; i < n; i++)
 		model__apply(m, recs[i], lens[i]);
+}
+
+static int exec_release(const struct alloc_entry *e, void *ctx)
+{
+	struct model *m = ctx;
+
+	m->totals.exec_released_count++;
+	m->totals.exec_released_bytes += e->size;
+	live_del(m, e);
+	return 0;
+}
+
+void model__exec(struct model *m, uint64_t ts_ns)
+{
+	allocs__foreach(m->allocs, exec_release, m);
+	allocs__clear(m->allocs);
+	for (size_t i = 0; i < m->nblocks; i++)
+		m->blocks[i].site = UINT32_MAX;
+	idmap__clear(m->sampled);
+	m->nblocks = 0;
+	m->free_block = UINT32_MAX;
+	for (size_t i = 0; i < m->ntasks; i++) {
+		struct ms_task *t = &m->tasks[i];
+
+		if (t->freed)
+			continue;
+		t->in_poll = false;
+		if (t->state != TASK_COMPLETED && t->state != TASK_CANCELLED)
+			t->shutdown = true;
+		task_release(m, t, ts_ns);
+	}
+	idmap__clear(m->pending_spawn);
+	idmap__clear(m->vt_layouts);
+	m->nlayouts = 0;
+	idmap__clear(m->bad_vtables);
+	idmap__clear(m->freed_keys);
+	/* Only the thread that called exec lives on, in a new program. */
+	for (size_t i = 0; i < m->nthreads; i++) {
+		m->threads[i].depth = 0;
+		m->threads[i].polled = false;
+		m->threads[i].runtime = false;
+		m->threads[i].freed_key = 0;
+	}
 }
 
 void model__tick(struct model *m, uint64_t now_ns)

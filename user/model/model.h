@@ -114,6 +114,7 @@ struct ms_totals {
 	uint64_t unmatched; /* allocator calls whose return was missed */
 	/* Informational. */
 	uint64_t untracked_frees; /* blocks allocated before attach */
+	uint64_t exec_released_count, exec_released_bytes; /* live at an exec */
 	uint64_t read_failed;
 };
 
@@ -171,6 +172,11 @@ int model__apply(struct model *m, const void *rec, size_t len);
  * at a million live blocks every look-up is a cache miss otherwise. */
 void model__apply_batch(struct model *m, const void *const *recs,
 			const size_t *lens, size_t n);
+/* The process ran another program (exec) at ts_ns: the old image's
+ * blocks are gone (counted in exec_released_*), its tasks that were alive
+ * end (cancelled, never finished: shutdown), and what was learnt of its
+ * task types is forgotten. */
+void model__exec(struct model *m, uint64_t ts_ns);
 /* Time-based detectors (pending threshold). now_ns: CLOCK_MONOTONIC. */
 void model__tick(struct model *m, uint64_t now_ns);
 /* A tokio task has been in a poll on tid since begin_ns and that poll has

@@ -53,6 +53,8 @@ static struct json_object *totals_obj(const struct model *m)
 	add_u64(o, "depth_overflow", t->depth_overflow);
 	add_u64(o, "unmatched_calls", t->unmatched);
 	add_u64(o, "read_failed", t->read_failed);
+	add_u64(o, "exec_released_count", t->exec_released_count);
+	add_u64(o, "exec_released_bytes", t->exec_released_bytes);
 	return o;
 }
 
@@ -295,6 +297,20 @@ struct json_object *snapshot__build(const struct model *m,
 				       json_object_new_int(meta->exit_status));
 	else
 		json_object_object_add(target, "exit_status", NULL);
+	add_u64(target, "forks", meta->forks);
+	if (meta->nexecs) {
+		struct json_object *arr = json_object_new_array();
+
+		for (unsigned i = 0; i < meta->nexecs; i++) {
+			struct json_object *x = json_object_new_object();
+
+			add_u64(x, "t_ns", meta->execs[i].t_ns);
+			add_str(x, "exe", meta->execs[i].exe);
+			add_str(x, "command", meta->execs[i].command);
+			json_object_array_add(arr, x);
+		}
+		json_object_object_add(target, "execs", arr);
+	}
 	json_object_object_add(doc, "target", target);
 	add_u64(doc, "taken_ns", meta->now_ns > start ? meta->now_ns - start : 0);
 	json_object_object_add(doc, "mode", json_object_new_string(

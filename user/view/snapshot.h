@@ -21,6 +21,13 @@ struct snapshot_meta {
 	int exit_status; /* valid when target_exited; -1 unknown */
 	bool tasks_only;
 	const char *const *warnings; /* NULL-terminated, may be NULL */
+	unsigned forks; /* children it forked (not followed) */
+	/* Programs it ran by exec after the first, oldest first. */
+	const struct snapshot_exec {
+		uint64_t t_ns;
+		const char *exe, *command;
+	} *execs;
+	unsigned nexecs;
 };
 
 struct json_object *snapshot__build(const struct model *m,
