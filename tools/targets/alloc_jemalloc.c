@@ -42,7 +42,11 @@ enum {
 	REL_SDALLOCX = REL_API1,	/* sdallocx(p, size, flags) */
 };
 
+#ifdef ALLOC_JEMALLOC_STATIC
+const char ms_prog[] = "alloc_jemalloc_static";
+#else
 const char ms_prog[] = "alloc_jemalloc";
+#endif
 unsigned int ms_family = MS_FAM_REALLOC_ZERO_FREES;
 
 static int align_flags(unsigned int align)
