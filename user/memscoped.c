@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "attach/attach.h"
+#include "attach/elf.h"
 #include "collect/collector.h"
 #include "collect/dispatch.h"
 #include "log.h"
@@ -97,14 +98,50 @@ static int bad_usage(const char *fmt, const char *arg)
 	return -EINVAL;
 }
 
+/* A plain decimal number: no sign, no space, no nan or inf (strtod and
+ * strtoull take all of those). */
+static bool plain_number(const char *s, bool fraction)
+{
+	bool digit = false, dot = false;
+
+	for (; *s; s++) {
+		if (*s >= '0' && *s <= '9')
+			digit = true;
+		else if (*s == '.' && fraction && !dot)
+			dot = true;
+		else
+			return false;
+	}
+	return digit;
+}
+
 static int parse_seconds(const char *s, double *out)
 {
 	char *end;
 	double v;
 
+	if (!plain_number(s, true))
+		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || v < 0 || v > 1e9)
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e9)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A plain decimal integer in [min, max]. */
+static int parse_int(const char *s, unsigned long long min,
+		     unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!plain_number(s, false))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -139,8 +176,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 },
 	};
-	char *end;
-	long v;
+	unsigned long long n;
 	int c, err;
 
 	o->never_finished = 10;
@@ -153,13 +189,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	       -1) {
 		switch (c) {
 		case 'p':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v <= 0 ||
-			    v > INT_MAX)
+			if (parse_int(optarg, 1, INT_MAX, &n))
 				return bad_usage("--pid takes a process id (a positive number), not '%s'",
 						 optarg);
-			o->pid = (pid_t)v;
+			o->pid = (pid_t)n;
 			break;
 		case 'd':
 			if (parse_seconds(optarg, &o->duration) ||
@@ -185,11 +218,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 						 optarg);
 			break;
 		case OPT_SAMPLE:
-			errno = 0;
-			o->sample_bytes = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || *optarg == '-')
-				return bad_usage("--sample-bytes takes a number of bytes (0: no sampling), not '%s'",
+			if (parse_int(optarg, 0, 1ull << 40, &n))
+				return bad_usage("--sample-bytes takes a number of bytes up to 1 TiB (0: no sampling), not '%s'",
 						 optarg);
+			o->sample_bytes = n;
 			break;
 		case OPT_NO_MULTI:
 			o->no_multi = true;
@@ -218,13 +250,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 						 optarg);
 			break;
 		case OPT_RING:
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > 4096 ||
-			    (v & (v - 1)))
-				return bad_usage("--ring-mb takes a power of two from 1 to 4096, not '%s'",
+			/* The kernel takes ring buffers below 4 GiB. */
+			if (parse_int(optarg, 1, 2048, &n) || (n & (n - 1)))
+				return bad_usage("--ring-mb takes a power of two from 1 to 2048, not '%s'",
 						 optarg);
-			o->ring_mb = (unsigned)v;
+			o->ring_mb = (unsigned)n;
 			break;
 		case OPT_FLOOR:
 			o->floor = true;
@@ -335,14 +365,57 @@ void memscoped__cmdline(pid_t pid, char *out, size_t len)
 			out[i] = ' ';
 }
 
+/* 'Z' a zombie, 'K' a kernel thread, else the state letter (or '?'). */
+static char proc_kind(pid_t pid)
+{
+	char path[64], line[1024], *p;
+	unsigned long flags = 0;
+	char state = '?';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return '?';
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	/* ") S ppid pgrp session tty tpgid flags" */
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state,
+			 &flags) != 2)
+		return '?';
+	if (state != 'Z' && (flags & 0x00200000 /* PF_KTHREAD */))
+		return 'K';
+	return state;
+}
+
+/* memscoped probes 64-bit x86 programs only: one line, or 0. */
+static int check_elf_kind(const char *path, const char *what)
+{
+	struct elf_file *ef;
+	bool is64, x86;
+
+	if (elf__open(path, &ef))
+		return 0; /* not ELF, or unreadable: said elsewhere */
+	is64 = elf__is_64bit(ef);
+	x86 = elf__machine(ef) == 62 || elf__machine(ef) == 3; /* x86-64, i386 */
+	elf__close(ef);
+	if (is64 && x86)
+		return 0;
+	pr_err("%s is a %s program: memscoped probes 64-bit x86 programs only",
+	       what, !is64 && x86 ? "32-bit" : "non-x86");
+	return -ENOEXEC;
+}
+
 static int resolve_pid(const struct options *o, struct target *t)
 {
 	char path[64], buf[PATH_MAX];
 	ssize_t n;
 
 	t->pid = o->pid;
-	if (o->pid == getpid())
-		return bad_usage("memscoped cannot trace itself (pid %s)", "");
+	if (o->pid == getpid()) {
+		snprintf(buf, sizeof(buf), "%d", (int)o->pid);
+		return bad_usage("memscoped cannot trace itself (pid %s)", buf);
+	}
 	if (kill(o->pid, 0) && errno == ESRCH) {
 		snprintf(buf, sizeof(buf), "%d", (int)o->pid);
 		pr_err("no process with pid %s", buf);
@@ -352,13 +425,20 @@ static int resolve_pid(const struct options *o, struct target *t)
 	n = readlink(path, buf, sizeof(buf) - 1);
 	memscoped__cmdline(o->pid, t->command, sizeof(t->command));
 	if (n < 0) {
-		if (!t->command[0]) {
+		int err = -errno;
+
+		switch (proc_kind(o->pid)) {
+		case 'Z':
+			pr_err("pid %d has exited (a zombie): nothing left to trace",
+			       (int)o->pid);
+			return -ESRCH;
+		case 'K':
 			pr_err("pid %d is a kernel thread: it has no user-space heap to trace",
 			       (int)o->pid);
 			return -EINVAL;
 		}
-		pr_err("cannot read %s: %s", path, strerror(errno));
-		return -errno;
+		pr_err("cannot read %s: %s", path, strerror(-err));
+		return err;
 	}
 	/* Attach through /proc/PID/exe: it names the inode even if the file
 	 * was deleted or replaced since the process started. */
@@ -366,6 +446,8 @@ static int resolve_pid(const struct options *o, struct target *t)
 	buf[n] = '\0';
 	snprintf(t->exe_real, sizeof(t->exe_real), "%s", buf);
 	t->exit_status = -1; /* not our child: the kernel tells, or nobody */
+	if (check_elf_kind(path, buf))
+		return -ENOEXEC;
 	if (attach__find_libc_pid(o->pid, t->libc, sizeof(t->libc))) {
 		pr_err("pid %d does not use a shared libc (static or not glibc-based): no allocator to probe",
 		       (int)o->pid);
@@ -429,6 +511,8 @@ static int resolve_prog(const struct options *o, struct target *t)
 		       err == -ENOENT ? "no such program" : strerror(-err));
 		return err;
 	}
+	if (check_elf_kind(t->exe, t->exe))
+		return -ENOEXEC;
 	err = attach__find_libc_prog(t->exe, t->libc, sizeof(t->libc));
 	if (err == -ENOEXEC) {
 		/* A script: its interpreter runs first, and whatever it
@@ -436,6 +520,8 @@ static int resolve_prog(const struct options *o, struct target *t)
 		char interp[PATH_MAX];
 
 		err = script_interpreter(t->exe, interp, sizeof(interp));
+		if (!err && check_elf_kind(interp, interp))
+			return -ENOEXEC;
 		if (!err)
 			err = attach__find_libc_prog(interp, t->libc,
 						     sizeof(t->libc));
@@ -771,6 +857,11 @@ static void follow_exec(struct single *s)
 	snprintf(t->exe, sizeof(t->exe), "%s", path);
 	snprintf(t->exe_real, sizeof(t->exe_real), "%s", exe);
 	memscoped__cmdline(t->pid, t->command, sizeof(t->command));
+	if (check_elf_kind(path, exe)) {
+		log__note("pid %d ran %s, which memscoped cannot probe: from then on nothing is seen",
+			  (int)t->pid, exe);
+		return;
+	}
 	if (x) {
 		x->t_ns = s->exec_ns > model__start_ns(s->m) ?
 				  s->exec_ns - model__start_ns(s->m) :

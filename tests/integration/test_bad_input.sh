@@ -37,6 +37,45 @@ expect_usage "not executable" "$MEMSCOPED" -- "$T/not-executable"
 expect_usage "bad duration" "$MEMSCOPED" --duration -1 -- /bin/true
 expect_usage "unknown option" "$MEMSCOPED" --frobnicate -- /bin/true
 expect_usage "bad ring size" "$MEMSCOPED" --ring-mb 3 -- /bin/true
+# Numbers strtod and strtoull would take: nan, inf, signs, spaces.
+expect_usage "duration nan" "$MEMSCOPED" --duration nan -- /bin/true
+expect_usage "duration inf" "$MEMSCOPED" --duration inf -- /bin/true
+expect_usage "duration with a space" "$MEMSCOPED" --duration " 1" -- /bin/true
+expect_usage "never-finished nan" "$MEMSCOPED" --never-finished nan -- /bin/true
+expect_usage "snapshot-every inf" "$MEMSCOPED" --snapshot-every inf -- /bin/true
+expect_usage "sample-bytes ' -5'" "$MEMSCOPED" --sample-bytes " -5" -- /bin/true
+expect_usage "sample-bytes +5" "$MEMSCOPED" --sample-bytes +5 -- /bin/true
+expect_usage "pid with a space" "$MEMSCOPED" --pid " 12"
+# The kernel takes no ring buffer of 4 GiB: a limit, said as such.
+expect_usage "ring of 4096 MiB" "$MEMSCOPED" --ring-mb 4096 -- /bin/true
+# memscoped itself: its pid said.
+sh -c 'exec "$0" --pid $$' "$MEMSCOPED" >"$T/self.out" 2>"$T/self.err" && fail "traced itself"
+grep -Eq 'cannot trace itself \(pid [0-9]+\)' "$T/self.err" || fail "own pid: $(cat "$T/self.err")"
+pass "own pid: $(cat "$T/self.err")"
+# A zombie is not a kernel thread.
+sh -c 'sleep 0 & exec sleep 60' &
+zparent=$!
+MS_PIDS+=("$zparent")
+for i in $(seq 200); do
+	zombie=$(ps -o pid=,stat= --ppid "$zparent" | awk '$2 ~ /^Z/ { print $1 }')
+	[ -n "$zombie" ] && break
+	sleep 0.05
+done
+[ -n "$zombie" ] || fail "no zombie to try"
+expect_usage "a zombie" "$MEMSCOPED" --pid "$zombie"
+grep -q zombie "$T/bad.err" || fail "a zombie is called $(cat "$T/bad.err")"
+kill -9 "$zparent"
+# Programs memscoped cannot probe: 32-bit, and 64-bit for another machine.
+printf '.globl _start\n_start:\n movl $1,%%eax\n xorl %%ebx,%%ebx\n int $0x80\n' >"$T/t32.s"
+if as --32 -o "$T/t32.o" "$T/t32.s" 2>/dev/null && ld -m elf_i386 -o "$T/t32" "$T/t32.o" 2>/dev/null; then
+	expect_usage "a 32-bit program" "$MEMSCOPED" -- "$T/t32"
+	grep -q 32-bit "$T/bad.err" || fail "32-bit not said"
+else
+	echo "skipped: a 32-bit program (no 32-bit as/ld)"
+fi
+cp /bin/true "$T/arm64"
+printf '\xb7\x00' | dd of="$T/arm64" bs=1 seek=18 conv=notrunc status=none
+expect_usage "an aarch64 program" "$MEMSCOPED" -- "$T/arm64"
 
 # A static binary has no shared libc to probe.
 if cc -static -o "$T/static" -x c - <<<'int main(void){return 0;}' 2>/dev/null; then

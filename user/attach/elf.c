@@ -91,6 +91,11 @@ bool elf__is_dynamic(const struct elf_file *ef)
 	return ef->dynamic;
 }
 
+bool elf__is_64bit(const struct elf_file *ef)
+{
+	return ef->ehdr.e_ident[EI_CLASS] == ELFCLASS64;
+}
+
 uint16_t elf__machine(const struct elf_file *ef)
 {
 	return ef->ehdr.e_machine;

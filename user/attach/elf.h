@@ -21,6 +21,7 @@ void elf__close(struct elf_file *ef);
 bool elf__has_symtab(const struct elf_file *ef);
 bool elf__is_dynamic(const struct elf_file *ef); /* has PT_INTERP/DYNAMIC */
 uint16_t elf__machine(const struct elf_file *ef);
+bool elf__is_64bit(const struct elf_file *ef);
 /* DT_NEEDED entries; fn returns non-zero to stop. */
 int elf__foreach_needed(struct elf_file *ef,
 			int (*fn)(const char *name, void *ctx), void *ctx);
