@@ -64,6 +64,7 @@ struct all {
 	struct {
 		uint32_t pid;
 		uint64_t ts_ns;
+		char path[MS_EXEC_PATH]; /* as given to execve */
 	} execq[EXEC_QUEUE];
 	size_t nexec;
 	uint64_t exec_dropped;
@@ -86,7 +87,8 @@ static struct session *session_of(struct all *w, pid_t pid)
 	return NULL;
 }
 
-static void on_exec(struct all *w, uint32_t pid, uint64_t ts_ns)
+static void on_exec(struct all *w, uint32_t pid, uint64_t ts_ns,
+		    const char *path)
 {
 	struct session *s = session_of(w, (pid_t)pid);
 
@@ -102,7 +104,10 @@ static void on_exec(struct all *w, uint32_t pid, uint64_t ts_ns)
 		return;
 	}
 	w->execq[w->nexec].pid = pid;
-	w->execq[w->nexec++].ts_ns = ts_ns;
+	w->execq[w->nexec].ts_ns = ts_ns;
+	snprintf(w->execq[w->nexec].path, sizeof(w->execq[0].path), "%.*s",
+		 (int)sizeof(w->execq[0].path) - 1, path);
+	w->nexec++;
 }
 
 /* Execs (every one on the machine: --all decides what to watch), exits
@@ -114,7 +119,8 @@ static void on_proc(void *ctx, const void *rec, size_t len)
 	struct session *s;
 
 	if (h->type == MS_REC_EXEC) {
-		on_exec(w, h->pid, h->ts_ns);
+		on_exec(w, h->pid, h->ts_ns,
+			((const struct ms_exec_rec *)rec)->path);
 		return;
 	}
 	s = session_of(w, (pid_t)h->pid);
@@ -170,8 +176,21 @@ static void session_free(struct session *s)
 
 /* Start watching pid. at_exec: caught at exec, its libraries are not
  * mapped yet. Quietly skips what is not async or is gone already. */
+/* A program caught at exec was over before memscoped looked at it: an
+ * async one gets its notice, from the path it was started by. */
+static void ended_early(struct all *w, pid_t pid, uint64_t exec_ns,
+			const char *exec_path)
+{
+	if (!exec_path || exec_path[0] != '/' ||
+	    async_kind(w, exec_path) <= 0)
+		return;
+	pr_info("pid %d (%s) ended %.1f ms after its exec, before memscoped attached (short-lived: run it under memscoped -- PROGRAM)",
+		(int)pid, exec_path,
+		(double)(memscoped__now() - exec_ns) / 1e6);
+}
+
 static int session_start(struct all *w, pid_t pid, bool at_exec,
-			 uint64_t exec_ns)
+			 uint64_t exec_ns, const char *exec_path)
 {
 	const struct options *o = w->o;
 	char path[64], buf[PATH_MAX];
@@ -181,8 +200,12 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	n = readlink(path, buf, sizeof(buf) - 1);
-	if (n < 0)
-		return 0; /* a kernel thread, or gone */
+	if (n < 0) {
+		/* A kernel thread, or gone already. */
+		if (at_exec)
+			ended_early(w, pid, exec_ns, exec_path);
+		return 0;
+	}
 	buf[n] = '\0';
 	kind = async_kind(w, path);
 	if (kind <= 0)
@@ -340,7 +363,7 @@ static int scan_proc(struct all *w)
 
 		if (*end || pid <= 0 || pid == getpid())
 			continue;
-		err = session_start(w, (pid_t)pid, false, 0);
+		err = session_start(w, (pid_t)pid, false, 0, NULL);
 	}
 	closedir(dir);
 	return err;
@@ -430,7 +453,7 @@ int all__run(const struct options *o, struct memscope_bpf *skel, bool multi,
 				session_end(w, i);
 		for (size_t i = 0; i < w->nexec; i++) {
 			err = session_start(w, (pid_t)w->execq[i].pid, true,
-					    w->execq[i].ts_ns);
+					    w->execq[i].ts_ns, w->execq[i].path);
 			if (err)
 				break;
 		}

@@ -70,6 +70,7 @@ pass "memscoped --all is up"
 # Started after it: caught at exec.
 start late "$TOKIO/tk_abort" --rt ct --sleepers "$K" --workers "$M"
 start crt "$CRT/crt_target" --tasks 3 --size 4096 --abort 1
+start bufs "$TOKIO/tk_buffers" --rt mt --tasks 3 --size 100000
 "$TARGETS/bench_loop" 1000 >"$T/plain.out" 2>&1 &
 PLAIN=$!
 wait "$PLAIN" || fail "bench_loop failed"
@@ -77,8 +78,31 @@ wait "$PLAIN" || fail "bench_loop failed"
 run early
 run late
 run crt
+run bufs
 check_tokio early
 check_tokio late
+# Caught at exec and busy: exact from the moment it is attached (return
+# probes go in before entry probes: nothing in flight is left unmatched).
+for name in late bufs; do
+	f=$T/all.${PID[$name]}.json
+	check "$f" "$name: complete" '.incomplete' false
+	check "$f" "$name: no unmatched allocator call" '.totals.unmatched_calls' 0
+	check "$f" "$name: allocations seen" '.totals.alloc_count > 0' true
+done
+f=$T/all.${PID[bufs]}.json
+check "$f" "bufs: 3 tasks, each allocated its 100000 bytes" \
+	"$USER | map(select(.alloc_bytes >= 100000)) | length" 3
+
+# An async program over in a few milliseconds: attached, or said to have
+# ended before it could be.
+for i in 1 2 3; do
+	"$TOKIO/tk_buffers" --tasks 1 --size 10 </dev/null >/dev/null 2>&1 &
+	short=$!
+	wait "$short" || fail "tk_buffers failed"
+	wait_count "$MSERR" "pid $short(: no longer watched| \(.*\) ended)" 1 "$MS"
+done
+pass "short-lived async programs: each one is said"
+
 f=$T/all.${PID[crt]}.json
 check "$f" "crt: runtime is usdt" '.runtime' usdt
 check "$f" "crt: 4 user tasks (3 holders, 1 aborted)" "$USER | length" 4
@@ -97,7 +121,7 @@ rc=0
 wait "$MS" || rc=$?
 expect_eq "memscoped --all exit status after SIGINT" "$rc" 0
 # Other async programs on the machine may be watched too: count ours.
-for name in early late crt; do
+for name in early late crt bufs; do
 	[ "$(grep -c "^== pid ${PID[$name]}: " "$T/ms.out")" = 1 ] ||
 		fail "$name: want one summary of pid ${PID[$name]} on stdout"
 done
