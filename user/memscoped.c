@@ -12,7 +12,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +79,8 @@ static void usage(FILE *f)
 		"                           id: DIR/.build-id/xx/rest.debug, or .gnu_debuglink\n"
 		"                           name), before /usr/lib/debug; repeatable. Stripped\n"
 		"                           binaries need one for spawn sites and names\n"
+		"      --user USER          run PROGRAM as USER (its uid, gid and groups),\n"
+		"                           not as root\n"
 		"      --record FILE        also store the raw record stream (for replay)\n"
 		"      --ring-mb N          ring buffer size in MiB (power of two, default 64)\n"
 		"      --top, --no-top      the live view (default when stdout is a terminal)\n"
@@ -151,7 +155,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_RECORD,
 	       OPT_NO_MULTI, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
-	       OPT_TRACE, OPT_TOP, OPT_NO_TOP, OPT_ALL, OPT_DEBUG_DIR };
+	       OPT_TRACE, OPT_TOP, OPT_NO_TOP, OPT_ALL, OPT_DEBUG_DIR, OPT_USER };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -165,6 +169,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "no-uprobe-multi", no_argument, NULL, OPT_NO_MULTI },
 		{ "no-spawn-stacks", no_argument, NULL, OPT_NO_SPAWN },
 		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "ring-mb", required_argument, NULL, OPT_RING },
 		{ "bench-floor", no_argument, NULL, OPT_FLOOR },
 		{ "trace-records", no_argument, NULL, OPT_TRACE },
@@ -259,6 +264,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_FLOOR:
 			o->floor = true;
 			break;
+		case OPT_USER:
+			o->user = optarg;
+			break;
 		case OPT_ALL:
 			o->all = true;
 			break;
@@ -291,6 +299,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if ((o->pid != 0) + (o->argv != NULL) + o->all != 1)
 		return bad_usage("give one of --pid PID, --all or -- PROGRAM [ARGS]%s",
 				 "");
+	if (o->user && !o->argv)
+		return bad_usage("--user USER runs PROGRAM as USER: it needs -- PROGRAM%s",
+				 "");
+	if (o->user && !getpwnam(o->user))
+		return bad_usage("--user: no user '%s'", o->user);
 	if (o->all && o->snapshot && !strstr(o->snapshot, "{pid}"))
 		return bad_usage("with --all, --snapshot FILE needs {pid} in FILE (one snapshot per process), not '%s'",
 				 o->snapshot);
@@ -547,6 +560,21 @@ static int resolve_prog(const struct options *o, struct target *t)
  * Start the program stopped right after exec (ptrace), so the probes are
  * in place before its first instruction; the caller detaches after attach.
  */
+/* --user: the target runs with USER's uid, gid and groups, as strace -u
+ * does (the environment is left as it is). In the child, before exec. */
+static int become_user(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw || initgroups(pw->pw_name, pw->pw_gid) ||
+	    setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
+		fprintf(stderr, "memscoped: error: cannot run as user '%s': %s\n",
+			user, pw ? strerror(errno) : "no such user");
+		return -1;
+	}
+	return 0;
+}
+
 /* SIGPIPE as memscoped found it (it ignores it itself). */
 static void (*orig_sigpipe)(int) = SIG_DFL;
 
@@ -564,6 +592,8 @@ static int launch(const struct options *o, struct target *t,
 		signal(SIGPIPE, orig_sigpipe);
 		sigprocmask(SIG_SETMASK, orig_mask, NULL);
 		top__child_stdio(view); /* keys and screen are the view's */
+		if (o->user && become_user(o->user))
+			_exit(127);
 		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
 			_exit(127);
 		execv(t->exe, o->argv);

@@ -36,6 +36,7 @@ struct options {
 	bool quiet;
 	bool trace;
 	int top; /* 1: --top, 0: --no-top, -1: when stdout is a terminal */
+	const char *user; /* --user: run the program as this user */
 };
 
 struct target {

@@ -37,6 +37,8 @@ expect_usage "not executable" "$MEMSCOPED" -- "$T/not-executable"
 expect_usage "bad duration" "$MEMSCOPED" --duration -1 -- /bin/true
 expect_usage "unknown option" "$MEMSCOPED" --frobnicate -- /bin/true
 expect_usage "bad ring size" "$MEMSCOPED" --ring-mb 3 -- /bin/true
+expect_usage "unknown --user" "$MEMSCOPED" --user no-such-user-here -- /bin/true
+expect_usage "--user without a program" "$MEMSCOPED" --user nobody --pid 1
 # Numbers strtod and strtoull would take: nan, inf, signs, spaces.
 expect_usage "duration nan" "$MEMSCOPED" --duration nan -- /bin/true
 expect_usage "duration inf" "$MEMSCOPED" --duration inf -- /bin/true
