@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "offline_helpers.h"
+#include "offline/report.h"
 
 static void test_demo_loads(void **state)
 {
@@ -283,6 +284,180 @@ static void test_files(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- large snapshots: read piece by piece ---------------------------- */
+
+static char *report_of(const struct snap *s)
+{
+	struct report_opts o = { .file = "x.json", .top = 50 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	assert_int_equal(report__text(f, s, &o), 0);
+	assert_int_equal(fclose(f), 0);
+	return text;
+}
+
+/* text with SNAP_STREAM_BYTES of blanks after its opening brace: the
+ * same snapshot, large enough to be read piece by piece. */
+static char *padded(const char *text, size_t *len)
+{
+	size_t n = strlen(text), pad = SNAP_STREAM_BYTES;
+	const char *brace = strchr(text, '{');
+	size_t head = (size_t)(brace - text) + 1;
+	char *out = malloc(n + pad + 1);
+
+	assert_non_null(out);
+	memcpy(out, text, head);
+	memset(out + head, ' ', pad);
+	memcpy(out + head + pad, text + head, n - head + 1);
+	*len = n + pad;
+	return out;
+}
+
+static void assert_same_frames(const struct snap_frame *a,
+			       const struct snap_frame *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		assert_true((a[i].function == NULL) == (b[i].function == NULL));
+		if (a[i].function)
+			assert_string_equal(a[i].function, b[i].function);
+		assert_int_equal(a[i].line, b[i].line);
+		assert_int_equal(a[i].addr, b[i].addr);
+	}
+}
+
+/* Every good snapshot reads the same whole or piece by piece. */
+static void test_streamed_same_as_whole(void **state)
+{
+	static const char *const names[] = {
+		"good-demo.json",	   "good-demo-spawn-sites.json",
+		"good-spawn-sites.json",   "good-stripped-sites.json",
+		"good-hostile-strings.json", "good-incomplete.json",
+		"good-tasks-only.json",	   "good-empty-tasks.json",
+		"good-minimal.json",	   "good-nowaker.json",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct json_object *doc = corpus_doc(names[i]);
+		const char *text = json_object_to_json_string_ext(
+			doc, JSON_C_TO_STRING_PRETTY);
+		struct snap *whole, *part;
+		char err[256], *big, *r1, *r2;
+		size_t len;
+
+		assert_int_equal(snap__load_mem(text, strlen(text), &whole,
+						err, sizeof(err)), 0);
+		big = padded(text, &len);
+		if (snap__load_mem(big, len, &part, err, sizeof(err)))
+			fail_msg("%s, padded: %s", names[i], err);
+		assert_non_null(whole->doc);
+		assert_null(part->doc); /* really read piece by piece */
+		assert_int_equal(part->ntasks, whole->ntasks);
+		assert_int_equal(part->nsites, whole->nsites);
+		assert_int_equal(part->has_spawn_sites, whole->has_spawn_sites);
+		for (size_t t = 0; t < whole->ntasks; t++) {
+			assert_int_equal(part->tasks[t].id, whole->tasks[t].id);
+			assert_int_equal(part->tasks[t].nframes,
+					 whole->tasks[t].nframes);
+			assert_same_frames(part->tasks[t].spawn_site,
+					   whole->tasks[t].spawn_site,
+					   whole->tasks[t].nframes);
+		}
+		for (size_t t = 0; t < whole->nsites; t++)
+			assert_same_frames(part->sites[t].frames,
+					   whole->sites[t].frames,
+					   whole->sites[t].nframes);
+		r1 = report_of(whole);
+		r2 = report_of(part);
+		assert_string_equal(r1, r2);
+		free(r1);
+		free(r2);
+		snap__free(whole);
+		snap__free(part);
+		free(big);
+		json_object_put(doc);
+	}
+}
+
+/* Tasks of one spawn site share its frames; freeing frees them once
+ * (ASan would say otherwise). */
+static void test_streamed_tasks_share_site_frames(void **state)
+{
+	struct json_object *doc = corpus_doc("good-demo-spawn-sites.json");
+	const char *text = json_object_to_json_string(doc);
+	struct snap *s;
+	size_t len, shared = 0;
+	char err[256], *big = padded(text, &len);
+
+	assert_int_equal(snap__load_mem(big, len, &s, err, sizeof(err)), 0);
+	for (size_t i = 0; i < s->ntasks; i++) {
+		const struct snap_task *t = &s->tasks[i];
+
+		if (!t->frames_shared)
+			continue;
+		shared++;
+		assert_true(t->frames_owner < i);
+		assert_ptr_equal(t->spawn_site,
+				 s->tasks[t->frames_owner].spawn_site);
+	}
+	/* ids 1,2,2,2,2,1,3,3,4,5: five tasks repeat an earlier site */
+	assert_int_equal(shared, 5);
+	snap__free(s);
+	free(big);
+	json_object_put(doc);
+}
+
+/* A large snapshot cut short, or with one bad task deep inside, is
+ * refused with the same kind of line as a small one. */
+static void test_streamed_refusals(void **state)
+{
+	struct json_object *doc = corpus_doc("good-demo.json");
+	const char *text = json_object_to_json_string(doc);
+	size_t len;
+	char err[256], *big = padded(text, &len), *at;
+	struct snap *s;
+
+	/* Cut inside tasks[], inside a string, before the last brace. */
+	at = strstr(big, "\"tasks\"");
+	assert_non_null(at);
+	for (size_t off = 0; off < 400; off += 7) {
+		size_t n = (size_t)(at - big) + off;
+
+		assert_int_equal(snap__load_mem(big, n, &s, err, sizeof(err)),
+				 -EINVAL);
+		assert_null(s);
+		if (!strstr(err, "truncated"))
+			fail_msg("cut at +%zu: %s", off, err);
+	}
+	assert_int_equal(snap__load_mem(big, len - 1, &s, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "truncated"));
+	free(big);
+
+	/* tasks[3].future_size a string: named, as when read whole */
+	struct json_object *tasks, *t;
+
+	assert_true(json_object_object_get_ex(doc, "tasks", &tasks));
+	t = json_object_array_get_idx(tasks, 3);
+	json_object_object_add(t, "future_size", json_object_new_string("x"));
+	big = padded(json_object_to_json_string(doc), &len);
+	assert_int_equal(snap__load_mem(big, len, &s, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "tasks[3]"));
+	free(big);
+
+	/* tasks not an array */
+	json_object_object_add(doc, "tasks", json_object_new_int(5));
+	big = padded(json_object_to_json_string(doc), &len);
+	assert_int_equal(snap__load_mem(big, len, &s, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "tasks"));
+	free(big);
+	json_object_put(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +473,9 @@ int main(void)
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_trailing_whitespace_is_fine),
 		cmocka_unit_test(test_byte_order_mark),
+		cmocka_unit_test(test_streamed_same_as_whole),
+		cmocka_unit_test(test_streamed_tasks_share_site_frames),
+		cmocka_unit_test(test_streamed_refusals),
 		cmocka_unit_test(test_files),
 	};
 

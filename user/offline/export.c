@@ -12,10 +12,17 @@
 
 int export__json(FILE *f, const struct snap *s)
 {
-	const char *text = json_object_to_json_string_ext(
+	const char *text;
+
+	if (!s->doc) {
+		/* A large snapshot, read piece by piece: its text as is. */
+		if (!s->raw || fwrite(s->raw, 1, s->rawlen, f) != s->rawlen)
+			return -EIO;
+		return 0;
+	}
+	text = json_object_to_json_string_ext(
 		s->doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 			 JSON_C_TO_STRING_NOSLASHESCAPE);
-
 	if (!text)
 		return -ENOMEM;
 	fputs(text, f);

@@ -239,8 +239,14 @@ int resym__snap(struct snap *s, struct resym_stats *st)
 	int err = 0;
 
 	for (size_t i = 0; i < s->ntasks && !err; i++)
-		err = resym_stack(&r, s->tasks[i].spawn_site,
-				  &s->tasks[i].nframes);
+		if (!s->tasks[i].frames_shared)
+			err = resym_stack(&r, s->tasks[i].spawn_site,
+					  &s->tasks[i].nframes);
+	/* Tasks sharing a site's frames: as many as their owner has now. */
+	for (size_t i = 0; i < s->ntasks; i++)
+		if (s->tasks[i].frames_shared)
+			s->tasks[i].nframes =
+				s->tasks[s->tasks[i].frames_owner].nframes;
 	for (size_t i = 0; i < s->nsites && !err; i++)
 		err = resym_stack(&r, s->sites[i].frames, &s->sites[i].nframes);
 	for (size_t i = 0; i < r.n; i++) {

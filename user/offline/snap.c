@@ -20,7 +20,17 @@
 struct ld {
 	char *err;
 	size_t errlen;
+	/* tasks[] and sites[] were read piece by piece: the document given
+	 * to load_doc has them empty. */
+	bool streamed;
+	/* spawn_site_id -> 1 + the first task spawned there (0: none yet),
+	 * so that the tasks of one site share its frames. */
+	size_t *site_owner;
+	size_t nsite_owner;
+	struct snap *s;
 };
+
+#define SITE_SHARE_MAX (1u << 20) /* sites ids shared below this */
 
 static int ld_fail(struct ld *l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -464,6 +474,46 @@ static int load_frame_array(struct ld *l, struct json_object *arr,
 	return 0;
 }
 
+/* The frames of a site seen with an earlier task: shared. The owner is
+ * task idx - 1 of the tasks loaded so far (same id, same length). */
+static bool share_frames(struct ld *l, struct json_object *o,
+			 struct json_object *arr, struct snap_task *t)
+{
+	struct json_object *v;
+	uint64_t id;
+	size_t owner;
+
+	if (!l->s || !json_object_object_get_ex(o, "spawn_site_id", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0 ||
+	    (id = (uint64_t)json_object_get_int64(v)) >= SITE_SHARE_MAX)
+		return false;
+	if (id >= l->nsite_owner) {
+		size_t n = id + 1 > l->nsite_owner * 2 ? id + 1 : l->nsite_owner * 2;
+		size_t *na = realloc(l->site_owner, n * sizeof(*na));
+
+		if (!na)
+			return false;
+		memset(na + l->nsite_owner, 0, (n - l->nsite_owner) * sizeof(*na));
+		l->site_owner = na;
+		l->nsite_owner = n;
+	}
+	owner = l->site_owner[id];
+	if (!owner) {
+		l->site_owner[id] = (size_t)(t - l->s->tasks) + 1;
+		return false;
+	}
+	owner--;
+	if (l->s->tasks[owner].nframes != json_object_array_length(arr) ||
+	    l->s->tasks[owner].frames_shared)
+		return false;
+	t->spawn_site = l->s->tasks[owner].spawn_site;
+	t->nframes = l->s->tasks[owner].nframes;
+	t->frames_shared = true;
+	t->frames_owner = owner;
+	return true;
+}
+
 static int load_frames(struct ld *l, struct json_object *o, const char *w,
 		       struct snap_task *t)
 {
@@ -471,6 +521,9 @@ static int load_frames(struct ld *l, struct json_object *o, const char *w,
 
 	/* Optional: present only when memscoped collected stacks. */
 	if (!json_object_object_get_ex(o, "spawn_site", &arr) || !arr)
+		return 0;
+	if (json_object_is_type(arr, json_type_array) &&
+	    share_frames(l, o, arr, t))
 		return 0;
 	return load_frame_array(l, arr, w, "spawn_site", &t->spawn_site,
 				&t->nframes);
@@ -540,12 +593,28 @@ static int cmp_by_id(const void *a, const void *b)
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
+static void index_tasks(struct snap *s)
+{
+	for (size_t i = 0; i < s->ntasks; i++) {
+		if (s->tasks[i].nframes)
+			s->has_spawn_sites = true;
+		s->by_id[i] = i;
+	}
+	if (s->ntasks) {
+		sort_tasks = s->tasks;
+		qsort(s->by_id, s->ntasks, sizeof(*s->by_id), cmp_by_id);
+		sort_tasks = NULL;
+	}
+}
+
 static int load_tasks(struct ld *l, struct json_object *doc, struct snap *s)
 {
 	struct json_object *arr;
 	size_t n;
 	int err;
 
+	if (l->streamed)
+		return get_arr(l, doc, "", "tasks", &arr, &n);
 	err = get_arr(l, doc, "", "tasks", &arr, &n);
 	err = err ?: alloc_array((void **)&s->tasks, n, sizeof(*s->tasks));
 	err = err ?: alloc_array((void **)&s->by_id, n, sizeof(*s->by_id));
@@ -603,6 +672,8 @@ static int load_sites(struct ld *l, struct json_object *doc, struct snap *s)
 
 	if (!json_object_object_get_ex(doc, "sites", NULL))
 		return 0;
+	if (l->streamed)
+		return get_arr(l, doc, "", "sites", &arr, &n);
 	err = get_arr(l, doc, "", "sites", &arr, &n);
 	err = err ?: alloc_array((void **)&s->sites, n, sizeof(*s->sites));
 	if (err)
@@ -730,6 +801,7 @@ static int load_doc(struct ld *l, struct json_object *doc, struct snap *s)
 	int mode = 0, err;
 	static const char *const modes[] = { "full", "tasks-only" };
 
+	l->s = s;
 	err = check_schema(l, doc);
 	if (err)
 		return err;
@@ -874,10 +946,246 @@ out:
 	return err;
 }
 
+/* ---- large snapshots, piece by piece ------------------------------- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && is_ws(*p))
+		p++;
+	return p;
+}
+
+/* The end of the string at p (its opening quote), or NULL. */
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\') {
+			if (++p == end)
+				return NULL;
+		} else if (*p == '"') {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The end of the JSON value at p: only its extent is found here (strings
+ * with their escapes, nesting), json-c checks each piece it is given. NULL
+ * when the text ends first or nests too deep.
+ */
+static const char *skip_value(const char *p, const char *end)
+{
+	int depth = 0;
+
+	p = skip_ws(p, end);
+	if (p == end)
+		return NULL;
+	if (*p == '"')
+		return skip_string(p, end);
+	if (*p != '{' && *p != '[') {
+		while (p < end && !is_ws(*p) && *p != ',' && *p != '}' &&
+		       *p != ']')
+			p++;
+		return p;
+	}
+	while (p < end) {
+		if (*p == '"') {
+			p = skip_string(p, end);
+			if (!p)
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[') {
+			if (++depth > JSON_TOKENER_DEFAULT_DEPTH)
+				return NULL;
+		} else if ((*p == '}' || *p == ']') && --depth == 0) {
+			return p + 1;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+/* One element of tasks[] or sites[], parsed and loaded on its own. */
+static int load_element(struct ld *l, const char *p, const char *q,
+			bool task, size_t i, struct snap *s)
+{
+	struct json_object *o;
+	int err;
+
+	if (q - p > INT32_MAX)
+		return ld_fail(l, "%s[%zu]: too large", task ? "tasks" : "sites", i);
+	err = parse(l, p, (size_t)(q - p), &o);
+	if (err)
+		return err;
+	err = task ? load_task(l, o, i, &s->tasks[i]) :
+		     load_site(l, o, i, &s->sites[i]);
+	json_object_put(o);
+	return err;
+}
+
+static int grow_for(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t c;
+	void *na;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 1024;
+	na = realloc(*arr, c * elem);
+	if (!na)
+		return -ENOMEM;
+	memset((char *)na + *cap * elem, 0, (c - *cap) * elem);
+	*arr = na;
+	*cap = c;
+	return 0;
+}
+
+/* The elements of the array at p..q, one at a time. */
+static int load_array(struct ld *l, const char *p, const char *q, bool task,
+		      struct snap *s)
+{
+	size_t cap = 0, n = 0;
+	int err;
+
+	p = skip_ws(p, q);
+	if (p == q || *p != '[')
+		return ld_fail(l, "%s: expected an array", task ? "tasks" : "sites");
+	p = skip_ws(p + 1, q);
+	while (p < q && *p != ']') {
+		const char *e = skip_value(p, q);
+
+		if (!e)
+			return ld_fail(l, "truncated: the JSON document ends early (in %s[%zu])",
+				       task ? "tasks" : "sites", n);
+		err = task ? grow_for((void **)&s->tasks, &cap, n,
+				      sizeof(*s->tasks)) :
+			     grow_for((void **)&s->sites, &cap, n,
+				      sizeof(*s->sites));
+		if (err)
+			return err;
+		/* Counted before loading: a half-loaded element is freed. */
+		if (task)
+			s->ntasks = n + 1;
+		else
+			s->nsites = n + 1;
+		err = load_element(l, p, e, task, n, s);
+		if (err)
+			return err;
+		n++;
+		p = skip_ws(e, q);
+		if (p < q && *p == ',')
+			p = skip_ws(p + 1, q);
+		else if (p < q && *p != ']')
+			return ld_fail(l, "not valid JSON: expected , or ] in %s",
+				       task ? "tasks" : "sites");
+	}
+	if (task) {
+		if (alloc_array((void **)&s->by_id, n, sizeof(*s->by_id)))
+			return -ENOMEM;
+		index_tasks(s);
+	}
+	return 0;
+}
+
+/*
+ * A large snapshot: tasks[] and sites[] are read element by element, the
+ * rest of the document (small) is put together without them and read as
+ * usual. Memory: the text, the loaded structures, one element's tree.
+ */
+static int load_streamed(struct ld *l, const char *buf, size_t len,
+			 struct snap *s)
+{
+	const char *p = buf, *end = buf + len;
+	char *rest = NULL;
+	size_t rlen = 0;
+	FILE *f;
+
+	l->s = s;
+	struct json_object *doc = NULL;
+	bool first = true;
+	int err = 0;
+
+	f = open_memstream(&rest, &rlen);
+	if (!f)
+		return -ENOMEM;
+	p = skip_ws(p, end);
+	if (p == end || *p != '{') {
+		fclose(f);
+		free(rest);
+		return ld_fail(l, "not a memscope snapshot: not a JSON object");
+	}
+	fputc('{', f);
+	p = skip_ws(p + 1, end);
+	while (!err && p < end && *p != '}') {
+		const char *k = p, *ke, *v, *ve;
+
+		ke = *p == '"' ? skip_string(p, end) : p;
+		v = ke ? skip_ws(ke, end) : end;
+		if (v < end && (ke == p || *v != ':')) {
+			err = ld_fail(l, "not valid JSON: a key expected at byte %zu",
+				      (size_t)(p - buf));
+			break;
+		}
+		v = v < end ? skip_ws(v + 1, end) : end;
+		ve = v < end ? skip_value(v, end) : NULL;
+		if (!ve) {
+			err = ld_fail(l, "truncated: the JSON document ends early");
+			break;
+		}
+		if (ke - k == 7 && !memcmp(k, "\"tasks\"", 7)) {
+			err = load_array(l, v, ve, true, s);
+			fprintf(f, "%s\"tasks\":[]", first ? "" : ",");
+		} else if (ke - k == 7 && !memcmp(k, "\"sites\"", 7)) {
+			err = load_array(l, v, ve, false, s);
+			fprintf(f, "%s\"sites\":[]", first ? "" : ",");
+		} else {
+			fprintf(f, "%s%.*s", first ? "" : ",", (int)(ve - k), k);
+		}
+		first = false;
+		p = skip_ws(ve, end);
+		if (p < end && *p == ',')
+			p = skip_ws(p + 1, end);
+		else if (p < end && *p != '}')
+			err = ld_fail(l, "not valid JSON: expected , or } at byte %zu",
+				      (size_t)(p - buf));
+	}
+	if (!err && (p == end || !blank(p + 1, (size_t)(end - p - 1))))
+		err = ld_fail(l, p == end ? "truncated: the JSON document ends early" :
+					   "not valid JSON: data after the end of the document");
+	fputc('}', f);
+	if (fclose(f)) {
+		free(rest);
+		return err ? err : -ENOMEM;
+	}
+	if (!err)
+		err = parse(l, rest, rlen, &doc);
+	free(rest);
+	if (!err) {
+		l->streamed = true;
+		err = load_doc(l, doc, s);
+	}
+	json_object_put(doc);
+	return err;
+}
+
+static int load_buffer(struct ld *l, const char *buf, size_t len,
+		       struct snap **out, char *err, size_t errlen);
+
 int snap__load_mem(const char *buf, size_t len, struct snap **out, char *err,
 		   size_t errlen)
 {
 	struct ld l = { .err = err, .errlen = errlen };
+	int ret = load_buffer(&l, buf, len, out, err, errlen);
+
+	free(l.site_owner);
+	return ret;
+}
+
+static int load_buffer(struct ld *l, const char *buf, size_t len,
+		       struct snap **out, char *err, size_t errlen)
+{
 	struct json_object *doc;
 	struct snap *s;
 	int ret;
@@ -885,7 +1193,21 @@ int snap__load_mem(const char *buf, size_t len, struct snap **out, char *err,
 	*out = NULL;
 	if (errlen)
 		err[0] = '\0';
-	ret = parse(&l, buf, len, &doc);
+	if (len >= SNAP_STREAM_BYTES && !memchr(buf, '\0', len)) {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			ret = -ENOMEM;
+			goto fail_msg;
+		}
+		ret = load_streamed(l, buf, len, s);
+		if (ret) {
+			snap__free(s);
+			goto fail_msg;
+		}
+		*out = s;
+		return 0;
+	}
+	ret = parse(l, buf, len, &doc);
 	if (ret)
 		goto fail_msg;
 	s = calloc(1, sizeof(*s));
@@ -894,7 +1216,7 @@ int snap__load_mem(const char *buf, size_t len, struct snap **out, char *err,
 		goto err_doc;
 	}
 	s->doc = doc;
-	ret = load_doc(&l, doc, s);
+	ret = load_doc(l, doc, s);
 	if (ret) {
 		snap__free(s);
 		goto fail_msg;
@@ -995,6 +1317,12 @@ int snap__load_file(const char *path, struct snap **out, char *err,
 		return ret;
 	}
 	ret = snap__load_mem(buf, len, out, err, errlen);
+	if (!ret && !(*out)->doc) {
+		/* Read piece by piece: export --format json needs the text. */
+		(*out)->raw = buf;
+		(*out)->rawlen = len;
+		return 0;
+	}
 	free(buf);
 	return ret;
 }
@@ -1018,7 +1346,8 @@ static void free_frames(struct snap_frame *f, size_t n)
 
 static void free_task(struct snap_task *t)
 {
-	free_frames(t->spawn_site, t->nframes);
+	if (!t->frames_shared)
+		free_frames(t->spawn_site, t->nframes);
 	free(t->runtime);
 }
 
@@ -1046,6 +1375,7 @@ void snap__free(struct snap *s)
 	free(s->command);
 	free(s->generator);
 	json_object_put(s->doc);
+	free(s->raw);
 	free(s);
 }
 

@@ -89,6 +89,10 @@ struct snap_task {
 	uint64_t key;
 	struct snap_frame *spawn_site; /* innermost user frame first */
 	size_t nframes;
+	/* Tasks of one spawn site (spawn_site_id) share the first one's
+	 * frames: frames_owner is that task's index when frames_shared. */
+	bool frames_shared;
+	size_t frames_owner;
 };
 
 struct snap_top {
@@ -132,9 +136,18 @@ struct snap {
 	size_t nsamples;
 	char **warnings;
 	size_t nwarnings;
-	/* The validated document itself: export --format json prints it. */
+	/* The validated document itself: export --format json prints it.
+	 * A large snapshot is read piece by piece instead (the whole tree
+	 * would take ten times the file): then doc is NULL and raw holds
+	 * the text as it was read. */
 	struct json_object *doc;
+	char *raw;
+	size_t rawlen;
 };
+
+/* Snapshots this large are read piece by piece: tasks[] and sites[] one
+ * element at a time, so memory stays within about twice the file. */
+#define SNAP_STREAM_BYTES (16ull * 1024 * 1024)
 
 /*
  * Read and check a snapshot. On failure returns a negative errno and
