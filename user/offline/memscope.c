@@ -134,13 +134,17 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-static int load(const char *path, struct snap **s)
+/* keep_text: export --format json prints a large snapshot's own text;
+ * every other command frees it as soon as the snapshot is read. */
+static int load(const char *path, struct snap **s, bool keep_text)
 {
 	char err[512], name[256];
 	int ret = snap__load_file(path, s, err, sizeof(err));
 
 	if (ret)
 		pr_err("%s: %s", shown(name, sizeof(name), path), err);
+	else if (!keep_text)
+		snap__drop_text(*s);
 	return ret ? EXIT_USAGE : EXIT_OK;
 }
 
@@ -291,7 +295,7 @@ static int cmd_report(int argc, char **argv)
 				   "one snapshot FILE, not more%s" :
 				   "which snapshot? give a FILE%s", "");
 	ro.file = argv[optind];
-	ret = load(ro.file, &s);
+	ret = load(ro.file, &s, false);
 	ret = ret ?: symbolize(ro.file, s);
 	if (ret)
 		goto out;
@@ -352,8 +356,8 @@ static int cmd_diff(int argc, char **argv)
 	if (!strcmp(dopt.file_a, "-") && !strcmp(dopt.file_b, "-"))
 		return usage_error("diff", "only one of A and B can be standard input%s",
 				   "");
-	ret = load(dopt.file_a, &a);
-	ret = ret ?: load(dopt.file_b, &b);
+	ret = load(dopt.file_a, &a, false);
+	ret = ret ?: load(dopt.file_b, &b, false);
 	ret = ret ?: symbolize(dopt.file_a, a);
 	ret = ret ?: symbolize(dopt.file_b, b);
 	if (ret)
@@ -417,7 +421,7 @@ static int cmd_export(int argc, char **argv)
 		return usage_error("export", argc - optind ?
 				   "one snapshot FILE, not more%s" :
 				   "which snapshot? give a FILE%s", "");
-	ret = load(argv[optind], &s);
+	ret = load(argv[optind], &s, fmt == F_JSON);
 	if (ret)
 		return ret;
 	/* json is the document as memscoped wrote it. */

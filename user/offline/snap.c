@@ -1351,6 +1351,13 @@ static void free_task(struct snap_task *t)
 	free(t->runtime);
 }
 
+void snap__drop_text(struct snap *s)
+{
+	free(s->raw);
+	s->raw = NULL;
+	s->rawlen = 0;
+}
+
 void snap__free(struct snap *s)
 {
 	if (!s)

@@ -160,6 +160,8 @@ int snap__load_file(const char *path, struct snap **out, char *err,
 int snap__load_mem(const char *buf, size_t len, struct snap **out, char *err,
 		   size_t errlen);
 void snap__free(struct snap *s);
+/* Frees the text a large snapshot keeps for export__json (raw). */
+void snap__drop_text(struct snap *s);
 /* Frees a frame's strings and zeroes it. */
 void snap_frame__clear(struct snap_frame *f);
 
