@@ -30,6 +30,10 @@ trap cleanup EXIT
 
 fail() {
 	echo "FAIL: $*" >&2
+	# MS_KEEP=DIR: the failed run's files are copied there to look at.
+	if [ -n "${MS_KEEP:-}" ]; then
+		mkdir -p "$MS_KEEP" && cp -r "$T" "$MS_KEEP/" 2>/dev/null || true
+	fi
 	for f in "$T"/*.out "$T"/*.err; do
 		[ -f "$f" ] || continue
 		echo "---- $f" >&2
@@ -73,6 +77,12 @@ truth() { grep -m1 '^TRUTH ' "$1" | cut -d' ' -f2-; }
 
 # jqv FILE EXPR: one value from a JSON file.
 jqv() { jq -r "$2" "$1"; }
+
+# jq: a task's spawn stack, from sites[] (memscoped writes each site's
+# frames once): jq "$SITE"' . as $s | .tasks[] | site($s)[0].function'
+# shellcheck disable=SC2034,SC2016 # used by the tests; jq's $s
+SITE='def site($s): if .spawn_site_id == null then null
+	else $s.sites[.spawn_site_id].frames end;'
 
 # expect_eq WHAT GOT WANT
 expect_eq() {

@@ -40,8 +40,7 @@ mv "$T/tk_stripped.debug" "$T/dbg/.build-id/${ID:0:2}/${ID:2}.debug"
 	skip "a debug file for $ID is installed in /usr/lib/debug"
 
 # Frames of the stripped module, as jq filters.
-MOD='[.sites[].frames[], (.tasks[].spawn_site // [])[] |
-	select(.module == "tk_stripped")]'
+MOD='[.sites[].frames[] | select(.module == "tk_stripped")]'
 
 # ---- (a) no debug file ----------------------------------------------------
 # --sample-bytes 1: every allocation is sampled, so fill_buffer's four
@@ -56,7 +55,7 @@ check "$snap" "(a) stripped frames carry the build id, an address and the path" 
 check "$snap" "(a) no function names in the stripped module" \
 	"$MOD"' | map(select(.function != null)) | length' 0
 check "$snap" "(a) the tasks have no spawn site" \
-	'[.tasks[] | select(.kind == "user" and .spawn_site != null)] | length' 0
+	'[.tasks[] | select(.kind == "user" and .spawn_site_id != null)] | length' 0
 # fill_buffer's address (file offsets are addresses: the debug file has
 # the same layout) is in some site's first frame.
 read -r lo size < <(readelf -sW "$T/dbg/.build-id/${ID:0:2}/${ID:2}.debug" \
@@ -74,8 +73,8 @@ snap=$T/debug.ready.json
 grep -q 'no debug file was found' "$T/debug.err" &&
 	fail "(b) memscoped did not find the debug file in --debug-dir"
 check "$snap" "(b) tasks spawned at tk_sites::spawn_workers" \
-	'[.tasks[] | select(.kind == "user" and
-		.spawn_site[0].function == "tk_sites::spawn_workers")] | length' 4
+	"$SITE"' . as $s | [.tasks[] | select(.kind == "user" and
+		site($s)[0].function == "tk_sites::spawn_workers")] | length' 4
 check "$snap" "(b) the frames still carry the build id" \
 	"$MOD"' | all(.[]; .build_id == $id and .addr > 0)' true --arg id "$ID"
 
@@ -115,7 +114,7 @@ pass "(c) report --debug-dir finds the debug file by its .gnu_debuglink name"
 # Spawn sites memscoped could not name: (b)'s snapshot with the stripped
 # module's names taken out, as a run without the debug file would have
 # them had it found the spawn functions.
-jq "(.tasks[].spawn_site // [])[] |= (if .module == \"tk_stripped\" then
+jq ".sites[].frames[] |= (if .module == \"tk_stripped\" then
 	.function = null else . end)" "$T/debug.ready.json" >"$T/unnamed.json"
 "$MEMSCOPE" export --format folded "$T/unnamed.json" >"$T/f0.txt" ||
 	fail "memscope export failed"

@@ -88,10 +88,10 @@ section "$T/bb.txt" "New tasks in B" | grep -q '^  none' || fail "B->B new tasks
 pass "a snapshot against itself: no change"
 
 # Spawn sites, when memscoped recorded them: grouped by innermost frame.
-if jq -e '[.tasks[] | select(.spawn_site)] | length > 0' "$B_" >/dev/null; then
+if jq -e '[.tasks[] | select(.spawn_site_id != null)] | length > 0' "$B_" >/dev/null; then
 	section "$T/ab.txt" "By spawn site" >"$T/sites.txt"
 	[ -s "$T/sites.txt" ] || fail "no By spawn site section"
-	site=$(jq -r '[.tasks[] | select(.kind == "user")][0].spawn_site[0].function' "$B_")
+	site=$(jq -r "$SITE"' . as $s | [.tasks[] | select(.kind == "user")][0] | site($s)[0].function' "$B_")
 	grep -qF "$site" "$T/sites.txt" || fail "spawn site $site not listed"
 	pass "by spawn site: $site"
 fi

@@ -46,8 +46,8 @@ done
 sum=$(awk '{ s += $NF } END { print s }' "$T/out.folded")
 want=$(jq '[.tasks[].live_bytes] + [.runtime_overhead.live_bytes, .outside_tasks.live_bytes] | add' "$S")
 expect_eq "folded values add up to live memory" "$sum" "$want"
-if jq -e '[.tasks[] | select(.spawn_site)] | length > 0' "$S" >/dev/null; then
-	f=$(jq -r '[.tasks[] | select(.kind == "user")][0] | .spawn_site[0].function' "$S")
+if jq -e '[.tasks[] | select(.spawn_site_id != null)] | length > 0' "$S" >/dev/null; then
+	f=$(jq -r "$SITE"' . as $s | [.tasks[] | select(.kind == "user")][0] | site($s)[0].function' "$S")
 	grep -qF ";$f;task " "$T/out.folded" || fail "folded: spawn frame $f not above the task"
 fi
 pass "folded: $(wc -l <"$T/out.folded") stacks, $sum bytes"

@@ -24,8 +24,8 @@ for rt in mt ct; do
 	run_held rust-$rt --sample-bytes 65536 -s "$snap" -- \
 		"$TOKIO/tk_sites" --tasks 4 --size 1000000 --rt $rt
 	# No frame pointers in this binary: CFI must have done the work.
-	n=$(jq '[.tasks[] | select(.kind == "user" and
-		.spawn_site[0].function == "tk_sites::spawn_workers")] | length' "$snap")
+	n=$(jq "$SITE"' . as $s | [.tasks[] | select(.kind == "user" and
+		site($s)[0].function == "tk_sites::spawn_workers")] | length' "$snap")
 	expect_eq "$rt: tasks spawned at tk_sites::spawn_workers" "$n" 4
 	bytes=$(jq '[.sites[] | select(.frames[0].function == "tk_sites::fill_buffer")
 		| .alloc_bytes] | add // 0' "$snap")
@@ -45,9 +45,10 @@ fi
 snap=$T/c.json
 run_held c --sample-bytes 4096 -s "$snap" -- "$CRT/crt_target" --tasks 3 \
 	--size 200000 --threads 2
-n=$(jq '[.tasks[] | select(.kind == "user" and (.spawn_site[0].file // "" |
-	endswith("crt_target.c")) and (.spawn_site[0].function == "spawn_or_die"
-	or .spawn_site[0].function == "worker_setup"))] | length' "$snap")
+n=$(jq "$SITE"' . as $s | [.tasks[] | select(.kind == "user") |
+	site($s)[0] // {} | select((.file // "" | endswith("crt_target.c")) and
+	(.function == "spawn_or_die" or .function == "worker_setup"))] |
+	length' "$snap")
 [ "$n" -ge 3 ] || fail "C: $n tasks with a crt_target.c spawn site, want >= 3"
 bytes=$(jq '[.sites[] | select(.frames[0].function == "take_buf" or
 	.frames[0].function == "holder_fn") | .alloc_bytes] | add // 0' "$snap")

@@ -31,7 +31,7 @@ expect_eq "one line about the missing debug file" "$n" 1
 jq -e '.warnings | map(select(test("stripped"))) | length == 1' "$S" \
 	>/dev/null || fail "warning not in the snapshot"
 expect_eq "no spawn sites without symbols" \
-	"$(jqv "$S" '[.tasks[] | select(.spawn_site != null)] | length')" 0
+	"$(jqv "$S" '[.tasks[] | select(.spawn_site_id != null)] | length')" 0
 pass "stripped tokio binary: tasks as unstripped, one warning"
 
 # No runtime at all: one line, allocations only.

@@ -96,7 +96,7 @@ check_run() {
 	fi
 	if [ "$stripped" = yes ]; then
 		check "$e" "$name@end: no spawn site without symbols" \
-			"$USER | map(select(.spawn_site != null)) | length" 0
+			"$USER | map(select(.spawn_site_id != null)) | length" 0
 		grep -q 'stripped and no debug file' "$T/$name.err" ||
 			fail "$name: no word about the missing debug file"
 		return
@@ -107,8 +107,8 @@ check_run() {
 			fn=$(jq -r .site <<<"$site")
 			cnt=$(jq .tasks <<<"$site")
 			check "$e" "$name@end: $cnt tasks spawned at $fn" \
-				"$USER | map(select(.spawn_site != null and
-					(.spawn_site[0].function // \"\" | endswith(\"::$fn\")))) | length" \
+				"$SITE . as \$s | $USER | map(select(
+					site(\$s)[0].function // \"\" | endswith(\"::$fn\"))) | length" \
 				"$cnt"
 		done
 }

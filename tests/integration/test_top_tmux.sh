@@ -124,7 +124,7 @@ expect_eq "live blocks in the header" "$blocks" "$(jqv "$snap" .totals.live_coun
 grep -q "Lost: $(jqv "$snap" .totals.lost_events)" "$T/screen-snap.out" ||
 	fail "lost events differ"
 # Spawn sites: the cell starts with the innermost frame's function.
-jq -r '.tasks[] | "\(.id) \(.spawn_site[0].function // "-")"' "$snap" |
+jq -r "$SITE"' . as $s | .tasks[] | "\(.id) \(site($s)[0].function // "-")"' "$snap" |
 	sort -n >"$T/snap-sites.txt"
 sites "$T/screen-snap.out" | sort -n >"$T/shown-sites.txt"
 while read -r id fn; do
@@ -175,8 +175,8 @@ pass "sort keys l p a o f, reverse, < >"
 
 # ---- filter ------------------------------------------------------------------
 # The filter matches ids, states, reasons and spawn sites.
-id5=$(jq -r '[.tasks[] | select((.id | tostring | contains("5")) or
-	((.spawn_site[0] // {}) | "\(.function // "") \(.file // "" | split("/") | last):\(.line // "")" |
+id5=$(jq -r "$SITE"' . as $s | [.tasks[] | select((.id | tostring | contains("5")) or
+	((site($s)[0] // {}) | "\(.function // "") \(.file // "" | split("/") | last):\(.line // "")" |
 	contains("5"))) | .id | tostring] | sort | join(" ")' "$snap")
 key /
 wait_screen 'Filter: '

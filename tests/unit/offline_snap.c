@@ -337,6 +337,7 @@ static void test_streamed_same_as_whole(void **state)
 		"good-hostile-strings.json", "good-incomplete.json",
 		"good-tasks-only.json",	   "good-empty-tasks.json",
 		"good-minimal.json",	   "good-nowaker.json",
+		"good-site-ids.json",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -458,6 +459,66 @@ static void test_streamed_refusals(void **state)
 	json_object_put(doc);
 }
 
+/* memscoped writes a site's frames once, in sites[]: a task names its
+ * site by spawn_site_id and reads the same as with its frames inline
+ * (good-site-ids.json is good-demo-spawn-sites.json without them). */
+static void test_frames_from_sites(void **state)
+{
+	struct snap *inl = corpus_snap("good-demo-spawn-sites.json");
+	struct snap *ids = corpus_snap("good-site-ids.json");
+	char err[256], *p;
+	struct snap *s;
+
+	assert_true(ids->has_spawn_sites);
+	assert_int_equal(ids->ntasks, inl->ntasks);
+	for (size_t i = 0; i < inl->ntasks; i++) {
+		assert_int_equal(ids->tasks[i].nframes, inl->tasks[i].nframes);
+		assert_same_frames(ids->tasks[i].spawn_site,
+				   inl->tasks[i].spawn_site,
+				   inl->tasks[i].nframes);
+		if (ids->tasks[i].nframes) {
+			assert_true(ids->tasks[i].frames_of_site);
+			assert_ptr_equal(ids->tasks[i].spawn_site,
+					 ids->sites[ids->tasks[i].frames_owner].frames);
+		}
+	}
+	snap__free(inl);
+	snap__free(ids);
+
+	/* An id naming no site: refused, and said. */
+	p = corpus_path("bad-site-id-unknown.json");
+	assert_int_equal(snap__load_file(p, &s, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "tasks[3].spawn_site_id: no site 77 in sites");
+	free(p);
+}
+
+/* Sites listed in any order are still found by id. */
+static void test_sites_out_of_order(void **state)
+{
+	struct json_object *doc = corpus_doc("good-site-ids.json");
+	struct json_object *sites, *rev = json_object_new_array();
+	struct snap *s, *ref = corpus_snap("good-site-ids.json");
+	char err[256];
+	int ret;
+
+	assert_true(json_object_object_get_ex(doc, "sites", &sites));
+	for (size_t i = json_object_array_length(sites); i-- > 0;)
+		json_object_array_add(rev, json_object_get(
+					json_object_array_get_idx(sites, i)));
+	json_object_object_add(doc, "sites", rev);
+	s = doc_snap(doc, &ret, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	for (size_t i = 0; i < s->ntasks; i++) {
+		assert_int_equal(s->tasks[i].nframes, ref->tasks[i].nframes);
+		assert_same_frames(s->tasks[i].spawn_site,
+				   ref->tasks[i].spawn_site,
+				   ref->tasks[i].nframes);
+	}
+	snap__free(s);
+	snap__free(ref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +537,8 @@ int main(void)
 		cmocka_unit_test(test_streamed_same_as_whole),
 		cmocka_unit_test(test_streamed_tasks_share_site_frames),
 		cmocka_unit_test(test_streamed_refusals),
+		cmocka_unit_test(test_frames_from_sites),
+		cmocka_unit_test(test_sites_out_of_order),
 		cmocka_unit_test(test_files),
 	};
 

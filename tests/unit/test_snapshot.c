@@ -171,6 +171,23 @@ static struct json_object *task_with_id(struct json_object *tasks, uint64_t id)
 	return NULL;
 }
 
+/* The document as memscoped writes it, read back. */
+static struct json_object *build(const struct model *m,
+					   const struct snapshot_meta *mt)
+{
+	struct json_object *doc;
+	char *text;
+	size_t len;
+
+	assert_int_equal(snapshot__text(m, mt, &text, &len), 0);
+	assert_int_equal(strlen(text), len);
+	doc = json_tokener_parse(text);
+	if (!doc)
+		fail_msg("not JSON: %.200s", text);
+	free(text);
+	return doc;
+}
+
 static const struct snapshot_meta meta = {
 	.pid = PID,
 	.command = "prog --serve",
@@ -188,7 +205,7 @@ static void test_build_document(void **state)
 	struct json_object *doc, *tot, *tasks, *t, *a, *w;
 
 	mt.warnings = warnings;
-	doc = snapshot__build(m, &mt);
+	doc = build(m, &mt);
 	assert_non_null(doc);
 	assert_string_equal(get_str(doc, "schema"), "memscope.snapshot/1");
 	assert_string_equal(get_str(doc, "runtime"), "tokio");
@@ -270,7 +287,7 @@ static void test_build_document(void **state)
 static void test_build_runtimes(void **state)
 {
 	struct model *m = new_model();
-	struct json_object *doc = snapshot__build(m, &meta);
+	struct json_object *doc = build(m, &meta);
 	struct ms_task_rec r = { .task = 5, .size = 64 };
 
 	/* Nothing traced yet: a valid, empty document. */
@@ -283,7 +300,7 @@ static void test_build_runtimes(void **state)
 
 	hdr(&r.h, MS_REC_TASK_SPAWN, MS_RT_USDT, PID, 1 * MS);
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
-	doc = snapshot__build(m, &meta);
+	doc = build(m, &meta);
 	assert_string_equal(get_str(doc, "runtime"), "usdt");
 	assert_int_equal(
 		get_u64(task_with_id(get(doc, "tasks"), 5), "future_size"), 64);

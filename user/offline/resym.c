@@ -242,13 +242,17 @@ int resym__snap(struct snap *s, struct resym_stats *st)
 		if (!s->tasks[i].frames_shared)
 			err = resym_stack(&r, s->tasks[i].spawn_site,
 					  &s->tasks[i].nframes);
-	/* Tasks sharing a site's frames: as many as their owner has now. */
-	for (size_t i = 0; i < s->ntasks; i++)
-		if (s->tasks[i].frames_shared)
-			s->tasks[i].nframes =
-				s->tasks[s->tasks[i].frames_owner].nframes;
 	for (size_t i = 0; i < s->nsites && !err; i++)
 		err = resym_stack(&r, s->sites[i].frames, &s->sites[i].nframes);
+	/* Tasks sharing a site's frames: as many as their owner has now. */
+	for (size_t i = 0; i < s->ntasks; i++) {
+		struct snap_task *t = &s->tasks[i];
+
+		if (t->frames_shared)
+			t->nframes = t->frames_of_site ?
+				s->sites[t->frames_owner].nframes :
+				s->tasks[t->frames_owner].nframes;
+	}
 	for (size_t i = 0; i < r.n; i++) {
 		sym__file_close(r.mods[i].file);
 		free(r.mods[i].build_id);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -576,6 +577,8 @@ static int load_task(struct ld *l, struct json_object *o, size_t i,
 	err = err ?: get_u64(l, o, w, "outliving_bytes", &t->outliving_bytes);
 	err = err ?: get_str(l, o, w, "runtime", &t->runtime);
 	err = err ?: get_u64(l, o, w, "key", &t->key);
+	err = err ?: get_added_u64(l, o, w, "spawn_site_id", &t->has_site_id,
+				   &t->site_id);
 	err = err ?: load_frames(l, o, w, t);
 	return err;
 }
@@ -595,11 +598,8 @@ static int cmp_by_id(const void *a, const void *b)
 
 static void index_tasks(struct snap *s)
 {
-	for (size_t i = 0; i < s->ntasks; i++) {
-		if (s->tasks[i].nframes)
-			s->has_spawn_sites = true;
+	for (size_t i = 0; i < s->ntasks; i++)
 		s->by_id[i] = i;
-	}
 	if (s->ntasks) {
 		sort_tasks = s->tasks;
 		qsort(s->by_id, s->ntasks, sizeof(*s->by_id), cmp_by_id);
@@ -626,15 +626,8 @@ static int load_tasks(struct ld *l, struct json_object *doc, struct snap *s)
 				&s->tasks[i]);
 		if (err)
 			return err;
-		if (s->tasks[i].nframes)
-			s->has_spawn_sites = true;
-		s->by_id[i] = i;
 	}
-	if (n) {
-		sort_tasks = s->tasks;
-		qsort(s->by_id, n, sizeof(*s->by_id), cmp_by_id);
-		sort_tasks = NULL;
-	}
+	index_tasks(s);
 	return 0;
 }
 
@@ -686,6 +679,84 @@ static int load_sites(struct ld *l, struct json_object *doc, struct snap *s)
 			return err;
 	}
 	return 0;
+}
+
+static const struct snap_site *sort_sites;
+
+static int cmp_site_id(const void *a, const void *b)
+{
+	uint64_t x = sort_sites[*(const size_t *)a].id;
+	uint64_t y = sort_sites[*(const size_t *)b].id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The index of the site with this id, or SIZE_MAX: sites[id] in what
+ * memscoped writes, searched otherwise (*order: site indexes sorted by
+ * id, made on first need). */
+static size_t site_index(const struct snap *s, size_t **order, uint64_t id)
+{
+	size_t lo = 0, hi = s->nsites;
+
+	if (id < s->nsites && s->sites[id].id == id)
+		return (size_t)id;
+	if (!*order && s->nsites) {
+		*order = malloc(s->nsites * sizeof(**order));
+		if (!*order)
+			return SIZE_MAX;
+		for (size_t i = 0; i < s->nsites; i++)
+			(*order)[i] = i;
+		sort_sites = s->sites;
+		qsort(*order, s->nsites, sizeof(**order), cmp_site_id);
+		sort_sites = NULL;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t v = s->sites[(*order)[mid]].id;
+
+		if (v == id)
+			return (*order)[mid];
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return SIZE_MAX;
+}
+
+/*
+ * A task without frames of its own takes its site's (spawn_site_id):
+ * memscoped writes a site's frames once, in sites[]. An id naming no
+ * site is refused.
+ */
+static int link_sites(struct ld *l, struct snap *s)
+{
+	size_t *order = NULL;
+	int err = 0;
+
+	for (size_t i = 0; i < s->ntasks && !err; i++) {
+		struct snap_task *t = &s->tasks[i];
+		size_t si;
+
+		if (t->nframes || !t->has_site_id)
+			continue;
+		si = site_index(s, &order, t->site_id);
+		if (si == SIZE_MAX) {
+			err = ld_fail(l, "tasks[%zu].spawn_site_id: no site %" PRIu64 " in sites",
+				      i, t->site_id);
+			break;
+		}
+		t->spawn_site = s->sites[si].frames;
+		t->nframes = s->sites[si].nframes;
+		t->frames_shared = true;
+		t->frames_of_site = true;
+		t->frames_owner = si;
+	}
+	free(order);
+	for (size_t i = 0; i < s->ntasks; i++)
+		if (s->tasks[i].nframes)
+			s->has_spawn_sites = true;
+	return err;
 }
 
 static int load_sample(struct ld *l, struct json_object *o, size_t i,
@@ -825,6 +896,7 @@ static int load_doc(struct ld *l, struct json_object *doc, struct snap *s)
 	err = err ?: load_async(l, doc, &s->async);
 	err = err ?: load_tasks(l, doc, s);
 	err = err ?: load_sites(l, doc, s);
+	err = err ?: link_sites(l, s);
 	err = err ?: load_timeline(l, doc, s);
 	err = err ?: load_warnings(l, doc, s);
 	s->tasks_only = mode == 1;

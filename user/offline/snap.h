@@ -89,9 +89,12 @@ struct snap_task {
 	uint64_t key;
 	struct snap_frame *spawn_site; /* innermost user frame first */
 	size_t nframes;
-	/* Tasks of one spawn site (spawn_site_id) share the first one's
-	 * frames: frames_owner is that task's index when frames_shared. */
-	bool frames_shared;
+	bool has_site_id; /* spawn_site_id: its site in sites[] */
+	uint64_t site_id;
+	/* spawn_site is not the task's own: it is the frames of site
+	 * frames_owner (an index into sites, when frames_of_site) or of
+	 * task frames_owner (an earlier task of the same site). */
+	bool frames_shared, frames_of_site;
 	size_t frames_owner;
 };
 

@@ -5,12 +5,12 @@
 #define MS_SNAPSHOT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "model/model.h"
 
 #define MS_SNAPSHOT_SCHEMA "memscope.snapshot/1"
 
-struct json_object;
 
 struct snapshot_meta {
 	uint32_t pid;
@@ -30,12 +30,15 @@ struct snapshot_meta {
 	unsigned nexecs;
 };
 
-struct json_object *snapshot__build(const struct model *m,
-				    const struct snapshot_meta *meta);
+/* The document, written as it goes. 0, or -EIO when f failed. */
+int snapshot__write_file(const struct model *m,
+			 const struct snapshot_meta *meta, FILE *f);
+/* The document in a malloc'ed string (*text, *len). Negative errno. */
+int snapshot__text(const struct model *m, const struct snapshot_meta *meta,
+		   char **text, size_t *len);
 /* Atomic (atomicfile.h): an unnamed file in the same directory, fsync,
  * rename. Mode 0600; a symlink at path is refused (-ELOOP), a directory
  * too (-EISDIR). Negative errno. */
-int snapshot__write_json(struct json_object *doc, const char *path);
 int snapshot__write(const struct model *m, const struct snapshot_meta *meta,
 		    const char *path);
 
