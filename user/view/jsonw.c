@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <inttypes.h>
 
 #include "view/jsonw.h"
@@ -8,6 +9,14 @@ void jw__init(struct jw *w, FILE *f)
 	w->f = f;
 	w->depth = 0;
 	w->more[0] = false;
+	w->too_deep = false;
+}
+
+int jw__status(const struct jw *w)
+{
+	if (w->too_deep)
+		return -E2BIG;
+	return ferror(w->f) ? -EIO : 0;
 }
 
 /* The comma and the key before a value. */
@@ -27,9 +36,10 @@ static void jw_open(struct jw *w, const char *key, char c)
 {
 	member(w, key);
 	fputc(c, w->f);
-	/* Deeper than the snapshot ever goes: flattened, still valid. */
 	if (w->depth + 1 < JW_MAX_DEPTH)
 		w->more[++w->depth] = false;
+	else
+		w->too_deep = true;
 }
 
 void jw__obj(struct jw *w, const char *key)

@@ -2,8 +2,8 @@
 /*
  * JSON written as it goes, straight to a FILE: a snapshot of a busy
  * service is tens of megabytes, and building it as a tree first took ten
- * times that (and seconds) on every write. Errors stick to the FILE:
- * check ferror() (or fclose()) once at the end.
+ * times that (and seconds) on every write. Errors stick: check
+ * jw__status() once at the end.
  */
 #ifndef MS_VIEW_JSONW_H
 #define MS_VIEW_JSONW_H
@@ -18,9 +18,12 @@ struct jw {
 	FILE *f;
 	unsigned int depth;
 	bool more[JW_MAX_DEPTH]; /* a value was written at this level */
+	bool too_deep; /* nested beyond JW_MAX_DEPTH: the text is wrong */
 };
 
 void jw__init(struct jw *w, FILE *f);
+/* 0; -E2BIG nested too deep; -EIO the FILE failed. */
+int jw__status(const struct jw *w);
 /* key: the member's name inside an object, NULL inside an array or at
  * the top. */
 void jw__obj(struct jw *w, const char *key);

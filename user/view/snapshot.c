@@ -299,7 +299,7 @@ int snapshot__write_file(const struct model *m,
 	jw__end_arr(&w);
 	jw__end_obj(&w);
 	fputc('\n', f);
-	return ferror(f) ? -EIO : 0;
+	return jw__status(&w);
 }
 
 int snapshot__text(const struct model *m, const struct snapshot_meta *meta,
