@@ -266,6 +266,7 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 		.start_ns = memscoped__now(),
 		.never_finished_ns = (uint64_t)(o->never_finished * 1e9),
 		.pid = (uint32_t)pid,
+		.max_ended_tasks = o->keep_ended,
 	});
 	if (!s->m) {
 		err = -ENOMEM;

@@ -71,6 +71,9 @@ static void usage(FILE *f)
 		"                           snapshot's number and {t} the seconds since start;\n"
 		"                           {pid} the process (needed with --all)\n"
 		"      --never-finished SEC flag tasks pending longer than SEC (default 10)\n"
+		"      --keep-ended N       ended tasks kept one by one (default 100000); older\n"
+		"                           ones that hold no memory are counted together\n"
+		"                           (async.tasks_dropped), so memory stays bounded\n"
 		"      --tasks-only         task probes only, no allocator probes\n"
 		"      --sample-bytes N     take an allocation stack once per N bytes allocated\n"
 		"                           on average (default 524288; 0: none)\n"
@@ -155,13 +158,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_RECORD,
 	       OPT_NO_MULTI, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
-	       OPT_TRACE, OPT_TOP, OPT_NO_TOP, OPT_ALL, OPT_DEBUG_DIR, OPT_USER };
+	       OPT_TRACE, OPT_TOP, OPT_NO_TOP, OPT_ALL, OPT_DEBUG_DIR, OPT_USER,
+	       OPT_KEEP };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "snapshot", required_argument, NULL, 's' },
 		{ "never-finished", required_argument, NULL, OPT_NF },
+		{ "keep-ended", required_argument, NULL, OPT_KEEP },
 		{ "snapshot-every", required_argument, NULL, OPT_EVERY },
 		{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE },
@@ -221,6 +226,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_seconds(optarg, &o->never_finished))
 				return bad_usage("--never-finished takes a number of seconds, not '%s'",
 						 optarg);
+			break;
+		case OPT_KEEP:
+			/* A million ended tasks are about 400 MB of model and
+			 * of every snapshot: a bound that still bounds. */
+			if (parse_int(optarg, 1, 1000000, &n))
+				return bad_usage("--keep-ended takes a number of tasks from 1 to 1000000, not '%s'",
+						 optarg);
+			o->keep_ended = (size_t)n;
 			break;
 		case OPT_SAMPLE:
 			if (parse_int(optarg, 0, 1ull << 40, &n))
@@ -1272,6 +1285,7 @@ int main(int argc, char **argv)
 		.start_ns = memscoped__now(),
 		.never_finished_ns = (uint64_t)(o.never_finished * 1e9),
 		.pid = (uint32_t)t.pid,
+		.max_ended_tasks = o.keep_ended,
 	});
 	if (!m)
 		goto cleanup;

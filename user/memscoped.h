@@ -26,6 +26,7 @@ struct options {
 	const char *snapshot;
 	double snapshot_every; /* seconds, 0: off */
 	double never_finished; /* seconds */
+	size_t keep_ended; /* ended tasks kept in detail (0: the model's) */
 	unsigned long long sample_bytes; /* allocation stack sampling */
 	const char *record; /* raw record stream file */
 	bool spawn_stacks;

@@ -47,6 +47,8 @@ expect_usage "never-finished nan" "$MEMSCOPED" --never-finished nan -- /bin/true
 expect_usage "snapshot-every inf" "$MEMSCOPED" --snapshot-every inf -- /bin/true
 expect_usage "sample-bytes ' -5'" "$MEMSCOPED" --sample-bytes " -5" -- /bin/true
 expect_usage "sample-bytes +5" "$MEMSCOPED" --sample-bytes +5 -- /bin/true
+expect_usage "keep-ended 0" "$MEMSCOPED" --keep-ended 0 -- /bin/true
+expect_usage "keep-ended too many" "$MEMSCOPED" --keep-ended 1000001 -- /bin/true
 expect_usage "pid with a space" "$MEMSCOPED" --pid " 12"
 # The kernel takes no ring buffer of 4 GiB: a limit, said as such.
 expect_usage "ring of 4096 MiB" "$MEMSCOPED" --ring-mb 4096 -- /bin/true
