@@ -193,16 +193,19 @@ static __always_inline void emit_tokio_poll(struct ms_tstate *ts,
 	submit(ts, r);
 }
 
-/* Has this tokio poll returned? The thread runs at or above the stack
- * slot of its return address (sp: the stack pointer at the probe, as at a
- * function's entry), or, deeper (the caller called something else since),
- * that slot no longer holds the return address. */
+/* Has this tokio poll returned? The thread runs above the stack slot of
+ * its return address (sp: the stack pointer at the probe, as at a
+ * function's entry), or, at or below it (the caller called something else
+ * since), that slot no longer holds the return address. At the slot with
+ * the return address still in it, the thread may not have left the poll's
+ * own entry probe yet (preempted on its way back to user space): only a
+ * new poll's entry (at_entry) proves the old one over then. */
 static __always_inline bool poll_returned(const struct ms_poll_entry *e,
-					  __u64 sp)
+					  __u64 sp, bool at_entry)
 {
 	__u64 slot;
 
-	if (sp >= e->entry_sp)
+	if (sp > e->entry_sp || (at_entry && sp == e->entry_sp))
 		return true;
 	if (bpf_probe_read_user(&slot, sizeof(slot), (void *)e->entry_sp))
 		return false;
@@ -212,14 +215,14 @@ static __always_inline bool poll_returned(const struct ms_poll_entry *e,
 /* Polls of this thread that have returned: their records go now, with
  * the state their task has now. */
 static __always_inline void close_returned(struct ms_tstate *ts, __u64 sp,
-					   __u32 why)
+					   __u32 why, bool at_entry)
 {
 	for (int i = 0; i < MAX_POLL_DEPTH; i++) {
 		struct ms_poll_entry *e = top_poll(ts);
 		__u64 state = 0;
 		__u32 flags = 0;
 
-		if (!e || !e->tokio || !poll_returned(e, sp))
+		if (!e || !e->tokio || !poll_returned(e, sp, at_entry))
 			return;
 		ts->poll_depth--;
 		if (e->reported)
@@ -250,7 +253,7 @@ int alloc_enter(struct pt_regs *ctx)
 	if (!ts)
 		return 0;
 	if (ts->poll_depth)
-		close_returned(ts, sp, MS_POLL_F_SEEN_ALLOC);
+		close_returned(ts, sp, MS_POLL_F_SEEN_ALLOC, false);
 	/* A return we never saw (longjmp out of a hook, uretprobe depth
 	 * limit) would leave depth stuck: an entry at or above the outer
 	 * frame proves the old outer call is gone. At the same frame it may
@@ -482,7 +485,7 @@ int free_enter(struct pt_regs *ctx)
 	if (ts->depth && PT_REGS_SP(ctx) < ts->outer_sp)
 		return 0; /* inside realloc(p, 0) and friends */
 	if (ts->poll_depth)
-		close_returned(ts, PT_REGS_SP(ctx), MS_POLL_F_SEEN_ALLOC);
+		close_returned(ts, PT_REGS_SP(ctx), MS_POLL_F_SEEN_ALLOC, false);
 	e = top_poll(ts);
 	task = e ? e->task : 0;
 	if (task == addr) {
@@ -613,7 +616,7 @@ int tokio_poll_enter(struct pt_regs *ctx)
 	/* The thread's previous poll has returned by now (or this one runs
 	 * inside it, below its stack slot). */
 	if (ts->poll_depth)
-		close_returned(ts, sp, MS_POLL_F_SEEN_POLL);
+		close_returned(ts, sp, MS_POLL_F_SEEN_POLL, true);
 	e = push_poll(ts, header);
 	if (!e)
 		return 0;
@@ -715,7 +718,8 @@ int BPF_PROG(poll_switch, bool preempt, struct task_struct *prev,
 	if (!ts || !ts->poll_depth)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
-	close_returned(ts, BPF_CORE_READ(regs, sp), MS_POLL_F_SEEN_SWITCH);
+	close_returned(ts, BPF_CORE_READ(regs, sp), MS_POLL_F_SEEN_SWITCH,
+		       false);
 	return 0;
 }
 

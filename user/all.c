@@ -189,6 +189,15 @@ static void ended_early(struct all *w, pid_t pid, uint64_t exec_ns,
 		(double)(memscoped__now() - exec_ns) / 1e6);
 }
 
+/* A pidfd turns readable once the process has exited, zombie or not:
+ * kill(pid, 0) still succeeds on a zombie its parent has not reaped. */
+static bool exited(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 static int session_start(struct all *w, pid_t pid, bool at_exec,
 			 uint64_t exec_ns, const char *exec_path)
 {
@@ -256,7 +265,7 @@ static int session_start(struct all *w, pid_t pid, bool at_exec,
 	if (!err)
 		err = attach__commit(s->a);
 	if (err) {
-		if (kill(pid, 0) && errno == ESRCH)
+		if (exited(s->t.pidfd))
 			goto gone;
 		pr_warn("pid %d (%s): cannot attach: %s", (int)pid, buf,
 			strerror(-err));

@@ -85,6 +85,7 @@ check_tokio late
 # probes go in before entry probes: nothing in flight is left unmatched).
 for name in late bufs; do
 	f=$T/all.${PID[$name]}.json
+	echo "$name totals: $(jq -c .totals "$f")"
 	check "$f" "$name: complete" '.incomplete' false
 	check "$f" "$name: no unmatched allocator call" '.totals.unmatched_calls' 0
 	check "$f" "$name: allocations seen" '.totals.alloc_count > 0' true

@@ -162,6 +162,11 @@ static int queue_probe(struct attach *a, struct bpf_program *prog,
 	p->off = off;
 	p->ret = ret;
 	p->cookie = cookie;
+	p->rank = ret ? 0 :
+		  prog == a->skel->progs.free_enter ||
+				  prog == a->skel->progs.poll_return ?
+			  1 :
+			  2;
 	return p->path ? 0 : -ENOMEM;
 }
 
@@ -169,14 +174,16 @@ static int queue_probe(struct attach *a, struct bpf_program *prog,
  * leave a call that is under way at that moment unmatched. With the
  * returns in first, a return whose entry came before is simply ignored,
  * and every call that starts once memscoped says it is attached is seen
- * whole. */
+ * whole. Then what ends things (free, a poll's return sites), then what
+ * starts them: a block allocated before free is probed and freed at once
+ * would stay live, and its address come back as a stale allocation. */
 static int pending_cmp(const void *x, const void *y)
 {
 	const struct pending *p = x, *q = y;
 	int c;
 
-	if (p->ret != q->ret)
-		return p->ret ? -1 : 1;
+	if (p->rank != q->rank)
+		return p->rank < q->rank ? -1 : 1;
 	c = strcmp(p->path, q->path);
 	if (c)
 		return c;
@@ -323,6 +330,17 @@ int attach__allocator(struct attach *a, const char *libc_path, bool floor)
 	err = elf__open(libc_path, &ef);
 	if (err)
 		return err;
+	/* free before the allocating calls (see pending_cmp). */
+	if (elf__find_func(ef, "free", &s)) {
+		pr_err("%s has no free: not a libc", libc_path);
+		err = -ENOENT;
+		goto out;
+	}
+	err = attach__place(ef, &s, PROLOGUE_FREE, &off);
+	if (!err)
+		err = attach__uprobe(a, fr, libc_path, off, false, MS_FN_FREE);
+	if (err)
+		goto out;
 	for (size_t i = 0; i < sizeof(family) / sizeof(family[0]); i++) {
 		const struct family_fn *f = &family[i];
 		bool dup = false;
@@ -354,13 +372,6 @@ int attach__allocator(struct attach *a, const char *libc_path, bool floor)
 		if (err)
 			goto out;
 	}
-	if (elf__find_func(ef, "free", &s)) {
-		err = -ENOENT;
-		goto out;
-	}
-	err = attach__place(ef, &s, PROLOGUE_FREE, &off);
-	if (!err)
-		err = attach__uprobe(a, fr, libc_path, off, false, MS_FN_FREE);
 out:
 	elf__close(ef);
 	return err;

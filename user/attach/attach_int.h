@@ -20,6 +20,7 @@ struct pending {
 	char *path;
 	uint64_t off, cookie;
 	bool ret;
+	int rank; /* order of going live: see pending_cmp */
 };
 
 /* What tokio.c found in the executable. */
