@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "model/model.h"
+#include "text.h"
 #include "view/summary.h"
 
 #define START 1000000000000ull
@@ -23,17 +24,17 @@ static void test_fmt_bytes(void **state)
 {
 	char b[32];
 
-	assert_string_equal(fmt_bytes(b, sizeof(b), 0), "0 B");
-	assert_string_equal(fmt_bytes(b, sizeof(b), 1), "1 B");
-	assert_string_equal(fmt_bytes(b, sizeof(b), 1023), "1023 B");
-	assert_string_equal(fmt_bytes(b, sizeof(b), 1024), "1.0 KiB");
-	assert_string_equal(fmt_bytes(b, sizeof(b), 1536), "1.5 KiB");
-	assert_string_equal(fmt_bytes(b, sizeof(b), 1024 * 1024), "1.0 MiB");
-	assert_string_equal(fmt_bytes(b, sizeof(b), 3 * 512 * 1024), "1.5 MiB");
-	assert_string_equal(fmt_bytes(b, sizeof(b), 1ull << 30), "1.0 GiB");
-	assert_string_equal(fmt_bytes(b, sizeof(b), 5ull << 40), "5.0 TiB");
+	assert_string_equal(text__bytes(b, sizeof(b), 0), "0 B");
+	assert_string_equal(text__bytes(b, sizeof(b), 1), "1 B");
+	assert_string_equal(text__bytes(b, sizeof(b), 1023), "1023 B");
+	assert_string_equal(text__bytes(b, sizeof(b), 1024), "1.0 KiB");
+	assert_string_equal(text__bytes(b, sizeof(b), 1536), "1.5 KiB");
+	assert_string_equal(text__bytes(b, sizeof(b), 1024 * 1024), "1.0 MiB");
+	assert_string_equal(text__bytes(b, sizeof(b), 3 * 512 * 1024), "1.5 MiB");
+	assert_string_equal(text__bytes(b, sizeof(b), 1ull << 30), "1.0 GiB");
+	assert_string_equal(text__bytes(b, sizeof(b), 5ull << 40), "5.0 TiB");
 	/* Returns its buffer, so it can be used inside printf arguments. */
-	assert_ptr_equal(fmt_bytes(b, sizeof(b), 7), b);
+	assert_ptr_equal(text__bytes(b, sizeof(b), 7), b);
 }
 
 static void test_fmt_bytes_limits(void **state)
@@ -42,12 +43,12 @@ static void test_fmt_bytes_limits(void **state)
 	size_t n;
 
 	/* TiB is the last unit: huge values stay in it, within the buffer. */
-	fmt_bytes(b, sizeof(b), UINT64_MAX);
+	text__bytes(b, sizeof(b), UINT64_MAX);
 	n = strlen(b);
 	assert_true(n < sizeof(b));
 	assert_string_equal(b + n - 4, " TiB");
 	/* A short buffer truncates, always terminated. */
-	fmt_bytes(small, sizeof(small), 123456);
+	text__bytes(small, sizeof(small), 123456);
 	assert_true(strlen(small) < sizeof(small));
 }
 
@@ -57,11 +58,11 @@ static void test_fmt_bytes_rounding_carry(void **state)
 {
 	char b[32];
 
-	assert_string_equal(fmt_bytes(b, sizeof(b), 1024 * 1024 - 1),
+	assert_string_equal(text__bytes(b, sizeof(b), 1024 * 1024 - 1),
 			    "1.0 MiB");
-	assert_string_equal(fmt_bytes(b, sizeof(b), 1024 * 1024 - 20),
+	assert_string_equal(text__bytes(b, sizeof(b), 1024 * 1024 - 20),
 			    "1.0 MiB");
-	assert_string_equal(fmt_bytes(b, sizeof(b), (1ull << 30) - 1),
+	assert_string_equal(text__bytes(b, sizeof(b), (1ull << 30) - 1),
 			    "1.0 GiB");
 }
 

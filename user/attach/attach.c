@@ -70,7 +70,7 @@ void attach__destroy(struct attach *a)
 	free(a);
 }
 
-static int add_link(struct attach *a, struct bpf_link *l)
+int attach__add_link(struct attach *a, struct bpf_link *l)
 {
 	if (a->nlinks == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
@@ -126,14 +126,12 @@ bool attach__multi_supported(void)
 void attach__prepare_multi(struct memscope_bpf *skel)
 {
 	struct bpf_program *progs[] = {
-		skel->progs.alloc_enter,      skel->progs.alloc_ret,
+		skel->progs.alloc_enter,	skel->progs.alloc_ret,
 		skel->progs.posix_memalign_ret, skel->progs.free_enter,
-		skel->progs.tokio_poll_enter,
-		skel->progs.tokio_shutdown,   skel->progs.spawn_enter,
-		skel->progs.spawn_ret,	      skel->progs.spawn_bound,
-		skel->progs.poll_return,
-		skel->progs.floor_enter,
-		skel->progs.floor_ret,
+		skel->progs.tokio_poll_enter,	skel->progs.tokio_shutdown,
+		skel->progs.spawn_enter,	skel->progs.spawn_ret,
+		skel->progs.spawn_bound,	skel->progs.poll_return,
+		skel->progs.floor_enter,	skel->progs.floor_ret,
 	};
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
@@ -165,8 +163,8 @@ static int queue_probe(struct attach *a, struct bpf_program *prog,
 	p->rank = ret ? 0 :
 		  prog == a->skel->progs.free_enter ||
 				  prog == a->skel->progs.poll_return ?
-			  1 :
-			  2;
+			1 :
+			2;
 	return p->path ? 0 : -ENOMEM;
 }
 
@@ -213,8 +211,8 @@ int attach__commit(struct attach *a)
 		union link_create_umulti attr;
 		int fd;
 
-		for (j = i; j < a->npending && !pending_cmp(&a->pending[i],
-							     &a->pending[j]);
+		for (j = i; j < a->npending &&
+			    !pending_cmp(&a->pending[i], &a->pending[j]);
 		     j++) {
 			offs[j - i] = a->pending[j].off;
 			cookies[j - i] = a->pending[j].cookie;
@@ -226,9 +224,11 @@ int attach__commit(struct attach *a)
 		attr.offsets = (uint64_t)(uintptr_t)offs;
 		attr.cookies = (uint64_t)(uintptr_t)cookies;
 		attr.cnt = (uint32_t)(j - i);
-		attr.umulti_flags = a->pending[i].ret ? MS_UPROBE_MULTI_RETURN : 0;
+		attr.umulti_flags =
+			a->pending[i].ret ? MS_UPROBE_MULTI_RETURN : 0;
 		attr.pid = (uint32_t)a->pid;
-		fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+		fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr,
+				  sizeof(attr));
 		if (fd < 0) {
 			err = -errno;
 			pr_debug("uprobe_multi %s (%zu probes): %s",
@@ -251,7 +251,7 @@ out:
 }
 
 int attach__uprobe(struct attach *a, struct bpf_program *prog, const char *path,
-		  uint64_t off, bool ret, uint64_t cookie)
+		   uint64_t off, bool ret, uint64_t cookie)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret,
 		    .bpf_cookie = cookie);
@@ -269,158 +269,10 @@ int attach__uprobe(struct attach *a, struct bpf_program *prog, const char *path,
 			 strerror(-err));
 		return err;
 	}
-	err = add_link(a, l);
+	err = attach__add_link(a, l);
 	if (!err)
 		a->nprobes++;
 	return err;
-}
-
-struct family_fn {
-	const char *name;
-	enum ms_alloc_fn fn;
-};
-
-/* aligned_alloc comes after memalign: in glibc they share one address, and
- * one probe serves both. */
-static const struct family_fn family[] = {
-	{ "malloc", MS_FN_MALLOC },
-	{ "calloc", MS_FN_CALLOC },
-	{ "realloc", MS_FN_REALLOC },
-	{ "reallocarray", MS_FN_REALLOCARRAY },
-	{ "posix_memalign", MS_FN_POSIX_MEMALIGN },
-	{ "memalign", MS_FN_MEMALIGN },
-	{ "aligned_alloc", MS_FN_MEMALIGN },
-	{ "valloc", MS_FN_VALLOC },
-	{ "pvalloc", MS_FN_PVALLOC },
-};
-
-int attach__place(struct elf_file *ef, const struct elf_sym *s,
-		 enum prologue_kind kind, uint64_t *off)
-{
-	uint8_t code[64];
-	size_t n = s->size && s->size < sizeof(code) ? s->size : sizeof(code);
-	struct probe_place p = { 0, false };
-	int err;
-
-	if (elf__machine(ef) == 62 /* EM_X86_64 */ &&
-	    !elf__read_vaddr(ef, s->vaddr, code, n))
-		p = prologue__place(code, n, kind);
-	err = elf__vaddr_to_off(ef, s->vaddr + p.offset, off);
-	pr_debug("%s: probe at +%u (%s)", s->name, p.offset,
-		 p.emulated ? "emulated" : "single-stepped");
-	return err;
-}
-
-int attach__allocator(struct attach *a, const char *libc_path, bool floor)
-{
-	struct bpf_program *enter, *ret, *pm_ret, *fr;
-	uint64_t seen[sizeof(family) / sizeof(family[0])];
-	struct elf_file *ef;
-	size_t nseen = 0;
-	struct elf_sym s;
-	uint64_t off;
-	int err;
-
-	enter = floor ? a->skel->progs.floor_enter : a->skel->progs.alloc_enter;
-	ret = floor ? a->skel->progs.floor_ret : a->skel->progs.alloc_ret;
-	pm_ret = floor ? a->skel->progs.floor_ret :
-			 a->skel->progs.posix_memalign_ret;
-	fr = floor ? a->skel->progs.floor_enter : a->skel->progs.free_enter;
-
-	err = elf__open(libc_path, &ef);
-	if (err)
-		return err;
-	/* free before the allocating calls (see pending_cmp). */
-	if (elf__find_func(ef, "free", &s)) {
-		pr_err("%s has no free: not a libc", libc_path);
-		err = -ENOENT;
-		goto out;
-	}
-	err = attach__place(ef, &s, PROLOGUE_FREE, &off);
-	if (!err)
-		err = attach__uprobe(a, fr, libc_path, off, false, MS_FN_FREE);
-	if (err)
-		goto out;
-	for (size_t i = 0; i < sizeof(family) / sizeof(family[0]); i++) {
-		const struct family_fn *f = &family[i];
-		bool dup = false;
-
-		if (elf__find_func(ef, f->name, &s)) {
-			if (f->fn == MS_FN_MALLOC || f->fn == MS_FN_REALLOC ||
-			    f->fn == MS_FN_CALLOC) {
-				pr_err("%s has no %s: not a libc", libc_path,
-				       f->name);
-				err = -ENOENT;
-				goto out;
-			}
-			pr_debug("%s: no %s", libc_path, f->name);
-			continue;
-		}
-		for (size_t j = 0; j < nseen; j++)
-			dup |= seen[j] == s.vaddr;
-		if (dup)
-			continue;
-		seen[nseen++] = s.vaddr;
-		/* The return probe first (see pending_cmp). */
-		err = attach__place(ef, &s, PROLOGUE_ENTRY, &off);
-		if (!err)
-			err = attach__uprobe(a, f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret :
-									ret,
-				     libc_path, off, true, f->fn);
-		if (!err)
-			err = attach__uprobe(a, enter, libc_path, off, false, f->fn);
-		if (err)
-			goto out;
-	}
-out:
-	elf__close(ef);
-	return err;
-}
-
-static bool has_markers(const char *path)
-{
-	struct elf_file *ef;
-	bool has;
-
-	if (elf__open(path, &ef))
-		return false;
-	has = elf__section_contains(ef, ".note.stapsdt", "memscope");
-	elf__close(ef);
-	return has;
-}
-
-int attach__usdt(struct attach *a, const char *path)
-{
-	static const char *const names[] = { "task_spawn", "poll_begin",
-					     "poll_end",   "task_complete",
-					     "task_cancel", "task_free" };
-	struct bpf_program *progs[] = {
-		a->skel->progs.usdt_spawn,    a->skel->progs.usdt_poll_begin,
-		a->skel->progs.usdt_poll_end, a->skel->progs.usdt_complete,
-		a->skel->progs.usdt_cancel,   a->skel->progs.usdt_free,
-	};
-	int n = 0, err;
-
-	if (!has_markers(path))
-		return 0;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		struct bpf_link *l;
-
-		l = bpf_program__attach_usdt(progs[i], a->pid, path, "memscope",
-					     names[i], NULL);
-		if (!l) {
-			err = -errno;
-			pr_debug("usdt %s:memscope:%s: %s", path, names[i],
-				 strerror(-err));
-			continue;
-		}
-		err = add_link(a, l);
-		if (err)
-			return err;
-		a->nusdt++;
-		n++;
-	}
-	return n;
 }
 
 bool attach__runtime_found(const struct attach *a)
@@ -431,208 +283,4 @@ bool attach__runtime_found(const struct attach *a)
 size_t attach__links(const struct attach *a)
 {
 	return a->nprobes + a->nusdt;
-}
-
-static bool is_libc_name(const char *base)
-{
-	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-2.", 7);
-}
-
-int attach__find_libc_pid(pid_t pid, char *out, size_t len)
-{
-	char path[64], line[PATH_MAX + 128];
-	int err = -ENOENT;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char *p = strchr(line, '/'), *base;
-		size_t n;
-
-		if (!p || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
-			continue;
-		n = strlen(p);
-		while (n && p[n - 1] == '\n')
-			p[--n] = '\0';
-		base = strrchr(p, '/') + 1;
-		if (!is_libc_name(base))
-			continue;
-		/* Replaced or deleted since it was mapped: go through the
-		 * mapping itself, which still names the old inode. */
-		if (n > 10 && !strcmp(p + n - 10, " (deleted)"))
-			snprintf(out, len, "/proc/%d/map_files/%lx-%lx",
-				 (int)pid, lo, hi);
-		else
-			snprintf(out, len, "%s", p);
-		err = 0;
-		break;
-	}
-	fclose(f);
-	return err;
-}
-
-struct needed_ctx {
-	char *out;
-	size_t len;
-	bool found;
-};
-
-static const char *const lib_dirs[] = {
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
-	"/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
-	"/lib64", "/usr/lib64", "/lib", "/usr/lib",
-};
-
-/* Where the dynamic loader would find a DT_NEEDED name (the common cases:
- * LD_LIBRARY_PATH, then the system directories). */
-static bool find_lib(const char *name, struct needed_ctx *nc)
-{
-	const char *ld = getenv("LD_LIBRARY_PATH");
-
-	if (ld && *ld) {
-		char dirs[PATH_MAX], *save, *d;
-
-		snprintf(dirs, sizeof(dirs), "%s", ld);
-		for (d = strtok_r(dirs, ":", &save); d;
-		     d = strtok_r(NULL, ":", &save)) {
-			snprintf(nc->out, nc->len, "%s/%s", d, name);
-			if (!access(nc->out, R_OK))
-				return nc->found = true;
-		}
-	}
-	for (size_t i = 0; i < sizeof(lib_dirs) / sizeof(lib_dirs[0]); i++) {
-		snprintf(nc->out, nc->len, "%s/%s", lib_dirs[i], name);
-		if (!access(nc->out, R_OK))
-			return nc->found = true;
-	}
-	return false;
-}
-
-static int needed_cb(const char *name, void *ctx)
-{
-	if (!is_libc_name(name))
-		return 0;
-	return find_lib(name, ctx);
-}
-
-struct usdt_libs_ctx {
-	struct attach *a;
-	int n;
-};
-
-static int usdt_needed_cb(const char *name, void *ctx)
-{
-	struct usdt_libs_ctx *uc = ctx;
-	char path[PATH_MAX];
-	struct needed_ctx nc = { path, sizeof(path), false };
-	int n;
-
-	if (is_libc_name(name) || !find_lib(name, &nc))
-		return 0;
-	n = attach__usdt(uc->a, path);
-	if (n > 0)
-		uc->n += n;
-	return 0;
-}
-
-int attach__usdt_needed(struct attach *a, const char *exe)
-{
-	struct usdt_libs_ctx uc = { a, 0 };
-	struct elf_file *ef;
-
-	if (elf__open(exe, &ef))
-		return 0;
-	elf__foreach_needed(ef, usdt_needed_cb, &uc);
-	elf__close(ef);
-	return uc.n;
-}
-
-int attach__usdt_mapped(struct attach *a, pid_t pid, const char *exe)
-{
-	char path[64], line[PATH_MAX + 128], last[PATH_MAX] = "";
-	FILE *f;
-	int total = 0, n;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		char perms[8], *p = strchr(line, '/');
-		size_t len;
-
-		if (!p || sscanf(line, "%*s %7s", perms) != 1 ||
-		    perms[2] != 'x')
-			continue;
-		len = strlen(p);
-		while (len && p[len - 1] == '\n')
-			p[--len] = '\0';
-		/* The executable is attached through exe already. */
-		if (!strcmp(p, last) || !strcmp(p, exe) ||
-		    is_libc_name(strrchr(p, '/') + 1))
-			continue;
-		snprintf(last, sizeof(last), "%s", p);
-		n = attach__usdt(a, p);
-		if (n > 0)
-			total += n;
-	}
-	fclose(f);
-	return total;
-}
-
-int attach__find_libc_prog(const char *prog, char *out, size_t len)
-{
-	struct needed_ctx nc = { out, len, false };
-	struct elf_file *ef;
-	int err;
-
-	err = elf__open(prog, &ef);
-	if (err)
-		return err;
-	if (!elf__is_dynamic(ef)) {
-		elf__close(ef);
-		return -ENOENT;
-	}
-	elf__foreach_needed(ef, needed_cb, &nc);
-	elf__close(ef);
-	return nc.found ? 0 : -ENOENT;
-}
-
-static int markers_needed_cb(const char *name, void *ctx)
-{
-	char path[PATH_MAX];
-	struct needed_ctx nc = { path, sizeof(path), false };
-
-	if (is_libc_name(name) || !find_lib(name, &nc))
-		return 0;
-	if (!has_markers(path))
-		return 0;
-	*(int *)ctx = MS_RT_USDT;
-	return 1;
-}
-
-int attach__async_kind(const char *exe)
-{
-	struct elf_file *ef;
-	int kind = 0, err;
-
-	err = elf__open(exe, &ef);
-	if (err)
-		return err;
-	if (!elf__is_dynamic(ef)) {
-		elf__close(ef); /* static: no shared libc to probe */
-		return 0;
-	}
-	if (attach__is_tokio(ef))
-		kind = MS_RT_TOKIO;
-	else if (elf__section_contains(ef, ".note.stapsdt", "memscope"))
-		kind = MS_RT_USDT;
-	else
-		elf__foreach_needed(ef, markers_needed_cb, &kind);
-	elf__close(ef);
-	return kind;
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* What the attach modules (attach.c: links, allocator, USDT; tokio.c: task
- * functions) share. Not for the rest of memscoped. */
+/* What the attach modules share (attach.c: links and their commit;
+ * alloc.c: allocator probes; libs.c: finding libc and other libraries;
+ * usdt.c: USDT markers; tokio.c: task functions). Not for the rest of
+ * memscoped. */
 #ifndef MS_ATTACH_INT_H
 #define MS_ATTACH_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -69,6 +72,22 @@ int attach__uprobe(struct attach *a, struct bpf_program *prog,
  * prologue decoder says the kernel would single-step. */
 int attach__place(struct elf_file *ef, const struct elf_sym *s,
 		  enum prologue_kind kind, uint64_t *off);
+
+/* Keeps l, to be destroyed with a. 0 or -ENOMEM (l destroyed). */
+int attach__add_link(struct attach *a, struct bpf_link *l);
+
+/* A library looked up by name: the path found goes to out. */
+struct attach_lib {
+	char *out;
+	size_t len;
+	bool found;
+};
+
+/* Is base (a file name) glibc's libc? */
+bool attach_lib__is_libc(const char *base);
+/* Where the dynamic loader would find a DT_NEEDED name (LD_LIBRARY_PATH,
+ * then the system directories): true and lib->out set when found. */
+bool attach_lib__find(const char *name, struct attach_lib *lib);
 
 /* Does the ELF hold tokio task vtables? */
 bool attach__is_tokio(struct elf_file *ef);

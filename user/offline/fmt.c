@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include "offline/fmt.h"
-#include "view/summary.h"
+#include "text.h"
 
 const char *fmt__bytes(char *buf, size_t len, uint64_t bytes)
 {
-	return fmt_bytes(buf, len, bytes);
+	return text__bytes(buf, len, bytes);
 }
 
 const char *fmt__bytes_exact(char *buf, size_t len, uint64_t bytes)
@@ -19,7 +19,7 @@ const char *fmt__bytes_exact(char *buf, size_t len, uint64_t bytes)
 		snprintf(buf, len, "%" PRIu64 " bytes", bytes);
 	else
 		snprintf(buf, len, "%s (%" PRIu64 " bytes)",
-			 fmt_bytes(h, sizeof(h), bytes), bytes);
+			 text__bytes(h, sizeof(h), bytes), bytes);
 	return buf;
 }
 
@@ -59,7 +59,7 @@ const char *fmt__delta_bytes(char *buf, size_t len, uint64_t a, uint64_t b)
 		snprintf(buf, len, "0 B");
 	else
 		snprintf(buf, len, "%c%s", b > a ? '+' : '-',
-			 fmt_bytes(h, sizeof(h), b > a ? b - a : a - b));
+			 text__bytes(h, sizeof(h), b > a ? b - a : a - b));
 	return buf;
 }
 
@@ -73,54 +73,19 @@ const char *fmt__delta_count(char *buf, size_t len, uint64_t a, uint64_t b)
 	return buf;
 }
 
-/* Enough of a build id to tell builds apart on a line; the snapshot has
- * all of it. */
-#define BUILD_ID_SHOWN 12
-
-/* "module+0xADDR (build id 0123456789ab…)": what a frame nothing could
- * symbolize still says (a stripped binary and no debug file). */
-static void fmt_unsymbolized(char *buf, size_t len,
-			     const struct snap_frame *f, const char *mod)
-{
-	const char *id = f->build_id && *f->build_id ? f->build_id : NULL;
-
-	if (!id)
-		snprintf(buf, len, "%s+0x%" PRIx64, mod, f->addr);
-	else if (strlen(id) > BUILD_ID_SHOWN)
-		snprintf(buf, len, "%s+0x%" PRIx64 " (build id %.*s\xe2\x80\xa6)",
-			 mod, f->addr, BUILD_ID_SHOWN, id);
-	else
-		snprintf(buf, len, "%s+0x%" PRIx64 " (build id %s)", mod,
-			 f->addr, id);
-}
-
 const char *fmt__frame(char *buf, size_t len, const struct snap_frame *f)
 {
-	const char *fn = f->function && *f->function ? f->function : NULL;
-	const char *file = f->file && *f->file ? f->file : NULL;
-	const char *mod = f->module && *f->module ? f->module : NULL;
+	const struct text_frame tf = {
+		.function = f->function,
+		.file = f->file,
+		.module = f->module,
+		.line = f->line,
+		.path = f->path,
+		.build_id = f->build_id,
+		.addr = f->addr,
+	};
 
-	/* The module is its file's base name: from the path if need be. */
-	if (!mod && f->path && *f->path) {
-		const char *slash = strrchr(f->path, '/');
-
-		mod = slash && slash[1] ? slash + 1 : f->path;
-	}
-
-	if (file && f->line)
-		snprintf(buf, len, "%s (%s:%" PRIu64 ")", fn ?: "?", file,
-			 f->line);
-	else if (file)
-		snprintf(buf, len, "%s (%s)", fn ?: "?", file);
-	else if (fn)
-		snprintf(buf, len, "%s", fn);
-	else if (f->addr && mod)
-		fmt_unsymbolized(buf, len, f, mod);
-	else if (mod)
-		snprintf(buf, len, "? (%s)", mod);
-	else
-		snprintf(buf, len, "?");
-	return buf;
+	return text__frame(buf, len, &tf, false);
 }
 
 const char *fmt__site(char *buf, size_t len, const struct snap_task *t)

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* symtool: manual checks of the unwinder outside BPF. Not built by default:
- *
- *   gcc -O2 -g -D_GNU_SOURCE -Iuser user/sym/symtool.c user/sym/sym.c \
- *       user/sym/names.c -ldw -lelf -liberty -o build/symtool
+/* symtool: manual checks of the unwinder outside BPF. A developer tool,
+ * built as build/symtool (not installed), so it keeps compiling:
  *
  *   symtool stack PID       every thread of PID: stop it (PTRACE_SEIZE +
  *                           INTERRUPT), take its registers and 8 KiB of

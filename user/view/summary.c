@@ -2,29 +2,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "text.h"
 #include "view/summary.h"
-
-const char *fmt_bytes(char *buf, size_t len, uint64_t b)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	/* 1023.97 KiB would print as "1024.0 KiB". */
-	if (u > 0 && u < 4 && v >= 1023.95) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", b);
-	else
-		snprintf(buf, len, "%.1f %s", v, unit[u]);
-	return buf;
-}
 
 static void print_classes(FILE *f, const struct model *m)
 {
@@ -40,9 +19,9 @@ static void print_classes(FILE *f, const struct model *m)
 		if (!cnt[c])
 			continue;
 		fprintf(f, "    %10s .. %-10s %10" PRIu64 " allocs %12s\n",
-			fmt_bytes(b1, sizeof(b1), lo),
-			fmt_bytes(b2, sizeof(b2), hi), cnt[c],
-			fmt_bytes(b3, sizeof(b3), bytes[c]));
+			text__bytes(b1, sizeof(b1), lo),
+			text__bytes(b2, sizeof(b2), hi), cnt[c],
+			text__bytes(b3, sizeof(b3), bytes[c]));
 	}
 }
 
@@ -61,12 +40,12 @@ static void print_tasks(FILE *f, const struct model *m)
 		"  async: %" PRIu64 " allocations in tasks (%s), future state %s"
 		" (average %s, largest %s), task cells %s, runtime overhead %s\n",
 		a.async_allocation_count,
-		fmt_bytes(b1, sizeof(b1), a.async_allocation_bytes),
-		fmt_bytes(b2, sizeof(b2), a.future_state_overhead),
-		fmt_bytes(b3, sizeof(b3), a.average_future_size),
-		fmt_bytes(b4, sizeof(b4), a.largest_future_size),
-		fmt_bytes(b6, sizeof(b6), a.task_cell_bytes),
-		fmt_bytes(b5, sizeof(b5), a.runtime_overhead_bytes));
+		text__bytes(b1, sizeof(b1), a.async_allocation_bytes),
+		text__bytes(b2, sizeof(b2), a.future_state_overhead),
+		text__bytes(b3, sizeof(b3), a.average_future_size),
+		text__bytes(b4, sizeof(b4), a.largest_future_size),
+		text__bytes(b6, sizeof(b6), a.task_cell_bytes),
+		text__bytes(b5, sizeof(b5), a.runtime_overhead_bytes));
 	for (size_t i = 0; i < model__task_count(m); i++) {
 		const struct ms_task *t = model__task(m, i);
 		const char *nf = nf_reason__name(t->nf_reason);
@@ -81,8 +60,8 @@ static void print_tasks(FILE *f, const struct model *m)
 			"    never finished: task %" PRIu64 " (%s): %s, %" PRIu64
 			" polls, future %s, holds %s\n",
 			t->id, task_state__name(t->state), nf, t->polls,
-			fmt_bytes(b1, sizeof(b1), t->future_size),
-			fmt_bytes(b2, sizeof(b2), t->mem.live_bytes));
+			text__bytes(b1, sizeof(b1), t->future_size),
+			text__bytes(b2, sizeof(b2), t->mem.live_bytes));
 	}
 }
 
@@ -96,12 +75,12 @@ void summary__print(FILE *f, const struct model *m, uint64_t now_ns)
 		now_ns > start ? (double)(now_ns - start) / 1e9 : 0.0,
 		model__incomplete(m) ? "  [INCOMPLETE: events were lost or missed]" : "");
 	fprintf(f, "  allocations %12" PRIu64 "  %s\n", t->alloc_count,
-		fmt_bytes(b1, sizeof(b1), t->alloc_bytes));
+		text__bytes(b1, sizeof(b1), t->alloc_bytes));
 	fprintf(f, "  frees       %12" PRIu64 "  %s\n", t->free_count,
-		fmt_bytes(b2, sizeof(b2), t->free_bytes));
+		text__bytes(b2, sizeof(b2), t->free_bytes));
 	fprintf(f, "  live        %12" PRIu64 "  %s (peak %s)\n", t->live_count,
-		fmt_bytes(b1, sizeof(b1), t->live_bytes),
-		fmt_bytes(b3, sizeof(b3), t->peak_live_bytes));
+		text__bytes(b1, sizeof(b1), t->live_bytes),
+		text__bytes(b3, sizeof(b3), t->peak_live_bytes));
 	fprintf(f, "  lost events %12" PRIu64 "%s\n", t->lost_events,
 		t->kernel_no_state || t->stale_allocs || t->stack_lost ||
 				t->depth_overflow || t->unmatched ?
