@@ -781,6 +781,8 @@ static void tokio_poll_ended(struct model *m, struct ms_task *t, uint64_t st,
 	}
 }
 
+/* Sent by the USDT markers only: a tokio poll's end is its
+ * MS_REC_TOKIO_POLL. */
 static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
 {
 	struct thread *th = thread_get(m, r->h.tid);
@@ -789,6 +791,8 @@ static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
 
 	if (!th)
 		return -ENOMEM;
+	if (r->h.aux != MS_RT_USDT)
+		return 0;
 	if (th->depth)
 		th->depth--;
 	/* The thread's own poll stack names the task this poll was for: by
@@ -814,13 +818,11 @@ static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
 		return 0;
 	if (t->state == TASK_RUNNING)
 		t->state = TASK_PENDING;
-	if (t->runtime == MS_RT_TOKIO) {
-		tokio_poll_ended(m, t, r->state,
-				 r->flags & MS_POLL_F_READ_FAILED, r->h.ts_ns);
-	} else if (t->state == TASK_PENDING && (int64_t)r->state == 0 &&
-		   t->kind == TASK_USER) {
+	/* state: the USDT marker's waker count (tokio polls end with an
+	 * MS_REC_TOKIO_POLL instead). */
+	if (t->state == TASK_PENDING && (int64_t)r->state == 0 &&
+	    t->kind == TASK_USER)
 		t->nf_reason = NF_NO_WAKER;
-	}
 	return 0;
 }
 
