@@ -20,15 +20,8 @@
 #include "collect/collector.h"
 #include "log.h"
 #include "model/model.h"
+#include "util.h"
 #include "records.h" /* tests/unit: records as BPF sends them */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int replay_file(const char *path)
 {
@@ -56,7 +49,7 @@ static int replay_file(const char *path)
 		fclose(f);
 		return 1;
 	}
-	t0 = now_ns();
+	t0 = util__now_ns();
 	while (fread(&len, sizeof(len), 1, f) == 1) {
 		if (len > sizeof(buf) || fread(buf, len, 1, f) != 1) {
 			pr_err("%s: truncated or corrupt at record %llu", path,
@@ -67,7 +60,7 @@ static int replay_file(const char *path)
 		model__apply(m, buf, len);
 		n++;
 	}
-	t1 = now_ns();
+	t1 = util__now_ns();
 	printf("records %llu in %.3f s: %.2f M records/s; model %zu bytes\n",
 	       (unsigned long long)n, (double)(t1 - t0) / 1e9,
 	       t1 > t0 ? (double)n / ((double)(t1 - t0) / 1e3) : 0.0,
@@ -165,7 +158,7 @@ static void synthetic(size_t live, size_t tasks, size_t pairs, bool batched)
 	before = model__mem_bytes(m);
 	/* Steady state: replace random live blocks, as a service would;
 	 * in batches, as the collector hands records over. */
-	t0 = now_ns();
+	t0 = util__now_ns();
 	for (size_t i = 0; i < pairs; i += BATCH / 2) {
 		for (size_t j = 0; j < BATCH / 2; j++) {
 			size_t k = rnd() % live;
@@ -193,7 +186,7 @@ static void synthetic(size_t live, size_t tasks, size_t pairs, bool batched)
 				model__apply(m, recs[j], lens[j]);
 		records += BATCH;
 	}
-	t1 = now_ns();
+	t1 = util__now_ns();
 	printf("%9zu live %7zu tasks %-9s %6.1f ns/record  %5.2f M records/s  "
 	       "%5.1f bytes/live allocation (model total %.1f MiB)\n",
 	       live, tasks, batched ? "batched:" : "one by one:",

@@ -399,7 +399,9 @@ static int on_free(struct model *m, const struct ms_free_rec *r)
 	struct ms_task *t;
 
 	/* A tokio task's Cell is freed: the task has ended. If it freed
-	 * itself during its own poll, BPF read its last state first. */
+	 * itself during its own poll, BPF read its last state first (its
+	 * MS_POLL_F_FREED poll record, just before, carried it too: this one
+	 * still counts when that record was lost to a full ring buffer). */
 	t = task__by_key(m, r->addr, NULL);
 	if (r->task == r->addr) {
 		struct thread *th = thread__get(m, r->h.tid);
@@ -426,6 +428,9 @@ static int on_free(struct model *m, const struct ms_free_rec *r)
 	return 0;
 }
 
+/* Sent by the USDT markers at each poll's entry, and for tokio only for
+ * the runtime's own tasks (owner_id 0), whose poll may last as long as the
+ * runtime: their MS_REC_TOKIO_POLL (MS_POLL_F_BEGUN) closes it. */
 static int on_poll_begin(struct model *m, const struct ms_poll_rec *r)
 {
 	struct thread *th = thread__get(m, r->h.tid);
@@ -514,6 +519,8 @@ static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
 	return 0;
 }
 
+/* TASK_SPAWN, _COMPLETE, _CANCEL, _FREE: the USDT markers; TASK_SHUTDOWN:
+ * tokio's raw::shutdown. */
 static int on_task(struct model *m, const struct ms_task_rec *r)
 {
 	struct ms_task *t;
