@@ -323,5 +323,10 @@ _Static_assert(sizeof(struct ms_stack_rec) ==
 			       8 * MS_STACK_FP_DEPTH + MS_STACK_BYTES,
 	       "ms_stack_rec");
 _Static_assert(sizeof(struct ms_poll_entry) == 88, "ms_poll_entry");
+/* memscoped reads task storage by pidfd into its own ms_tstate. */
+_Static_assert(sizeof(struct ms_tstate) ==
+		       32 + MS_POLL_DEPTH * 88 + 16 + 8 + 16 + 16 +
+			       16 * MS_VT_CACHE,
+	       "ms_tstate");
 
 #endif /* MEMSCOPE_EVENTS_H */

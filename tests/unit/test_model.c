@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "model/model.h"
+#include "records.h"
 
 #define START 1000000000000ull /* CLOCK_MONOTONIC at trace start */
 #define NF_NS 5000000000ull /* never-finished threshold: 5 s */
@@ -55,6 +56,9 @@
  * half-way (so a failing test does not also show up as a leak). */
 static struct model *cur;
 
+/* The BPF side's tokio poll stacks, reset with each new model. */
+static struct rec_tokio emu;
+
 static struct model *new_model(void)
 {
 	struct model_opts o = {
@@ -63,6 +67,7 @@ static struct model *new_model(void)
 		.pid = PID,
 	};
 
+	memset(&emu, 0, sizeof(emu));
 	cur = model__new(&o);
 	assert_non_null(cur);
 	return cur;
@@ -86,26 +91,29 @@ static int free_model(void **state)
 static void hdr(struct ms_hdr *h, uint16_t type, uint16_t aux, uint32_t tid,
 		uint64_t t)
 {
-	h->type = type;
-	h->aux = aux;
-	h->pid = PID;
-	h->tid = tid;
-	h->reserved = 0;
-	h->ts_ns = START + t;
+	*h = rec__hdr(type, aux, PID, tid, START + t);
+}
+
+static void apply_sink(void *ctx, const void *rec, size_t len)
+{
+	assert_int_equal(model__apply(ctx, rec, len), 0);
+}
+
+static struct rec_tokio *bpf(struct model *m)
+{
+	emu.pid = PID;
+	emu.sink = apply_sink;
+	emu.ctx = m;
+	return &emu;
 }
 
 static void alloc_fn(struct model *m, uint32_t tid, uint64_t t, uint16_t fn,
 		     uint64_t addr, uint64_t size, uint64_t old, uint64_t task)
 {
-	struct ms_alloc_rec r;
+	struct ms_alloc_rec r =
+		rec__alloc(PID, tid, START + t, fn, addr, size, old, task);
 
-	memset(&r, 0, sizeof(r));
-	hdr(&r.h, MS_REC_ALLOC, fn, tid, t);
-	r.addr = addr;
-	r.size = size;
-	r.old_addr = old;
-	r.task = task;
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	apply_sink(m, &r, sizeof(r));
 }
 
 static void alloc(struct model *m, uint32_t tid, uint64_t t, uint64_t addr,
@@ -120,94 +128,127 @@ static void realloc_rec(struct model *m, uint32_t tid, uint64_t t, uint64_t old,
 	alloc_fn(m, tid, t, MS_FN_REALLOC, addr, size, old, task);
 }
 
+/* free(addr) on tid, in task's poll: the polled task freeing its own cell
+ * sends its poll record first (MS_POLL_F_FREED), as BPF does. */
 static void free_rec(struct model *m, uint32_t tid, uint64_t t, uint64_t addr,
 		     uint64_t task, uint64_t task_state)
 {
 	struct ms_free_rec r;
 
-	memset(&r, 0, sizeof(r));
-	hdr(&r.h, MS_REC_FREE, MS_FN_FREE, tid, t);
-	r.addr = addr;
-	r.task = task;
-	r.task_state = task_state;
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	if (task && task == rec__tokio_current(bpf(m), tid)) {
+		rec__tokio_free(bpf(m), tid, START + t, addr, task_state);
+		return;
+	}
+	r = rec__free(PID, tid, START + t, addr, task, task_state);
+	apply_sink(m, &r, sizeof(r));
 }
 
-static void poll_rec(struct model *m, uint16_t type, uint16_t rt, uint32_t tid,
-		     uint64_t t, uint64_t task, uint64_t st, uint64_t vtable,
-		     uint64_t id, uint64_t owner, uint32_t flags)
+/* tokio raw::poll entry with an explicit state word: no record unless
+ * the task is the runtime's (owner 0); the record comes at its end. */
+static void tbegin_st(struct model *m, uint32_t tid, uint64_t t, uint64_t task,
+		      uint64_t id, uint64_t owner, uint64_t st)
 {
-	struct ms_poll_rec r;
+	struct rec_poll_entry e = {
+		.task = task,
+		.begin_ns = START + t,
+		.begin_state = st,
+		.vtable = V,
+		.task_id = id,
+		.owner_id = owner,
+	};
 
-	memset(&r, 0, sizeof(r));
-	hdr(&r.h, type, rt, tid, t);
-	r.task = task;
-	r.state = st;
-	r.vtable = vtable;
-	r.task_id = id;
-	r.owner_id = owner;
-	r.flags = flags;
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	rec__tokio_enter(bpf(m), tid, &e);
 }
 
 /* tokio raw::poll entry: Header.state (RUNNING now), vtable, Id, owner. */
 static void tbegin(struct model *m, uint32_t tid, uint64_t t, uint64_t task,
 		   uint64_t id, uint64_t owner)
 {
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, tid, t, task,
-		 IDLE3 | MS_TOKIO_RUNNING, V, id, owner, 0);
+	tbegin_st(m, tid, t, task, id, owner, IDLE3 | MS_TOKIO_RUNNING);
 }
 
-/* tokio raw::poll entry with an explicit state word. */
-static void tbegin_st(struct model *m, uint32_t tid, uint64_t t, uint64_t task,
-		      uint64_t id, uint64_t owner, uint64_t st)
+/* An entry whose vtable (owner 1) or read failed (then nothing read). */
+static void tbegin_vt(struct model *m, uint32_t tid, uint64_t t, uint64_t task,
+		      uint64_t id, uint64_t st, uint64_t vtable, uint32_t flags)
 {
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, tid, t, task, st, V, id,
-		 owner, 0);
+	struct rec_poll_entry e = {
+		.task = task,
+		.begin_ns = START + t,
+		.begin_state = st,
+		.vtable = vtable,
+		.task_id = id,
+		.owner_id = flags & MS_POLL_F_READ_FAILED ? 0 : 1,
+		.flags = flags,
+	};
+
+	rec__tokio_enter(bpf(m), tid, &e);
 }
 
-/* tokio raw::poll return: the state word decides. */
+/* tokio raw::poll return, seen at its return site: the state word
+ * decides. The poll's one record goes out now. */
 static void tend(struct model *m, uint32_t tid, uint64_t t, uint64_t task,
 		 uint64_t st)
 {
-	poll_rec(m, MS_REC_POLL_END, MS_RT_TOKIO, tid, t, task, st, V, 0, 0, 0);
+	assert_int_equal(rec__tokio_current(bpf(m), tid), task);
+	rec__tokio_exit(bpf(m), tid, START + t, st, MS_POLL_F_SEEN_RETURN);
+}
+
+/* memscoped reads the polls in progress from BPF task storage once a
+ * second (model__poll_running): the innermost one on tid. */
+static void running(struct model *m, uint32_t tid)
+{
+	struct rec_tokio_thread *th = rec__tokio_thread(bpf(m), tid);
+	const struct rec_poll_entry *p;
+	struct ms_poll_entry e;
+
+	assert_true(th && th->depth);
+	p = &th->polls[th->depth - 1];
+	memset(&e, 0, sizeof(e));
+	e.task = p->task;
+	e.begin_ns = p->begin_ns;
+	e.state = p->begin_state;
+	e.vtable = p->vtable;
+	e.task_id = p->task_id;
+	e.owner_id = p->owner_id;
+	e.flags = p->flags;
+	e.tokio = 1;
+	e.future_word = p->future_word;
+	model__poll_running(m, tid, &e);
 }
 
 static void ubegin(struct model *m, uint32_t tid, uint64_t t, uint64_t id)
 {
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_USDT, tid, t, id, 0, 0, 0, 0, 0);
+	struct ms_poll_rec r =
+		rec__usdt_poll(MS_REC_POLL_BEGIN, PID, tid, START + t, id, 0);
+
+	apply_sink(m, &r, sizeof(r));
 }
 
 /* USDT poll end: state carries the waker count (s64, -1 unknown). */
 static void uend(struct model *m, uint32_t tid, uint64_t t, uint64_t id,
 		 int64_t wakers)
 {
-	poll_rec(m, MS_REC_POLL_END, MS_RT_USDT, tid, t, id, (uint64_t)wakers,
-		 0, 0, 0, 0);
+	struct ms_poll_rec r = rec__usdt_poll(MS_REC_POLL_END, PID, tid,
+					      START + t, id, wakers);
+
+	apply_sink(m, &r, sizeof(r));
 }
 
 static void task_rec(struct model *m, uint16_t type, uint16_t rt, uint32_t tid,
 		     uint64_t t, uint64_t task, uint64_t parent, uint64_t size)
 {
-	struct ms_task_rec r;
+	struct ms_task_rec r = rec__task(type, rt, PID, tid, START + t, task,
+					 parent, size, 0);
 
-	memset(&r, 0, sizeof(r));
-	hdr(&r.h, type, rt, tid, t);
-	r.task = task;
-	r.parent = parent;
-	r.size = size;
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	apply_sink(m, &r, sizeof(r));
 }
 
 static void thread_rec(struct model *m, uint32_t tid, uint64_t t,
 		       const char *comm)
 {
-	struct ms_thread_rec r;
+	struct ms_thread_rec r = rec__thread(PID, tid, START + t, comm);
 
-	memset(&r, 0, sizeof(r));
-	hdr(&r.h, MS_REC_THREAD, 0, tid, t);
-	memcpy(r.comm, comm, strnlen(comm, sizeof(r.comm)));
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	apply_sink(m, &r, sizeof(r));
 }
 
 static const struct ms_task *task_by_id(const struct model *m, uint64_t id)
@@ -444,34 +485,58 @@ static void test_size_classes(void **state)
 	assert_int_equal(cnt[MS_SIZE_CLASSES - 1], 1);
 }
 
+/* One entry per record type, written from events.h's struct of each
+ * type (not from the decoder's table): a record is valid from the end of
+ * its last field, which is also its struct's size (no tail padding). */
+#define REC(ty, st, last)                                                   \
+	[ty] = { sizeof(struct st),                                         \
+		 offsetof(struct st, last) +                                \
+			 sizeof(((struct st *)0)->last) }
+static const struct {
+	size_t size, end;
+} rec_sizes[MS_REC_TYPE_MAX] = {
+	REC(MS_REC_ALLOC, ms_alloc_rec, task),
+	REC(MS_REC_FREE, ms_free_rec, task_state),
+	REC(MS_REC_POLL_BEGIN, ms_poll_rec, flags),
+	REC(MS_REC_POLL_END, ms_poll_rec, flags),
+	REC(MS_REC_TASK_SPAWN, ms_task_rec, state),
+	REC(MS_REC_TASK_COMPLETE, ms_task_rec, state),
+	REC(MS_REC_TASK_CANCEL, ms_task_rec, state),
+	REC(MS_REC_TASK_FREE, ms_task_rec, state),
+	REC(MS_REC_TASK_SHUTDOWN, ms_task_rec, state),
+	REC(MS_REC_THREAD, ms_thread_rec, comm),
+	REC(MS_REC_STACK, ms_stack_rec, stack),
+	REC(MS_REC_EXEC, ms_exec_rec, path),
+	REC(MS_REC_TOKIO_POLL, ms_tokio_poll_rec, future_word),
+	REC(MS_REC_RET_SITE, ms_ret_site_rec, ret),
+	REC(MS_REC_EXIT, ms_exit_rec, pad),
+	REC(MS_REC_FORK, ms_fork_rec, pad),
+};
+#undef REC
+
 static void test_decode(void **state)
 {
-	static const size_t sz[MS_REC_TYPE_MAX] = {
-		[MS_REC_ALLOC] = sizeof(struct ms_alloc_rec),
-		[MS_REC_FREE] = sizeof(struct ms_free_rec),
-		[MS_REC_POLL_BEGIN] = sizeof(struct ms_poll_rec),
-		[MS_REC_POLL_END] = sizeof(struct ms_poll_rec),
-		[MS_REC_TASK_SPAWN] = sizeof(struct ms_task_rec),
-		[MS_REC_TASK_COMPLETE] = sizeof(struct ms_task_rec),
-		[MS_REC_TASK_CANCEL] = sizeof(struct ms_task_rec),
-		[MS_REC_TASK_FREE] = sizeof(struct ms_task_rec),
-		[MS_REC_TASK_SHUTDOWN] = sizeof(struct ms_task_rec),
-		[MS_REC_THREAD] = sizeof(struct ms_thread_rec),
-	};
 	/* Big enough for any record, aligned for all of them. */
-	union {
+	static union {
 		struct ms_hdr h;
-		struct ms_poll_rec p;
-		uint8_t raw[128];
+		struct ms_stack_rec s;
+		uint8_t raw[sizeof(struct ms_stack_rec) + 64];
 	} buf;
 
-	for (unsigned ty = MS_REC_ALLOC; ty <= MS_REC_THREAD; ty++) {
+	for (unsigned ty = MS_REC_ALLOC; ty < MS_REC_TYPE_MAX; ty++) {
+		size_t sz = rec_sizes[ty].size;
+
+		/* A type added to events.h must be added above. */
+		if (!sz)
+			fail_msg("type %u: no size in this test", ty);
+		assert_int_equal(rec_sizes[ty].end, sz);
 		memset(&buf, 0, sizeof(buf));
 		buf.h.type = ty;
-		assert_int_equal(model__decode(&buf, sz[ty]), ty);
+		assert_int_equal(model__decode(&buf, sz), ty);
 		/* Longer is fine (ring buffer rounding), shorter is not. */
-		assert_int_equal(model__decode(&buf, sz[ty] + 8), ty);
-		assert_int_equal(model__decode(&buf, sz[ty] - 1), -EINVAL);
+		assert_int_equal(model__decode(&buf, sz + 8), ty);
+		if (model__decode(&buf, sz - 1) != -EINVAL)
+			fail_msg("type %u: %zu bytes decode", ty, sz - 1);
 	}
 	/* Every record type carries a payload after its header, including
 	 * types added later: a bare header must never pass as a record. */
@@ -550,7 +615,13 @@ static struct model *tokio_k_spawns_h(void)
 static void test_tokio_discovery(void **state)
 {
 	struct model *m = tokio_k_spawns_h();
-	const struct ms_task *k = task_by_id(m, 1), *h = task_by_id(m, 7);
+	const struct ms_task *k, *h;
+
+	/* H's first poll is in progress: no record yet, memscoped reads it
+	 * from BPF task storage. */
+	running(m, W1);
+	k = task_by_id(m, 1);
+	h = task_by_id(m, 7);
 
 	assert_int_equal(model__runtime(m), MS_RT_TOKIO);
 	assert_int_equal(model__task_count(m), 2);
@@ -575,7 +646,7 @@ static void test_tokio_discovery(void **state)
 	assert_int_equal(model__task(m, h->parent)->id, 1);
 	assert_int_equal(h->state, TASK_RUNNING);
 	assert_true(h->in_poll);
-	assert_int_equal(h->polls, 1);
+	assert_int_equal(h->polls, 0); /* counted when its record comes */
 	assert_int_equal(h->last_poll_ns, 10 * MS);
 	/* The Cell itself was allocated by K: it is K's memory. */
 	assert_int_equal(k->mem.alloc_count, 1);
@@ -757,12 +828,13 @@ static void test_tokio_free_during_poll_and_reuse(void **state)
 	assert_int_equal(h->nf_reason, NF_ABORTED);
 	assert_int_equal(h->ended_ns, 12 * MS);
 	assert_true(h->freed);
-	/* Poll end reads freed memory: whatever it says is ignored. */
+	/* Its record went out before the free (ending the poll there):
+	 * none at the poll's return. */
 	tend(m, W1, 13 * MS, H, REFS(1));
 	h = task_by_id(m, 7);
 	assert_int_equal(h->state, TASK_CANCELLED);
 	assert_int_equal(h->nf_reason, NF_ABORTED);
-	assert_int_equal(h->busy_ns, 3 * MS - 1); /* two polls */
+	assert_int_equal(h->busy_ns, 2 * MS - 1); /* two polls */
 	/* K's Cell allocation is gone, H's own block stays H's. */
 	assert_int_equal(task_by_id(m, 1)->mem.live_count, 0);
 	assert_int_equal(task_by_id(m, 1)->mem.free_count, 1);
@@ -771,6 +843,7 @@ static void test_tokio_free_during_poll_and_reuse(void **state)
 	/* Same address, new task. */
 	alloc(m, W1, 20 * MS, H, 384, K);
 	tbegin(m, W2, 21 * MS, H, 8, 1);
+	running(m, W2);
 	assert_int_equal(model__task_count(m), 3);
 	n = task_by_id(m, 8);
 	assert_int_equal(n->key, H);
@@ -805,26 +878,31 @@ static void test_tokio_free_during_poll_ends_poll(void **state)
 }
 
 /*
- * The Cell freed in its poll on W1 is reused at once for a new task that
- * W2 starts polling before W1's poll end record arrives. That poll end
- * (whose state word was read from memory that is not the old task's any
- * more) belongs to the old task: it must not end the new task's poll nor
- * give it a verdict.
+ * H's poll on W1 returned, but its end is seen late (W1's next probe or
+ * switch). Meanwhile W2 frees H (its last reference) and reuses the Cell
+ * for a new task, which it starts polling. W1's record then comes (its
+ * state word read from memory that is not the old task's any more): it
+ * belongs to the old task, must not end the new task's poll nor give it a
+ * verdict.
  */
 static void test_tokio_poll_end_after_reuse(void **state)
 {
 	struct model *m = tokio_k_spawns_h();
 	const struct ms_task *n;
 
-	free_rec(m, W1, 12 * MS, H, H, MS_TOKIO_COMPLETE | REFS(0));
+	running(m, W1); /* memscoped saw H in its poll */
+	free_rec(m, W2, 12 * MS, H, 0, 0);
 	alloc(m, W2, 12 * MS + 1, H, 384, 0);
 	tbegin(m, W2, 12 * MS + 2, H, 8, 1);
-	tend(m, W1, 13 * MS, H, REFS(1));
+	running(m, W2);
+	rec__tokio_exit(bpf(m), W1, START + 13 * MS, REFS(1),
+			MS_POLL_F_SEEN_SWITCH);
 	n = task_by_id(m, 8);
 	assert_int_equal(n->state, TASK_RUNNING);
 	assert_true(n->in_poll);
 	assert_int_equal(n->nf_reason, NF_NONE);
 	assert_int_equal(task_by_id(m, 7)->busy_ns, 3 * MS);
+	assert_int_equal(task_by_id(m, 7)->polls, 1);
 	tend(m, W2, 14 * MS, H, IDLE3);
 	n = task_by_id(m, 8);
 	assert_int_equal(n->state, TASK_PENDING);
@@ -873,24 +951,32 @@ static void test_tokio_shutdown(void **state)
 	assert_int_equal(a.never_finished_count, 1);
 }
 
-/* tokio's one record per poll (MS_REC_TOKIO_POLL), sent at the end. */
+/* tokio's one record per poll (MS_REC_TOKIO_POLL), sent at the end, built
+ * whole (its allocations, if any, were applied before). */
+static void tpoll_rec(struct model *m, uint32_t tid, uint64_t end,
+		      const struct rec_poll_entry *e, uint64_t st,
+		      uint32_t flags)
+{
+	struct ms_tokio_poll_rec r =
+		rec__tokio_poll(PID, tid, START + end, e, st, flags);
+
+	apply_sink(m, &r, sizeof(r));
+}
+
 static void tpoll(struct model *m, uint32_t tid, uint64_t begin, uint64_t end,
 		  uint64_t task, uint64_t bst, uint64_t st, uint64_t id,
 		  uint64_t owner, uint32_t flags)
 {
-	struct ms_tokio_poll_rec r;
+	struct rec_poll_entry e = {
+		.task = task,
+		.begin_ns = START + begin,
+		.begin_state = bst,
+		.vtable = V,
+		.task_id = id,
+		.owner_id = owner,
+	};
 
-	memset(&r, 0, sizeof(r));
-	hdr(&r.h, MS_REC_TOKIO_POLL, MS_RT_TOKIO, tid, end);
-	r.task = task;
-	r.begin_ns = START + begin;
-	r.begin_state = bst;
-	r.state = st;
-	r.vtable = V;
-	r.task_id = id;
-	r.owner_id = owner;
-	r.flags = flags;
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	tpoll_rec(m, tid, end, &e, st, flags);
 }
 
 /* A whole poll with the word the entry read where a boxed future's
@@ -899,19 +985,17 @@ static void tpoll_word(struct model *m, uint32_t tid, uint64_t begin,
 		       uint64_t end, uint64_t task, uint64_t st, uint64_t id,
 		       uint64_t vtable, uint64_t word)
 {
-	struct ms_tokio_poll_rec r;
+	struct rec_poll_entry e = {
+		.task = task,
+		.begin_ns = START + begin,
+		.begin_state = IDLE3 | MS_TOKIO_RUNNING,
+		.vtable = vtable,
+		.task_id = id,
+		.owner_id = 1,
+		.future_word = word,
+	};
 
-	memset(&r, 0, sizeof(r));
-	hdr(&r.h, MS_REC_TOKIO_POLL, MS_RT_TOKIO, tid, end);
-	r.task = task;
-	r.begin_ns = START + begin;
-	r.begin_state = IDLE3 | MS_TOKIO_RUNNING;
-	r.state = st;
-	r.vtable = vtable;
-	r.task_id = id;
-	r.owner_id = 1;
-	r.future_word = word;
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	tpoll_rec(m, tid, end, &e, st, MS_POLL_F_SEEN_POLL);
 }
 
 /* The future's size comes from its task type's layout; the cell is the
@@ -1368,32 +1452,27 @@ static void test_reject_vtable(void **state)
 	assert_false(model__vtable_rejected(m, 0));
 
 	alloc(m, MAIN, 1 * MS, H, 256, 0);
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, W1, 2 * MS, H,
-		 MS_TOKIO_RUNNING, VBAD, 7, 1, 0);
+	tbegin_vt(m, W1, 2 * MS, H, 7, MS_TOKIO_RUNNING, VBAD, 0);
+	/* Allocations still go by poll. */
+	alloc(m, W1, 3 * MS, X1, 10, H);
 	assert_int_equal(model__task_count(m), 1);
+	tend(m, W1, 4 * MS, H, MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED);
 	t = model__task(m, 0);
 	/* The Id read through that vtable is not trusted. */
 	assert_int_not_equal(t->id, 7);
 	assert_int_not_equal(t->id, 0);
-	/* Allocations still go by poll. */
-	alloc(m, W1, 3 * MS, X1, 10, H);
-	poll_rec(m, MS_REC_POLL_END, MS_RT_TOKIO, W1, 4 * MS, H,
-		 MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED, VBAD, 0, 0, 0);
 	t = model__task(m, 0);
 	assert_int_equal(t->mem.alloc_count, 1);
 	assert_int_equal(t->state, TASK_PENDING);
 	assert_int_equal(t->nf_reason, NF_NONE);
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, W1, 5 * MS, H,
-		 MS_TOKIO_RUNNING, VBAD, 7, 1, 0);
-	poll_rec(m, MS_REC_POLL_END, MS_RT_TOKIO, W1, 6 * MS, H, REFS(1), VBAD,
-		 0, 0, 0);
+	tbegin_vt(m, W1, 5 * MS, H, 7, MS_TOKIO_RUNNING, VBAD, 0);
+	tend(m, W1, 6 * MS, H, REFS(1));
 	t = model__task(m, 0);
 	assert_int_equal(t->nf_reason, NF_NONE);
 	assert_int_equal(t->state, TASK_PENDING);
 	assert_int_not_equal(t->id, 7);
 	/* Freed in its own poll with a state word: also ignored. */
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, W1, 7 * MS, H,
-		 MS_TOKIO_RUNNING, VBAD, 7, 1, 0);
+	tbegin_vt(m, W1, 7 * MS, H, 7, MS_TOKIO_RUNNING, VBAD, 0);
 	free_rec(m, W1, 8 * MS, H, H, MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED);
 	t = model__task(m, 0);
 	assert_true(t->freed);
@@ -1406,6 +1485,7 @@ static void test_reject_vtable_later(void **state)
 	struct model *m = tokio_k_spawns_h();
 	const struct ms_task *h;
 
+	running(m, W1); /* H found in its poll: id 7 */
 	model__reject_vtable(m, V);
 	tend(m, W1, 15 * MS, H, REFS(1));
 	h = task_by_id(m, 7);
@@ -1420,10 +1500,10 @@ static void test_read_failed(void **state)
 	const struct ms_task *t;
 
 	alloc(m, MAIN, 1 * MS, H, 256, 0);
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, W1, 2 * MS, H, 0, 0, 0, 0,
-		 MS_POLL_F_READ_FAILED);
-	poll_rec(m, MS_REC_POLL_END, MS_RT_TOKIO, W1, 3 * MS, H, REFS(1), 0, 0,
-		 0, MS_POLL_F_READ_FAILED);
+	/* What BPF sends then: nothing read at entry, nor at the end. */
+	tbegin_vt(m, W1, 2 * MS, H, 0, 0, 0, MS_POLL_F_READ_FAILED);
+	rec__tokio_exit(bpf(m), W1, START + 3 * MS, 0,
+			MS_POLL_F_SEEN_RETURN | MS_POLL_F_END_READ_FAILED);
 	t = model__task(m, 0);
 	assert_non_null(t);
 	assert_int_not_equal(t->id, 0);
@@ -1526,17 +1606,22 @@ static void gen_stream(struct rec_list *l, bool truncated)
 		uint32_t tid = W1 + i % 3;
 		unsigned k = rnd() % 64, what = rnd() % 10;
 
-		if (i % 400 == 200 || i % 400 == 399) {
-			struct ms_poll_rec p = { 0 };
+		if (i % 400 == 200) {
+			continue; /* a user task's poll: no record at entry */
+		} else if (i % 400 == 399) {
+			/* ... one at its end, begun 199 steps before. */
+			struct rec_poll_entry e = {
+				.task = H + (i % 7) * 0x1000,
+				.begin_ns = START + t - 199 * 1000,
+				.begin_state = IDLE3 | MS_TOKIO_RUNNING,
+				.vtable = V,
+				.task_id = 100 + i % 7,
+				.owner_id = 1,
+			};
+			struct ms_tokio_poll_rec p = rec__tokio_poll(
+				PID, tid, START + t, &e, IDLE3,
+				MS_POLL_F_SEEN_POLL);
 
-			hdr(&p.h, i % 400 == 200 ? MS_REC_POLL_BEGIN :
-						   MS_REC_POLL_END,
-			    MS_RT_TOKIO, tid, t);
-			p.task = H + (i % 7) * 0x1000;
-			p.state = IDLE3;
-			p.vtable = V;
-			p.task_id = 100 + i % 7;
-			p.owner_id = 1;
 			push_rec(l, &p, sizeof(p));
 		} else if (what < 5 || !live[k]) {
 			struct ms_alloc_rec a = { 0 };

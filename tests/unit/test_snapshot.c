@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "model/model.h"
+#include "records.h"
 #include "view/snapshot.h"
 
 #define START 1000000000000ull
@@ -36,47 +37,45 @@
 #define V 0x5600000aa000ull
 #define REFS(n) ((uint64_t)(n) << MS_TOKIO_REF_SHIFT)
 
-static void hdr(struct ms_hdr *h, uint16_t type, uint16_t aux, uint32_t tid,
-		uint64_t t)
+static void apply_sink(void *ctx, const void *rec, size_t len)
 {
-	memset(h, 0, sizeof(*h));
-	h->type = type;
-	h->aux = aux;
-	h->pid = PID;
-	h->tid = tid;
-	h->ts_ns = START + t;
+	assert_int_equal(model__apply(ctx, rec, len), 0);
 }
 
 static void alloc(struct model *m, uint32_t tid, uint64_t t, uint64_t addr,
 		  uint64_t size, uint64_t task)
 {
-	struct ms_alloc_rec r = { .addr = addr, .size = size, .task = task };
+	struct ms_alloc_rec r = rec__alloc(PID, tid, START + t, MS_FN_MALLOC,
+					   addr, size, 0, task);
 
-	hdr(&r.h, MS_REC_ALLOC, MS_FN_MALLOC, tid, t);
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	apply_sink(m, &r, sizeof(r));
 }
 
-static void free_rec(struct model *m, uint32_t tid, uint64_t t, uint64_t addr)
+static void free_rec(struct model *m, uint32_t tid, uint64_t t, uint64_t addr,
+		     uint64_t task)
 {
-	struct ms_free_rec r = { .addr = addr };
+	struct ms_free_rec r = rec__free(PID, tid, START + t, addr, task, 0);
 
-	hdr(&r.h, MS_REC_FREE, MS_FN_FREE, tid, t);
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	apply_sink(m, &r, sizeof(r));
 }
 
-static void poll_rec(struct model *m, uint16_t type, uint16_t rt, uint64_t t,
-		     uint64_t task, uint64_t st, uint64_t id, uint64_t owner)
+/* A whole user-task poll on W1 (begun in state bst), as BPF reports it:
+ * one record at its end, after what it allocated. */
+static void tpoll(struct model *m, uint64_t begin, uint64_t end,
+		  uint64_t task, uint64_t bst, uint64_t st, uint64_t id)
 {
-	struct ms_poll_rec r = {
+	struct rec_poll_entry e = {
 		.task = task,
-		.state = st,
+		.begin_ns = START + begin,
+		.begin_state = bst,
 		.vtable = V,
 		.task_id = id,
-		.owner_id = owner,
+		.owner_id = 1,
 	};
+	struct ms_tokio_poll_rec r = rec__tokio_poll(
+		PID, W1, START + end, &e, st, MS_POLL_F_SEEN_RETURN);
 
-	hdr(&r.h, type, rt, W1, t);
-	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
+	apply_sink(m, &r, sizeof(r));
 }
 
 static struct model *new_model(void)
@@ -106,21 +105,16 @@ static struct model *small_model(void)
 	/* The collector vouched for V: its futures are 200 bytes. */
 	model__tokio_layout(m, V, 200, false);
 	alloc(m, PID, 1 * MS, K, 512, 0);
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 2 * MS, K, 0, 1, 1);
 	alloc(m, W1, 3 * MS, H, 256, K);
-	poll_rec(m, MS_REC_POLL_END, MS_RT_TOKIO, 4 * MS, K,
-		 REFS(3) | MS_TOKIO_JOIN_INTEREST, 0, 0);
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 10 * MS, H, 0, 7, 1);
+	tpoll(m, 2 * MS, 4 * MS, K, 0, REFS(3) | MS_TOKIO_JOIN_INTEREST, 1);
 	alloc(m, W1, 11 * MS, X1, 100, H);
 	alloc(m, W1, 12 * MS, X2, 40, H);
-	free_rec(m, W1, 13 * MS, X2);
-	poll_rec(m, MS_REC_POLL_END, MS_RT_TOKIO, 20 * MS, H,
-		 MS_TOKIO_COMPLETE | REFS(1), 0, 0);
+	free_rec(m, W1, 13 * MS, X2, H);
+	tpoll(m, 10 * MS, 20 * MS, H, 0, MS_TOKIO_COMPLETE | REFS(1), 7);
 	/* Aborted while idle: its next poll begins CANCELLED and cancels. */
-	poll_rec(m, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 30 * MS, H2,
-		 MS_TOKIO_CANCELLED | MS_TOKIO_RUNNING | REFS(2), 9, 1);
-	poll_rec(m, MS_REC_POLL_END, MS_RT_TOKIO, 31 * MS, H2,
-		 MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | REFS(1), 0, 0);
+	tpoll(m, 30 * MS, 31 * MS, H2,
+	      MS_TOKIO_CANCELLED | MS_TOKIO_RUNNING | REFS(2),
+	      MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | REFS(1), 9);
 	st[MS_STAT_LOST] = 2;
 	model__set_kernel_stats(m, st, MS_STAT_MAX);
 	return m;
@@ -288,7 +282,8 @@ static void test_build_runtimes(void **state)
 {
 	struct model *m = new_model();
 	struct json_object *doc = build(m, &meta);
-	struct ms_task_rec r = { .task = 5, .size = 64 };
+	struct ms_task_rec r = rec__task(MS_REC_TASK_SPAWN, MS_RT_USDT, PID, PID,
+					 START + 1 * MS, 5, 0, 64, 0);
 
 	/* Nothing traced yet: a valid, empty document. */
 	assert_string_equal(get_str(doc, "schema"), MS_SNAPSHOT_SCHEMA);
@@ -298,7 +293,6 @@ static void test_build_runtimes(void **state)
 	assert_int_equal(get_u64(get(doc, "totals"), "lost_events"), 0);
 	json_object_put(doc);
 
-	hdr(&r.h, MS_REC_TASK_SPAWN, MS_RT_USDT, PID, 1 * MS);
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
 	doc = build(m, &meta);
 	assert_string_equal(get_str(doc, "runtime"), "usdt");

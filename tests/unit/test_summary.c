@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "model/model.h"
+#include "records.h"
 #include "text.h"
 #include "view/summary.h"
 
@@ -97,15 +98,22 @@ static void free_rec(struct model *m, uint32_t tid, uint64_t t, uint64_t addr)
 #define V 0x5600000aa000ull /* a task vtable */
 #define V2 0x5600000bb000ull
 
-static void poll_rec(struct model *m, uint16_t type, uint64_t t, uint64_t task,
-		     uint64_t st, uint64_t id)
+/* A whole tokio poll on W1, its record sent at its end as BPF does
+ * (allocations made in it were applied before). */
+static void tpoll(struct model *m, uint64_t begin, uint64_t end, uint64_t task,
+		  uint64_t st, uint64_t id)
 {
-	struct ms_poll_rec r = {
-		.task = task, .state = st, .task_id = id, .owner_id = 1,
+	struct rec_poll_entry e = {
+		.task = task,
+		.begin_ns = START + begin,
+		.begin_state = MS_TOKIO_RUNNING,
 		.vtable = task == 0x10000 ? V : V2,
+		.task_id = id,
+		.owner_id = 1,
 	};
+	struct ms_tokio_poll_rec r = rec__tokio_poll(
+		PID, W1, START + end, &e, st, MS_POLL_F_SEEN_RETURN);
 
-	hdr(&r.h, type, MS_RT_TOKIO, W1, t);
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
 }
 
@@ -195,13 +203,11 @@ static void test_print_tasks(void **state)
 	model__tokio_layout(m, V2, 3000, false);
 	alloc(m, PID, 1 * MS, 0x10000, 1024, 0);
 	alloc(m, PID, 1 * MS, 0x20000, 3072, 0);
-	poll_rec(m, MS_REC_POLL_BEGIN, 2 * MS, 0x10000, 0, 7);
 	alloc(m, W1, 3 * MS, 0x30000, 100, 0x10000);
-	poll_rec(m, MS_REC_POLL_END, 4 * MS, 0x10000,
-		 MS_TOKIO_COMPLETE | (1ull << MS_TOKIO_REF_SHIFT), 0);
-	poll_rec(m, MS_REC_POLL_BEGIN, 5 * MS, 0x20000, 0, 8);
-	poll_rec(m, MS_REC_POLL_END, 6 * MS, 0x20000,
-		 1ull << MS_TOKIO_REF_SHIFT, 0); /* no waker */
+	tpoll(m, 2 * MS, 4 * MS, 0x10000,
+	      MS_TOKIO_COMPLETE | (1ull << MS_TOKIO_REF_SHIFT), 7);
+	tpoll(m, 5 * MS, 6 * MS, 0x20000, 1ull << MS_TOKIO_REF_SHIFT,
+	      8); /* no waker */
 	alloc(m, W1, 7 * MS, 0x40000, 5120, 0);
 	text = print(m, START + 1000 * MS);
 	assert_contains(text, "tasks: 1 alive, 1 completed, 0 cancelled, "

@@ -20,14 +20,8 @@
 #include "collect/collector.h"
 #include "log.h"
 #include "model/model.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "util.h"
+#include "records.h" /* tests/unit: records as BPF sends them */
 
 static int replay_file(const char *path)
 {
@@ -55,7 +49,7 @@ static int replay_file(const char *path)
 		fclose(f);
 		return 1;
 	}
-	t0 = now_ns();
+	t0 = util__now_ns();
 	while (fread(&len, sizeof(len), 1, f) == 1) {
 		if (len > sizeof(buf) || fread(buf, len, 1, f) != 1) {
 			pr_err("%s: truncated or corrupt at record %llu", path,
@@ -66,7 +60,7 @@ static int replay_file(const char *path)
 		model__apply(m, buf, len);
 		n++;
 	}
-	t1 = now_ns();
+	t1 = util__now_ns();
 	printf("records %llu in %.3f s: %.2f M records/s; model %zu bytes\n",
 	       (unsigned long long)n, (double)(t1 - t0) / 1e9,
 	       t1 > t0 ? (double)n / ((double)(t1 - t0) / 1e3) : 0.0,
@@ -99,6 +93,25 @@ static uint64_t rnd(void)
 	return rng_state;
 }
 
+/* A task's first poll as BPF reports it: one record at its end, idle with
+ * wakers alive. */
+static void first_poll(struct model *m, uint64_t task, uint64_t id,
+		       uint64_t vtable, uint64_t *ts)
+{
+	struct rec_poll_entry e = {
+		.task = task,
+		.begin_ns = (*ts)++,
+		.begin_state = 0x1,
+		.vtable = vtable,
+		.task_id = id,
+		.owner_id = 1,
+	};
+	struct ms_tokio_poll_rec p = rec__tokio_poll(
+		1000, 1001, (*ts)++, &e, (3ull << 6) | 0x8, MS_POLL_F_SEEN_POLL);
+
+	model__apply(m, &p, sizeof(p));
+}
+
 /*
  * Build a model holding `live` allocations spread over `tasks` tokio tasks,
  * then time a steady state of alloc/free pairs inside task polls: the
@@ -115,7 +128,6 @@ static void synthetic(size_t live, size_t tasks, size_t pairs, bool batched)
 	struct model *m = model__new(&(struct model_opts){
 		.never_finished_ns = 1000000000000ull, .pid = 1000 });
 	struct ms_alloc_rec a = { 0 };
-	struct ms_poll_rec p = { 0 };
 	uint64_t ts = 1, t0, t1, base = 0x10000000ull;
 	uint64_t *addrs = calloc(live, sizeof(*addrs));
 	size_t records = 0, before;
@@ -130,15 +142,7 @@ static void synthetic(size_t live, size_t tasks, size_t pairs, bool batched)
 		a.old_addr = 0;
 		a.task = 0;
 		model__apply(m, &a, sizeof(a));
-		hdr(&p.h, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 1001, ts++);
-		p.task = a.addr;
-		p.task_id = i + 1;
-		p.owner_id = 1;
-		p.vtable = 0x5000;
-		model__apply(m, &p, sizeof(p));
-		hdr(&p.h, MS_REC_POLL_END, MS_RT_TOKIO, 1001, ts++);
-		p.state = (3ull << 6) | 0x8;
-		model__apply(m, &p, sizeof(p));
+		first_poll(m, a.addr, i + 1, 0x5000, &ts);
 	}
 	/* The live set, allocated inside polls of random tasks. */
 	for (size_t i = 0; i < live; i++) {
@@ -154,7 +158,7 @@ static void synthetic(size_t live, size_t tasks, size_t pairs, bool batched)
 	before = model__mem_bytes(m);
 	/* Steady state: replace random live blocks, as a service would;
 	 * in batches, as the collector hands records over. */
-	t0 = now_ns();
+	t0 = util__now_ns();
 	for (size_t i = 0; i < pairs; i += BATCH / 2) {
 		for (size_t j = 0; j < BATCH / 2; j++) {
 			size_t k = rnd() % live;
@@ -182,7 +186,7 @@ static void synthetic(size_t live, size_t tasks, size_t pairs, bool batched)
 				model__apply(m, recs[j], lens[j]);
 		records += BATCH;
 	}
-	t1 = now_ns();
+	t1 = util__now_ns();
 	printf("%9zu live %7zu tasks %-9s %6.1f ns/record  %5.2f M records/s  "
 	       "%5.1f bytes/live allocation (model total %.1f MiB)\n",
 	       live, tasks, batched ? "batched:" : "one by one:",
@@ -199,7 +203,6 @@ static void synthetic_tasks(size_t tasks)
 	struct model *m = model__new(&(struct model_opts){
 		.never_finished_ns = 1000000000000ull, .pid = 1000 });
 	struct ms_alloc_rec a = { 0 };
-	struct ms_poll_rec p = { 0 };
 	size_t empty;
 	uint64_t ts = 1;
 
@@ -211,14 +214,7 @@ static void synthetic_tasks(size_t tasks)
 		a.addr = 0x10000000ull + (i << 10);
 		a.size = 384;
 		model__apply(m, &a, sizeof(a));
-		hdr(&p.h, MS_REC_POLL_BEGIN, MS_RT_TOKIO, 1001, ts++);
-		p.task = a.addr;
-		p.task_id = i + 1;
-		p.owner_id = 1;
-		model__apply(m, &p, sizeof(p));
-		hdr(&p.h, MS_REC_POLL_END, MS_RT_TOKIO, 1001, ts++);
-		p.state = (3ull << 6) | 0x8;
-		model__apply(m, &p, sizeof(p));
+		first_poll(m, a.addr, i + 1, 0, &ts);
 	}
 	printf("%zu tasks: %.1f bytes per task (cell allocation included)\n",
 	       tasks, (double)(model__mem_bytes(m) - empty) / (double)tasks);

@@ -21,14 +21,7 @@
 #include "model/idmap.h"
 #include "model/model.h"
 #include "sym/sym.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "util.h"
 
 #define BATCH 128
 #define BATCH_REC 128 /* bytes: every record but stacks fits */
@@ -185,13 +178,11 @@ static bool is_spawn_machinery(const struct sym_frame *f)
 
 static uint64_t pcs_hash(const uint64_t *pcs, int n, uint16_t kind)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ kind;
+	uint64_t h = UTIL_FNV_OFFSET ^ kind;
 
-	for (int i = 0; i < n; i++) {
-		h ^= pcs[i];
-		h *= 0x100000001b3ull;
-	}
-	return h | 1;
+	for (int i = 0; i < n; i++)
+		h = util__fnv_step(h, pcs[i]);
+	return h | 1; /* idmap keys are never 0 */
 }
 
 /*
@@ -293,7 +284,7 @@ static uint32_t stack_site(struct collector *c, const struct ms_stack_rec *r)
 static void on_stack(struct collector *c, const void *data, size_t len)
 {
 	const struct ms_stack_rec *r = data;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = util__now_ns();
 	uint32_t site;
 
 	if (model__decode(data, len) != MS_REC_STACK) {
@@ -324,7 +315,7 @@ static void on_stack(struct collector *c, const void *data, size_t len)
 		}
 	}
 	c->stacks_seen++;
-	c->stack_ns += now_ns() - t0;
+	c->stack_ns += util__now_ns() - t0;
 }
 
 static void flush(struct collector *c)
@@ -480,7 +471,7 @@ void collector__scan_polls(struct collector *c, uint64_t min_ns)
 	dir = opendir(path);
 	if (!dir)
 		return;
-	now = now_ns();
+	now = util__now_ns();
 	while ((de = readdir(dir))) {
 		char *end;
 		long tid = strtol(de->d_name, &end, 10);

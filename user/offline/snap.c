@@ -843,7 +843,7 @@ static int load_warnings(struct ld *l, struct json_object *doc, struct snap *s)
 /* First: is this a memscope snapshot at all, and of a version we read? */
 static int check_schema(struct ld *l, struct json_object *doc)
 {
-	static const char prefix[] = "memscope.snapshot/";
+	static const char prefix[] = MS_SNAPSHOT_SCHEMA_PREFIX;
 	struct json_object *v;
 	char q[80];
 	const char *s;

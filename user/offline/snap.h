@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNAP_SCHEMA "memscope.snapshot/1"
+#include "memscope/schema.h"
+
+#define SNAP_SCHEMA MS_SNAPSHOT_SCHEMA /* the version this reads */
 /* Far above any real snapshot (an hour of timeline is ~1 MiB). */
 #define SNAP_MAX_BYTES (1024ull * 1024 * 1024)
 

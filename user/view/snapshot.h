@@ -9,7 +9,7 @@
 
 #include "model/model.h"
 
-#define MS_SNAPSHOT_SCHEMA "memscope.snapshot/1"
+#include "memscope/schema.h" /* MS_SNAPSHOT_SCHEMA */
 
 
 struct snapshot_meta {
