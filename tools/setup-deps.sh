@@ -8,6 +8,9 @@ PKGS=(
 	cmake make gcc clang pkg-config bpftool libbpf-dev
 	libelf-dev libdw-dev libiberty-dev libjson-c-dev libncurses-dev
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
+	# packaging (cpack -G DEB: dpkg-shlibdeps, file) and its test (man),
+	# tools/check-format.sh
+	dpkg-dev file man-db clang-format
 	# memscoped --listen: the HTTP server library
 	libmicrohttpd-dev
 	# tests (chromium: the HTML report renders; golang-go: go tool pprof
