@@ -37,6 +37,7 @@ struct discover {
 	struct verdict verdicts[VERDICTS];
 	size_t nverdicts, next_verdict;
 	bool full_warned;
+	uint64_t failures; /* async processes it could not attach to */
 };
 
 struct discover *discover__new(const struct session_env *env)
@@ -46,6 +47,11 @@ struct discover *discover__new(const struct session_env *env)
 	if (d)
 		d->env = env;
 	return d;
+}
+
+uint64_t discover__failures(const struct discover *d)
+{
+	return d ? d->failures : 0;
 }
 
 void discover__free(struct discover *d)
@@ -164,6 +170,7 @@ int discover__start(struct discover *d, pid_t pid, bool at_exec,
 	if (err) {
 		if (target__gone(pid))
 			goto gone;
+		d->failures++;
 		pr_warn("pid %d (%s): cannot attach: %s", (int)pid,
 			t->exe_real, strerror(-err));
 		goto out;

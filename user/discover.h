@@ -16,6 +16,8 @@ struct session_env;
 
 struct discover *discover__new(const struct session_env *env);
 void discover__free(struct discover *d);
+/* Async processes it failed to attach to, since the start. */
+uint64_t discover__failures(const struct discover *d);
 /*
  * Start watching pid if it runs an async program: *out is its session,
  * or NULL when it is not async, gone (said when caught at exec: at_exec,

@@ -34,16 +34,20 @@
 #include "memscope/events.h"
 #include "model/model.h"
 #include "options.h"
+#include "serve/serve.h"
 #include "session.h"
 #include "target.h"
 #include "util.h"
+#include "view/metrics.h"
 #include "view/top.h"
 
 #pragma GCC poison u8 u16 u32 u64 s32 s64
 
-#define MAX_SESSIONS DISPATCH_MAX
 #define EXEC_QUEUE 256
 #define TICK_NS 1000000000ull
+/* Documents (snapshots, profiles) served are this old at most, even when
+ * nobody asked for one lately. */
+#define DOCS_MAX_AGE_NS (5 * TICK_NS)
 
 struct loop {
 	const struct options *o;
@@ -53,8 +57,8 @@ struct loop {
 	struct bpf_link *proc_links[3]; /* exec, exit, fork */
 	bool single; /* launch, --pid: one session, following its execs */
 	bool ran; /* the event loop started */
-	struct session *s[MAX_SESSIONS];
-	size_t ns;
+	struct session **s; /* max of them */
+	size_t ns, max;
 	struct discover *disc; /* --all */
 	struct {
 		uint32_t pid;
@@ -73,6 +77,10 @@ struct loop {
 	FILE *out;
 	char *held;
 	size_t nheld;
+	/* --listen: what it serves is published at each tick. */
+	struct serve *srv;
+	uint64_t last_docs, last_pub, records_at_pub;
+	struct pollfd *pfd; /* 3 + max */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
@@ -240,7 +248,7 @@ static int add(struct loop *l, pid_t pid, bool at_exec, uint64_t ts,
 	int err;
 
 	err = discover__start(l->disc, pid, at_exec, ts, path,
-			      l->ns == MAX_SESSIONS, MAX_SESSIONS, &s);
+			      l->ns == l->max, l->max, &s);
 	if (s)
 		l->s[l->ns++] = s;
 	return err;
@@ -382,6 +390,141 @@ static void end_session(struct loop *l, size_t i, const char *why)
 	l->s[l->ns] = NULL;
 }
 
+/* The kernel's counters, all processes: what was lost in the ring. */
+static uint64_t lost_events(struct loop *l)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t k = MS_STAT_LOST;
+	uint64_t *vals, sum = 0;
+
+	if (ncpu <= 0)
+		return 0;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (vals && !bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.stats), &k,
+					 vals))
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+static void read_cgroup(pid_t pid, char *buf, size_t len, const char **out)
+{
+	char path[64], text[4096];
+	size_t n = 0;
+	FILE *f;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	*out = metrics__parse_cgroup(text, buf, len);
+}
+
+static int publish_metrics(struct loop *l, uint64_t now)
+{
+	struct metrics_proc *procs = calloc(l->ns + 1, sizeof(*procs));
+	char (*cgroups)[512] = calloc(l->ns + 1, sizeof(*cgroups));
+	double secs = (double)(now - l->last_pub) / 1e9;
+	struct metrics_self self = {
+		.rss_bytes = target__rss(getpid()),
+		.ring_bytes = (uint64_t)l->o->ring_mb << 20,
+		.ring_used_bytes = dispatch__ring_used(l->env.d),
+		.records_total = dispatch__records(l->env.d),
+		.lost_events_total = lost_events(l),
+		.watched = l->ns,
+		.attach_failures_total = discover__failures(l->disc),
+	};
+	char *page = NULL;
+	size_t len = 0;
+	int err = -ENOMEM;
+
+	if (!procs || !cgroups)
+		goto out;
+	if (l->last_pub && secs > 0)
+		self.records_per_sec =
+			(double)(self.records_total - l->records_at_pub) / secs;
+	for (size_t i = 0; i < l->ns; i++) {
+		struct session *s = l->s[i];
+
+		procs[i].pid = (uint32_t)s->t.pid;
+		procs[i].exe = s->t.exe_real[0] ? s->t.exe_real : s->t.exe;
+		procs[i].tasks_only = l->o->tasks_only;
+		procs[i].model = s->m;
+		read_cgroup(s->t.pid, cgroups[i], sizeof(cgroups[i]),
+			    &procs[i].cgroup);
+		self.probes += session__probes(s);
+	}
+	err = metrics__render(&page, &len, procs, l->ns, &self,
+			      &(struct metrics_opts){ .sites = l->o->metrics_sites });
+	if (!err)
+		err = serve__publish(l->srv, NULL, 0, page, len);
+	l->last_pub = now;
+	l->records_at_pub = self.records_total;
+out:
+	free(page);
+	free(cgroups);
+	free(procs);
+	return err;
+}
+
+static int publish_docs(struct loop *l)
+{
+	struct serve_doc *docs = calloc(l->ns + 1, sizeof(*docs));
+	int err = docs ? 0 : -ENOMEM;
+	size_t n = 0;
+
+	for (; !err && n < l->ns; n++) {
+		struct session *s = l->s[n];
+		char *text;
+
+		err = session__text(s, &text, &docs[n].json_len);
+		if (err)
+			break;
+		docs[n].json = text;
+		docs[n].pid = (uint32_t)s->t.pid;
+		docs[n].exe = s->t.exe_real[0] ? s->t.exe_real : s->t.exe;
+		docs[n].runtime = model__runtime(s->m) == MS_RT_TOKIO ? "tokio" :
+				  model__runtime(s->m) == MS_RT_USDT  ? "usdt" :
+									"none";
+	}
+	if (!err)
+		err = serve__publish(l->srv, docs, n, NULL, 0);
+	for (size_t i = 0; docs && i < n; i++)
+		free((char *)docs[i].json);
+	free(docs);
+	return err;
+}
+
+/* --listen: the metrics page at every tick; the documents when asked
+ * for, and at least every DOCS_MAX_AGE_NS. Building them costs the loop,
+ * serving them does not (the server's threads send copies). */
+static void publish(struct loop *l, uint64_t now, bool docs)
+{
+	int err;
+
+	if (!l->srv)
+		return;
+	for (size_t i = 0; i < l->ns; i++)
+		session__refresh(l->s[i], COLLECTOR_LONG_POLL_NS, now);
+	if (docs || serve__docs_wanted(l->srv) ||
+	    now - l->last_docs >= DOCS_MAX_AGE_NS) {
+		err = publish_docs(l);
+		if (err)
+			pr_warn("--listen: cannot publish the snapshots: %s",
+				strerror(-err));
+		l->last_docs = now;
+	}
+	err = publish_metrics(l, now);
+	if (err)
+		pr_warn("--listen: cannot publish the metrics: %s",
+			strerror(-err));
+}
+
 static void snapshot_all(struct loop *l)
 {
 	for (size_t i = 0; i < l->ns; i++)
@@ -506,7 +649,7 @@ static int run(struct loop *l)
 	uint64_t deadline = o->duration > 0 ?
 				    start + (uint64_t)(o->duration * 1e9) :
 				    0;
-	struct pollfd pfd[3 + MAX_SESSIONS];
+	struct pollfd *pfd = l->pfd;
 
 	if (l->view && l->ns)
 		l->rss = target__rss(l->s[0]->t.pid);
@@ -551,6 +694,7 @@ static int run(struct loop *l)
 			for (size_t i = 0; i < l->ns; i++)
 				session__tick(l->s[i], now);
 			last_tick = now;
+			publish(l, now, false);
 			if (l->view && l->ns)
 				l->rss = target__rss(
 					l->s[l->shown % l->ns]->t.pid);
@@ -589,6 +733,7 @@ static void finish(struct loop *l)
 
 static void loop_free(struct loop *l)
 {
+	serve__stop(l->srv);
 	for (size_t i = l->ns; i-- > 0;)
 		session__free(l->s[i]);
 	discover__free(l->disc);
@@ -603,6 +748,8 @@ static void loop_free(struct loop *l)
 	if (l->out && l->out != stdout)
 		fclose(l->out);
 	free(l->held);
+	free(l->pfd);
+	free(l->s);
 	free(l);
 }
 
@@ -618,6 +765,30 @@ int loop__run(const struct options *o, struct target *t, struct top **view,
 	}
 	l->o = l->env.o = o;
 	l->single = t != NULL;
+	l->max = l->single ? 1 : o->max_procs;
+	l->s = calloc(l->max, sizeof(*l->s));
+	l->pfd = calloc(3 + l->max, sizeof(*l->pfd));
+	if (!l->s || !l->pfd) {
+		pr_err("out of memory");
+		loop_free(l);
+		return EXIT_RUNTIME;
+	}
+	if (o->listen) {
+		char addr[128];
+
+		/* Before anything is attached: a port in use is bad input. */
+		err = serve__start(o->listen, NULL, &l->srv);
+		if (err) {
+			pr_err("cannot listen on %s: %s", o->listen,
+			       strerror(-err));
+			top__free(*view);
+			*view = NULL;
+			loop_free(l);
+			return EXIT_USAGE;
+		}
+		pr_info("serving http://%s/ (metrics, snapshots, profiles)",
+			serve__address(l->srv, addr, sizeof(addr)));
+	}
 	l->view = *view;
 	*view = NULL; /* the loop's now */
 	l->sfd = sfd;
@@ -642,6 +813,7 @@ int loop__run(const struct options *o, struct target *t, struct top **view,
 		goto out;
 	}
 	l->ran = true;
+	publish(l, util__now_ns(), true);
 	err = run(l);
 	if (err)
 		pr_err("event loop: %s", strerror(-err));

@@ -13,7 +13,9 @@
 
 #include "log.h"
 #include "options.h"
+#include "serve/serve.h"
 #include "sym/debugfile.h"
+#include "view/metrics.h"
 
 static void usage(FILE *f)
 {
@@ -28,6 +30,12 @@ static void usage(FILE *f)
 		"  -p, --pid PID            attach to a running process\n"
 		"      --all                watch every async process (tokio, memscope\n"
 		"                           markers): running ones and each one started later\n"
+		"      --max-procs N        --all watches at most N processes (default 64,\n"
+		"                           up to 1024; each costs its model and probes)\n"
+		"      --listen ADDR:PORT   serve /metrics (Prometheus), /snapshot?pid=N and\n"
+		"                           /debug/pprof/heap?pid=N over HTTP, read-only; PORT\n"
+		"                           alone listens on 127.0.0.1 only\n"
+		"      --metrics-sites K    spawn sites per process on /metrics (default 20)\n"
 		"  -d, --duration SEC       stop after SEC seconds\n"
 		"  -s, --snapshot FILE      write a JSON snapshot at the end and on SIGUSR1\n"
 		"      --snapshot-every SEC also every SEC seconds; in FILE, {n} becomes the\n"
@@ -122,7 +130,7 @@ int options__parse(int argc, char **argv, struct options *o)
 	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_RECORD,
 	       OPT_NO_MULTI, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
 	       OPT_TRACE, OPT_TOP, OPT_NO_TOP, OPT_ALL, OPT_DEBUG_DIR, OPT_USER,
-	       OPT_KEEP };
+	       OPT_KEEP, OPT_LISTEN, OPT_METRICS_SITES, OPT_MAX_PROCS };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -130,6 +138,9 @@ int options__parse(int argc, char **argv, struct options *o)
 		{ "snapshot", required_argument, NULL, 's' },
 		{ "never-finished", required_argument, NULL, OPT_NF },
 		{ "keep-ended", required_argument, NULL, OPT_KEEP },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "metrics-sites", required_argument, NULL, OPT_METRICS_SITES },
+		{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
 		{ "snapshot-every", required_argument, NULL, OPT_EVERY },
 		{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE },
@@ -157,6 +168,8 @@ int options__parse(int argc, char **argv, struct options *o)
 	o->spawn_stacks = true;
 	o->ring_mb = 64;
 	o->top = -1;
+	o->metrics_sites = METRICS_SITES_DEFAULT;
+	o->max_procs = OPTIONS_MAX_PROCS_DEFAULT;
 	opterr = 0; /* one error line, ours */
 	while ((c = getopt_long(argc, argv, "+p:d:s:qvh", longopts, NULL)) !=
 	       -1) {
@@ -189,6 +202,29 @@ int options__parse(int argc, char **argv, struct options *o)
 			if (parse_seconds(optarg, &o->never_finished))
 				return options__bad_usage("--never-finished takes a number of seconds, not '%s'",
 						 optarg);
+			break;
+		case OPT_LISTEN: {
+			struct sockaddr_storage ss;
+			socklen_t len;
+
+			if (serve__parse_listen(optarg, &ss, &len))
+				return options__bad_usage("--listen '%s': " SERVE_LISTEN_USAGE,
+						 optarg);
+			o->listen = optarg;
+			break;
+		}
+		case OPT_METRICS_SITES:
+			if (parse_int(optarg, 0, 1000, &n))
+				return options__bad_usage("--metrics-sites takes a number of sites from 0 to 1000, not '%s'",
+						 optarg);
+			o->metrics_sites = (unsigned)n;
+			break;
+		case OPT_MAX_PROCS:
+			/* The kernel's watched map holds 1024 processes. */
+			if (parse_int(optarg, 1, OPTIONS_MAX_PROCS, &n))
+				return options__bad_usage("--max-procs takes a number of processes from 1 to 1024, not '%s'",
+						 optarg);
+			o->max_procs = (unsigned)n;
 			break;
 		case OPT_KEEP:
 			/* A million ended tasks are about 400 MB of model and

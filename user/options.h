@@ -30,7 +30,13 @@ struct options {
 	bool trace;
 	int top; /* 1: --top, 0: --no-top, -1: when stdout is a terminal */
 	const char *user; /* --user: run the program as this user */
+	const char *listen; /* --listen: serve metrics and profiles */
+	unsigned metrics_sites; /* spawn sites per process on /metrics */
+	unsigned max_procs; /* --all: processes watched at most */
 };
+
+#define OPTIONS_MAX_PROCS_DEFAULT 64
+#define OPTIONS_MAX_PROCS 1024 /* the BPF side's watched map */
 
 /* 0, or -EINVAL once the one line saying what is wrong is out. --help and
  * --version print and exit 0. */

@@ -80,11 +80,13 @@ int session__check_snapshot_path(const struct options *o, pid_t pid)
 	return err;
 }
 
-static void write_snapshot(const struct options *o, const struct target *t,
-			   const struct model *m, unsigned *seq)
+/* What a snapshot says of the process besides its model; execs is
+ * TARGET_MAX_EXECS long. */
+static void snapshot_meta(const struct options *o, const struct target *t,
+			  struct snapshot_exec *execs,
+			  struct snapshot_meta *meta)
 {
-	char path[PATH_MAX];
-	struct snapshot_meta meta = {
+	*meta = (struct snapshot_meta){
 		.pid = (uint32_t)t->pid,
 		.command = t->command,
 		.exe = t->exe_real[0] ? t->exe_real : t->exe,
@@ -94,19 +96,27 @@ static void write_snapshot(const struct options *o, const struct target *t,
 		.tasks_only = o->tasks_only,
 		.warnings = log__notes(),
 		.forks = t->forks,
+		.execs = execs,
 	};
+	for (unsigned i = 0; i < t->nexecs && i < TARGET_MAX_EXECS; i++) {
+		execs[i].t_ns = t->execs[i].t_ns;
+		execs[i].exe = t->execs[i].exe;
+		execs[i].command = t->execs[i].command;
+		meta->nexecs = i + 1;
+	}
+}
+
+static void write_snapshot(const struct options *o, const struct target *t,
+			   const struct model *m, unsigned *seq)
+{
 	struct snapshot_exec execs[TARGET_MAX_EXECS];
+	struct snapshot_meta meta;
+	char path[PATH_MAX];
 	int err;
 
 	if (!o->snapshot)
 		return;
-	for (unsigned i = 0; i < t->nexecs && i < sizeof(execs) / sizeof(execs[0]); i++) {
-		execs[i].t_ns = t->execs[i].t_ns;
-		execs[i].exe = t->execs[i].exe;
-		execs[i].command = t->execs[i].command;
-		meta.nexecs = i + 1;
-	}
-	meta.execs = execs;
+	snapshot_meta(o, t, execs, &meta);
 	snapshot_path(o->snapshot, ++*seq,
 		      (meta.now_ns - model__start_ns(m)) / 1000000000ull, t->pid,
 		      path, sizeof(path));
@@ -119,6 +129,24 @@ static void write_snapshot(const struct options *o, const struct target *t,
 					strerror(-err));
 	} else
 		pr_info("snapshot written to %s", path);
+}
+
+int session__text(struct session *s, char **text, size_t *len)
+{
+	struct snapshot_exec execs[TARGET_MAX_EXECS];
+	struct snapshot_meta meta;
+
+	snapshot_meta(s->env->o, &s->t, execs, &meta);
+	return snapshot__text(s->m, &meta, text, len);
+}
+
+size_t session__probes(const struct session *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->na; i++)
+		n += attach__links(s->a[i]);
+	return n;
 }
 
 /* Report pid's execs, exits and forks (the kernel's watched map). */

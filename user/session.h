@@ -73,6 +73,11 @@ void session__snapshot(struct session *s);
  * when header. */
 void session__finish(struct session *s, FILE *out, bool header);
 
+/* Its snapshot document, as it would be written now (malloc'ed). */
+int session__text(struct session *s, char **text, size_t *len);
+/* Probes (links) it holds now. */
+size_t session__probes(const struct session *s);
+
 /* Before anything is attached: can snapshots be written where asked?
  * (A pattern is tried with its first expansion, {pid} as pid.) */
 int session__check_snapshot_path(const struct options *o, pid_t pid);

@@ -95,6 +95,7 @@
 #ifndef MEMSCOPE_MARKERS_H
 #define MEMSCOPE_MARKERS_H
 
+/* clang-format off: asm templates and aligned macros, laid out by hand */
 #if !defined(MEMSCOPE_MARKERS_DISABLE) && defined(__x86_64__) &&	\
 	defined(__GNUC__)
 
@@ -251,5 +252,6 @@ inline unsigned long long __memscope_u64(T v)
 #define MEMSCOPE_TASK_FREE(id)		do { if (0) (void)(id); } while (0)
 
 #endif
+/* clang-format on */
 
 #endif /* MEMSCOPE_MARKERS_H */

@@ -25,6 +25,7 @@ struct sample {
 	enum x86_kind kind;
 };
 
+/* clang-format off: a table laid out by hand */
 static const struct sample samples[] = {
 	{ "push %rbp", { 0x55 }, 1, X86_EMULATED },
 	{ "push %r15", { 0x41, 0x57 }, 2, X86_EMULATED },
@@ -72,6 +73,7 @@ static const struct sample samples[] = {
 	{ "imul $0x51,%eax,%eax", { 0x6b, 0xc0, 0x51 }, 3, X86_PLAIN },
 	{ "ret $8", { 0xc2, 0x08, 0x00 }, 3, X86_FLOW },
 };
+/* clang-format on */
 
 static void test_samples(void **state)
 {

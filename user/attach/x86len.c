@@ -13,6 +13,7 @@
 #define EMU 0x40 /* emulated by uprobes */
 
 /* The one-byte map, 64-bit mode. */
+/* clang-format off: a table laid out by hand */
 static const uint8_t one[256] = {
 	/* 00-3f: ALU r/m forms, AL/eAX immediates */
 	[0x00] = M, [0x01] = M, [0x02] = M, [0x03] = M, [0x04] = I8, [0x05] = IZ,
@@ -61,6 +62,7 @@ static const uint8_t one[256] = {
 	[0xf1] = FLOW, [0xf4] = FLOW,
 	[0xf6] = M, [0xf7] = M, [0xfe] = M, [0xff] = M,
 };
+/* clang-format on */
 
 /* The 0F map. */
 static uint8_t two(uint8_t op)

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "collect/collector.h"
 #include "collect/dispatch.h"
 #include "model/model.h"
 #include "memscope/events.h"
+#include "util.h"
 
 struct route {
 	uint32_t pid;
@@ -17,8 +22,12 @@ struct dispatch {
 	struct ring_buffer *rb;
 	dispatch_proc_fn on_proc;
 	void *ctx;
-	struct route routes[DISPATCH_MAX];
-	size_t nroutes;
+	struct route *routes; /* grown as processes come: --max-procs */
+	size_t nroutes, cap_routes;
+	uint64_t records; /* drained, all processes */
+	/* The ring's positions, mapped read-only: how full it is. */
+	const volatile unsigned long *cons_pos, *prod_pos;
+	size_t ring_bytes;
 	size_t last; /* records come in runs from one process */
 	uint64_t unclaimed;
 };
@@ -42,6 +51,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	const struct ms_hdr *h = data;
 	struct collector *c;
 
+	d->records++;
 	if (len < sizeof(*h)) {
 		d->unclaimed++;
 		return 0;
@@ -64,6 +74,40 @@ static int on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* The consumer and producer positions lead the ring's mapping, a page
+ * each (as libbpf maps them): read-only copies tell how full it is. Not
+ * having them only costs that figure. */
+static void map_positions(struct dispatch *d, int fd)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	void *p;
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return;
+	d->ring_bytes = info.max_entries;
+	p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED)
+		d->cons_pos = p;
+	p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, (off_t)page);
+	if (p != MAP_FAILED)
+		d->prod_pos = p;
+}
+
+uint64_t dispatch__ring_used(const struct dispatch *d)
+{
+	if (!d->cons_pos || !d->prod_pos)
+		return 0;
+	return (uint64_t)(*d->prod_pos - *d->cons_pos);
+}
+
+uint64_t dispatch__records(const struct dispatch *d)
+{
+	return d->records;
+}
+
 int dispatch__new(int ringbuf_fd, dispatch_proc_fn on_proc, void *ctx,
 		  struct dispatch **out)
 {
@@ -80,6 +124,7 @@ int dispatch__new(int ringbuf_fd, dispatch_proc_fn on_proc, void *ctx,
 		free(d);
 		return err;
 	}
+	map_positions(d, ringbuf_fd);
 	*out = d;
 	return 0;
 }
@@ -89,6 +134,11 @@ void dispatch__free(struct dispatch *d)
 	if (!d)
 		return;
 	ring_buffer__free(d->rb);
+	if (d->cons_pos)
+		munmap((void *)d->cons_pos, (size_t)sysconf(_SC_PAGESIZE));
+	if (d->prod_pos)
+		munmap((void *)d->prod_pos, (size_t)sysconf(_SC_PAGESIZE));
+	free(d->routes);
 	free(d);
 }
 
@@ -101,8 +151,9 @@ int dispatch__add(struct dispatch *d, uint32_t pid, struct collector *c)
 {
 	if (route_find(d, pid))
 		return -EEXIST;
-	if (d->nroutes == DISPATCH_MAX)
-		return -ENOSPC;
+	if (util__grow((void **)&d->routes, &d->cap_routes, d->nroutes + 1,
+		       sizeof(*d->routes), 16))
+		return -ENOMEM;
 	d->routes[d->nroutes].pid = pid;
 	d->routes[d->nroutes].c = c;
 	d->nroutes++;

@@ -25,9 +25,8 @@ int dispatch__new(int ringbuf_fd, dispatch_proc_fn on_proc, void *ctx,
 void dispatch__free(struct dispatch *d);
 /* Readable when records wait (after a wake-up). */
 int dispatch__fd(const struct dispatch *d);
-/* Route pid's records to c (which has no ring of its own). -EEXIST, or
- * -ENOSPC past DISPATCH_MAX processes. */
-#define DISPATCH_MAX 64
+/* Route pid's records to c (which has no ring of its own): -EEXIST if
+ * pid has a route already, -ENOMEM. */
 int dispatch__add(struct dispatch *d, uint32_t pid, struct collector *c);
 /* Stop routing pid's records: they count as unclaimed from now on. */
 void dispatch__remove(struct dispatch *d, uint32_t pid);
@@ -37,5 +36,9 @@ long dispatch__drain(struct dispatch *d);
 /* Records of processes no longer (or never) watched: a process that
  * exits leaves a few in flight, a forked child of a target some more. */
 uint64_t dispatch__unclaimed(const struct dispatch *d);
+/* Records drained, every process's and unclaimed ones. */
+uint64_t dispatch__records(const struct dispatch *d);
+/* Bytes waiting in the ring buffer now (0 when unknown). */
+uint64_t dispatch__ring_used(const struct dispatch *d);
 
 #endif
