@@ -96,7 +96,8 @@ static __always_inline void fill_hdr(struct ms_hdr *h, __u16 type, __u16 aux)
 	h->aux = aux;
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
-	h->reserved = 0; /* reserved: nothing reads it, and the helper call costs */
+	h->reserved =
+		0; /* reserved: nothing reads it, and the helper call costs */
 	h->ts_ns = bpf_ktime_get_ns();
 }
 
@@ -111,7 +112,8 @@ static __always_inline void *reserve(__u64 size)
 
 /* Asking the ring how full it is costs as much as a third of a record:
  * each thread asks every 16th record; the reader also polls on a timer. */
-static __always_inline void submit(struct ms_tstate *ts, void *r) /* ts: or NULL */
+static __always_inline void submit(struct ms_tstate *ts,
+				   void *r) /* ts: or NULL */
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
@@ -172,8 +174,8 @@ static __always_inline __u64 current_task(struct ms_tstate *ts)
 }
 
 static __always_inline void emit_tokio_poll(struct ms_tstate *ts,
-					    struct ms_poll_entry *e, __u64 state,
-					    __u32 flags)
+					    struct ms_poll_entry *e,
+					    __u64 state, __u32 flags)
 {
 	struct ms_tokio_poll_rec *r = reserve(sizeof(*r));
 
@@ -485,7 +487,8 @@ int free_enter(struct pt_regs *ctx)
 	if (ts->depth && PT_REGS_SP(ctx) < ts->outer_sp)
 		return 0; /* inside realloc(p, 0) and friends */
 	if (ts->poll_depth)
-		close_returned(ts, PT_REGS_SP(ctx), MS_POLL_F_SEEN_ALLOC, false);
+		close_returned(ts, PT_REGS_SP(ctx), MS_POLL_F_SEEN_ALLOC,
+			       false);
 	e = top_poll(ts);
 	task = e ? e->task : 0;
 	if (task == addr) {
@@ -561,8 +564,9 @@ static __always_inline __u64 vt_offsets(struct ms_tstate *ts, __u64 vtable)
 		return ts->vt_offs[k];
 	if (bpf_probe_read_user(vt, sizeof(vt),
 				(void *)(vtable + MS_TOKIO_VT_OFFSETS * 8))) {
-		if (bpf_probe_read_user(vt, 3 * sizeof(__u64),
-					(void *)(vtable + MS_TOKIO_VT_OFFSETS * 8)))
+		if (bpf_probe_read_user(
+			    vt, 3 * sizeof(__u64),
+			    (void *)(vtable + MS_TOKIO_VT_OFFSETS * 8)))
 			return ~0ull;
 		vt[3] = 0;
 	}
@@ -651,9 +655,8 @@ int tokio_poll_enter(struct pt_regs *ctx)
 		e->task_id = hw[5];
 	else if (off == 48)
 		e->task_id = hw[6];
-	else if (off < 4096 &&
-		 bpf_probe_read_user(&e->task_id, sizeof(__u64),
-				     (void *)(header + off)))
+	else if (off < 4096 && bpf_probe_read_user(&e->task_id, sizeof(__u64),
+						   (void *)(header + off)))
 		e->task_id = 0;
 	for (int i = 4; i < HDR_WORDS; i++)
 		if (fw == i * 8)

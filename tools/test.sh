@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/setup-deps.sh
+
+echo "== formatting (.clang-format)"
+bash tools/check-format.sh
+
 bash tools/build.sh build
 
 echo "== unit and integration tests"

@@ -112,8 +112,7 @@ int atomicfile__open(struct atomicfile *af, const char *path, mode_t mode)
 		err = -ENOMEM;
 		goto fail;
 	}
-	af->fd = openat(af->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
-			mode);
+	af->fd = openat(af->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
 	if (af->fd >= 0) {
 		/* O_TMPFILE applies the umask; the mode is ours to set. */
 		if (fchmod(af->fd, mode)) {
@@ -182,7 +181,8 @@ static int link_tmp(struct atomicfile *af, const char *base)
 		err = tmp_name(base, name, sizeof(name));
 		if (err)
 			return err;
-		if (!linkat(AT_FDCWD, proc, af->dirfd, name, AT_SYMLINK_FOLLOW)) {
+		if (!linkat(AT_FDCWD, proc, af->dirfd, name,
+			    AT_SYMLINK_FOLLOW)) {
 			af->tmp = strdup(name);
 			if (af->tmp)
 				return 0;

@@ -171,8 +171,8 @@ int discover__start(struct discover *d, pid_t pid, bool at_exec,
 		if (target__gone(pid))
 			goto gone;
 		d->failures++;
-		pr_warn("pid %d (%s): cannot attach: %s", (int)pid,
-			t->exe_real, strerror(-err));
+		pr_warn("pid %d (%s): cannot attach: %s", (int)pid, t->exe_real,
+			strerror(-err));
 		goto out;
 	}
 	pr_info("attached to pid %d (%s): %zu probes%s", (int)pid, t->command,

@@ -194,8 +194,8 @@ static int bpf_open(struct loop *l)
 		sample_intervals(skel, o->sample_bytes);
 	/* tokio polls end when their thread is next switched out, at the
 	 * latest (there is no return probe). */
-	l->switch_link = bpf_program__attach(o->floor ? skel->progs.floor_switch :
-							skel->progs.poll_switch);
+	l->switch_link = bpf_program__attach(
+		o->floor ? skel->progs.floor_switch : skel->progs.poll_switch);
 	if (!l->switch_link) {
 		err = -errno;
 		pr_err("cannot attach tp_btf/sched_switch: %s", strerror(-err));
@@ -247,8 +247,8 @@ static int add(struct loop *l, pid_t pid, bool at_exec, uint64_t ts,
 	struct session *s;
 	int err;
 
-	err = discover__start(l->disc, pid, at_exec, ts, path,
-			      l->ns == l->max, l->max, &s);
+	err = discover__start(l->disc, pid, at_exec, ts, path, l->ns == l->max,
+			      l->max, &s);
 	if (s)
 		l->s[l->ns++] = s;
 	return err;
@@ -263,7 +263,8 @@ static int all_start(struct loop *l)
 	int err = 0;
 
 	l->disc = discover__new(&l->env);
-	l->empty = model__new(&(struct model_opts){ .start_ns = util__now_ns() });
+	l->empty =
+		model__new(&(struct model_opts){ .start_ns = util__now_ns() });
 	if (!l->disc || !l->empty)
 		return -ENOMEM;
 	l->proc_links[0] = bpf_program__attach(l->skel->progs.proc_exec);
@@ -400,8 +401,8 @@ static uint64_t lost_events(struct loop *l)
 	if (ncpu <= 0)
 		return 0;
 	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (vals && !bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.stats), &k,
-					 vals))
+	if (vals &&
+	    !bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.stats), &k, vals))
 		for (int i = 0; i < ncpu; i++)
 			sum += vals[i];
 	free(vals);
@@ -428,7 +429,7 @@ static void read_cgroup(pid_t pid, char *buf, size_t len, const char **out)
 static int publish_metrics(struct loop *l, uint64_t now)
 {
 	struct metrics_proc *procs = calloc(l->ns + 1, sizeof(*procs));
-	char (*cgroups)[512] = calloc(l->ns + 1, sizeof(*cgroups));
+	char(*cgroups)[512] = calloc(l->ns + 1, sizeof(*cgroups));
 	double secs = (double)(now - l->last_pub) / 1e9;
 	struct metrics_self self = {
 		.rss_bytes = target__rss(getpid()),
@@ -459,8 +460,9 @@ static int publish_metrics(struct loop *l, uint64_t now)
 			    &procs[i].cgroup);
 		self.probes += session__probes(s);
 	}
-	err = metrics__render(&page, &len, procs, l->ns, &self,
-			      &(struct metrics_opts){ .sites = l->o->metrics_sites });
+	err = metrics__render(
+		&page, &len, procs, l->ns, &self,
+		&(struct metrics_opts){ .sites = l->o->metrics_sites });
 	if (!err)
 		err = serve__publish(l->srv, NULL, 0, page, len);
 	l->last_pub = now;
@@ -488,9 +490,10 @@ static int publish_docs(struct loop *l)
 		docs[n].json = text;
 		docs[n].pid = (uint32_t)s->t.pid;
 		docs[n].exe = s->t.exe_real[0] ? s->t.exe_real : s->t.exe;
-		docs[n].runtime = model__runtime(s->m) == MS_RT_TOKIO ? "tokio" :
-				  model__runtime(s->m) == MS_RT_USDT  ? "usdt" :
-									"none";
+		docs[n].runtime = model__runtime(s->m) == MS_RT_TOKIO ?
+					  "tokio" :
+				  model__runtime(s->m) == MS_RT_USDT ? "usdt" :
+								       "none";
 	}
 	if (!err)
 		err = serve__publish(l->srv, docs, n, NULL, 0);
@@ -646,9 +649,8 @@ static int run(struct loop *l)
 	const struct options *o = l->o;
 	uint64_t start = util__now_ns(), last_tick = start, last_snap = start;
 	uint64_t every = (uint64_t)(o->snapshot_every * 1e9);
-	uint64_t deadline = o->duration > 0 ?
-				    start + (uint64_t)(o->duration * 1e9) :
-				    0;
+	uint64_t deadline =
+		o->duration > 0 ? start + (uint64_t)(o->duration * 1e9) : 0;
 	struct pollfd *pfd = l->pfd;
 
 	if (l->view && l->ns)
@@ -724,8 +726,9 @@ static void finish(struct loop *l)
 	for (size_t i = l->ns; i-- > 0;)
 		end_session(l, i, "memscoped stops");
 	if (dispatch__unclaimed(l->env.d))
-		pr_debug("%llu records of processes not watched (children, or ended) left aside",
-			 (unsigned long long)dispatch__unclaimed(l->env.d));
+		pr_debug(
+			"%llu records of processes not watched (children, or ended) left aside",
+			(unsigned long long)dispatch__unclaimed(l->env.d));
 	if (l->exec_dropped)
 		pr_warn("%llu execs came too fast to look at: those programs were not watched",
 			(unsigned long long)l->exec_dropped);

@@ -65,8 +65,7 @@ int main(int argc, char **argv)
 		top__free(view);
 		return EXIT_RUNTIME;
 	}
-	ret = loop__run(&o, o.all ? NULL : &t, &view, sfd, &orig,
-			orig_sigpipe);
+	ret = loop__run(&o, o.all ? NULL : &t, &view, sfd, &orig, orig_sigpipe);
 	close(sfd);
 	return ret;
 }

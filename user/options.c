@@ -127,10 +127,28 @@ static int parse_int(const char *s, unsigned long long min,
 
 int options__parse(int argc, char **argv, struct options *o)
 {
-	enum { OPT_NF = 256, OPT_EVERY, OPT_SAMPLE, OPT_NO_SPAWN, OPT_RECORD,
-	       OPT_NO_MULTI, OPT_TASKS_ONLY, OPT_RING, OPT_FLOOR, OPT_VERSION,
-	       OPT_TRACE, OPT_TOP, OPT_NO_TOP, OPT_ALL, OPT_DEBUG_DIR, OPT_USER,
-	       OPT_KEEP, OPT_LISTEN, OPT_METRICS_SITES, OPT_MAX_PROCS };
+	enum {
+		OPT_NF = 256,
+		OPT_EVERY,
+		OPT_SAMPLE,
+		OPT_NO_SPAWN,
+		OPT_RECORD,
+		OPT_NO_MULTI,
+		OPT_TASKS_ONLY,
+		OPT_RING,
+		OPT_FLOOR,
+		OPT_VERSION,
+		OPT_TRACE,
+		OPT_TOP,
+		OPT_NO_TOP,
+		OPT_ALL,
+		OPT_DEBUG_DIR,
+		OPT_USER,
+		OPT_KEEP,
+		OPT_LISTEN,
+		OPT_METRICS_SITES,
+		OPT_MAX_PROCS
+	};
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -176,68 +194,77 @@ int options__parse(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'p':
 			if (parse_int(optarg, 1, INT_MAX, &n))
-				return options__bad_usage("--pid takes a process id (a positive number), not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--pid takes a process id (a positive number), not '%s'",
+					optarg);
 			o->pid = (pid_t)n;
 			break;
 		case 'd':
 			if (parse_seconds(optarg, &o->duration) ||
 			    o->duration == 0)
-				return options__bad_usage("--duration takes a positive number of seconds, not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--duration takes a positive number of seconds, not '%s'",
+					optarg);
 			break;
 		case 's':
 			if (!*optarg)
-				return options__bad_usage("--snapshot takes a file name%s",
-						 "");
+				return options__bad_usage(
+					"--snapshot takes a file name%s", "");
 			o->snapshot = optarg;
 			break;
 		case OPT_EVERY:
 			if (parse_seconds(optarg, &o->snapshot_every) ||
 			    o->snapshot_every < 0.1)
-				return options__bad_usage("--snapshot-every takes a number of seconds (at least 0.1), not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--snapshot-every takes a number of seconds (at least 0.1), not '%s'",
+					optarg);
 			break;
 		case OPT_NF:
 			if (parse_seconds(optarg, &o->never_finished))
-				return options__bad_usage("--never-finished takes a number of seconds, not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--never-finished takes a number of seconds, not '%s'",
+					optarg);
 			break;
 		case OPT_LISTEN: {
 			struct sockaddr_storage ss;
 			socklen_t len;
 
 			if (serve__parse_listen(optarg, &ss, &len))
-				return options__bad_usage("--listen '%s': " SERVE_LISTEN_USAGE,
-						 optarg);
+				return options__bad_usage(
+					"--listen '%s': " SERVE_LISTEN_USAGE,
+					optarg);
 			o->listen = optarg;
 			break;
 		}
 		case OPT_METRICS_SITES:
 			if (parse_int(optarg, 0, 1000, &n))
-				return options__bad_usage("--metrics-sites takes a number of sites from 0 to 1000, not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--metrics-sites takes a number of sites from 0 to 1000, not '%s'",
+					optarg);
 			o->metrics_sites = (unsigned)n;
 			break;
 		case OPT_MAX_PROCS:
 			/* The kernel's watched map holds 1024 processes. */
 			if (parse_int(optarg, 1, OPTIONS_MAX_PROCS, &n))
-				return options__bad_usage("--max-procs takes a number of processes from 1 to 1024, not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--max-procs takes a number of processes from 1 to 1024, not '%s'",
+					optarg);
 			o->max_procs = (unsigned)n;
 			break;
 		case OPT_KEEP:
 			/* A million ended tasks are about 400 MB of model and
 			 * of every snapshot: a bound that still bounds. */
 			if (parse_int(optarg, 1, 1000000, &n))
-				return options__bad_usage("--keep-ended takes a number of tasks from 1 to 1000000, not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--keep-ended takes a number of tasks from 1 to 1000000, not '%s'",
+					optarg);
 			o->keep_ended = (size_t)n;
 			break;
 		case OPT_SAMPLE:
 			if (parse_int(optarg, 0, 1ull << 40, &n))
-				return options__bad_usage("--sample-bytes takes a number of bytes up to 1 TiB (0: no sampling), not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--sample-bytes takes a number of bytes up to 1 TiB (0: no sampling), not '%s'",
+					optarg);
 			o->sample_bytes = n;
 			break;
 		case OPT_NO_MULTI:
@@ -259,18 +286,21 @@ int options__parse(int argc, char **argv, struct options *o)
 
 				snprintf(max, sizeof(max), "%d",
 					 DEBUGFILE_MAX_DIRS);
-				return options__bad_usage("--debug-dir: at most %s directories",
-						 max);
+				return options__bad_usage(
+					"--debug-dir: at most %s directories",
+					max);
 			}
 			if (err)
-				return options__bad_usage("--debug-dir takes a directory, not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--debug-dir takes a directory, not '%s'",
+					optarg);
 			break;
 		case OPT_RING:
 			/* The kernel takes ring buffers below 4 GiB. */
 			if (parse_int(optarg, 1, 2048, &n) || (n & (n - 1)))
-				return options__bad_usage("--ring-mb takes a power of two from 1 to 2048, not '%s'",
-						 optarg);
+				return options__bad_usage(
+					"--ring-mb takes a power of two from 1 to 2048, not '%s'",
+					optarg);
 			o->ring_mb = (unsigned)n;
 			break;
 		case OPT_FLOOR:
@@ -302,27 +332,33 @@ int options__parse(int argc, char **argv, struct options *o)
 			printf("memscoped %s\n", MS_VERSION);
 			exit(0);
 		default:
-			return options__bad_usage("unknown option or missing argument: '%s'",
-					 argv[optind - 1]);
+			return options__bad_usage(
+				"unknown option or missing argument: '%s'",
+				argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		o->argv = argv + optind;
 	if ((o->pid != 0) + (o->argv != NULL) + o->all != 1)
-		return options__bad_usage("give one of --pid PID, --all or -- PROGRAM [ARGS]%s",
-				 "");
+		return options__bad_usage(
+			"give one of --pid PID, --all or -- PROGRAM [ARGS]%s",
+			"");
 	if (o->user && !o->argv)
-		return options__bad_usage("--user USER runs PROGRAM as USER: it needs -- PROGRAM%s",
-				 "");
+		return options__bad_usage(
+			"--user USER runs PROGRAM as USER: it needs -- PROGRAM%s",
+			"");
 	if (o->user && !getpwnam(o->user))
 		return options__bad_usage("--user: no user '%s'", o->user);
 	if (o->all && o->snapshot && !strstr(o->snapshot, "{pid}"))
-		return options__bad_usage("with --all, --snapshot FILE needs {pid} in FILE (one snapshot per process), not '%s'",
-				 o->snapshot);
+		return options__bad_usage(
+			"with --all, --snapshot FILE needs {pid} in FILE (one snapshot per process), not '%s'",
+			o->snapshot);
 	if (o->all && (o->record || o->trace || o->floor))
-		return options__bad_usage("--record, --trace-records and --bench-floor follow one process: use --pid, not --all%s",
-				 "");
+		return options__bad_usage(
+			"--record, --trace-records and --bench-floor follow one process: use --pid, not --all%s",
+			"");
 	if (o->snapshot_every && !o->snapshot)
-		return options__bad_usage("--snapshot-every needs --snapshot FILE%s", "");
+		return options__bad_usage(
+			"--snapshot-every needs --snapshot FILE%s", "");
 	return 0;
 }

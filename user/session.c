@@ -74,7 +74,7 @@ int session__check_snapshot_path(const struct options *o, pid_t pid)
 	err = atomicfile__check(path);
 	if (err)
 		pr_err("cannot write the snapshot %s: %s", path,
-		       err == -ELOOP ? "it is a symbolic link" :
+		       err == -ELOOP  ? "it is a symbolic link" :
 		       err == -EISDIR ? "it is a directory" :
 					strerror(-err));
 	return err;
@@ -118,13 +118,13 @@ static void write_snapshot(const struct options *o, const struct target *t,
 		return;
 	snapshot_meta(o, t, execs, &meta);
 	snapshot_path(o->snapshot, ++*seq,
-		      (meta.now_ns - model__start_ns(m)) / 1000000000ull, t->pid,
-		      path, sizeof(path));
+		      (meta.now_ns - model__start_ns(m)) / 1000000000ull,
+		      t->pid, path, sizeof(path));
 	err = snapshot__write(m, &meta, path);
 	if (err) {
 		snapshot_failed = true;
 		pr_err("cannot write snapshot %s: %s", path,
-		       err == -ELOOP ? "it is a symbolic link" :
+		       err == -ELOOP  ? "it is a symbolic link" :
 		       err == -EISDIR ? "it is a directory" :
 					strerror(-err));
 	} else
@@ -169,15 +169,18 @@ static void tokio_notes(const struct options *o, const struct attach *a,
 	struct attach_tokio_info ti;
 
 	attach__tokio_info(a, &ti);
-	pr_debug("tokio %u.%u.%u: %zu task types, %zu poll functions, %zu spawn functions",
-		 ti.version / 1000000, ti.version / 1000 % 1000,
-		 ti.version % 1000, ti.vtables, ti.polls, ti.spawn_fns);
+	pr_debug(
+		"tokio %u.%u.%u: %zu task types, %zu poll functions, %zu spawn functions",
+		ti.version / 1000000, ti.version / 1000 % 1000,
+		ti.version % 1000, ti.vtables, ti.polls, ti.spawn_fns);
 	if (ti.stripped && !ti.debug_file && o->spawn_stacks)
-		log__note("%s is stripped and no debug file was found (--debug-dir): tasks are tracked, spawn sites are not",
-			  exe);
+		log__note(
+			"%s is stripped and no debug file was found (--debug-dir): tasks are tracked, spawn sites are not",
+			exe);
 	else if (!ti.spawn_fns && o->spawn_stacks)
-		log__note("%s: no task-creating function found: tasks are tracked, spawn sites are not",
-			  exe);
+		log__note(
+			"%s: no task-creating function found: tasks are tracked, spawn sites are not",
+			exe);
 }
 
 static int probe_tasks(const struct options *o, struct attach *a,
@@ -217,8 +220,9 @@ static int probe_tasks(const struct options *o, struct attach *a,
 		tokio_notes(o, a, t->exe);
 	tokio = n > 0;
 	n = attach__usdt(a, t->exe);
-	n += t->launched || t->at_exec ? attach__usdt_needed(a, t->exe) :
-			   attach__usdt_mapped(a, t->pid, t->exe_real);
+	n += t->launched || t->at_exec ?
+		     attach__usdt_needed(a, t->exe) :
+		     attach__usdt_mapped(a, t->pid, t->exe_real);
 	if (n > 0)
 		pr_debug("usdt: %d memscope markers", n);
 	else if (!tokio)
@@ -268,8 +272,9 @@ void session__follow_exec(struct session *s)
 	snprintf(t->exe_real, sizeof(t->exe_real), "%s", exe);
 	target__cmdline(t->pid, t->command, sizeof(t->command));
 	if (target__elf_kind(path, exe)) {
-		log__note("pid %d ran %s, which memscoped cannot probe: from then on nothing is seen",
-			  (int)t->pid, exe);
+		log__note(
+			"pid %d ran %s, which memscoped cannot probe: from then on nothing is seen",
+			(int)t->pid, exe);
 		return;
 	}
 	if (x) {
@@ -289,7 +294,8 @@ void session__follow_exec(struct session *s)
 		return;
 	s->a[s->na++] = a;
 	/* Another libc (or a static program): probe what it uses. */
-	if (!o->tasks_only && !attach__find_libc_prog(path, libc, sizeof(libc)) &&
+	if (!o->tasks_only &&
+	    !attach__find_libc_prog(path, libc, sizeof(libc)) &&
 	    strcmp(libc, t->libc)) {
 		err = attach__allocator(a, libc, o->floor);
 		if (err)
@@ -309,8 +315,6 @@ void session__follow_exec(struct session *s)
 		(int)t->pid, t->command,
 		(double)(util__now_ns() - s->exec_ns) / 1e6);
 }
-
-
 
 void session__refresh(struct session *s, uint64_t scan_min_ns, uint64_t now)
 {
@@ -367,8 +371,7 @@ static int session_attach(struct session *s)
 	struct attach *a;
 	int err;
 
-	a = attach__new(s->env->skel, s->t.pid, o->spawn_stacks,
-			s->env->multi);
+	a = attach__new(s->env->skel, s->t.pid, o->spawn_stacks, s->env->multi);
 	if (!a)
 		return -ENOMEM;
 	s->a[s->na++] = a;
@@ -453,7 +456,8 @@ void session__finish(struct session *s, FILE *out, bool header)
 	uint64_t now;
 
 	if (s->exec_pending)
-		session__follow_exec(s); /* it ran a program and ended at once */
+		session__follow_exec(
+			s); /* it ran a program and ended at once */
 	now = util__now_ns();
 	session__refresh(s, 0, now);
 	model__sample(s->m, now);
@@ -470,6 +474,5 @@ void session__finish(struct session *s, FILE *out, bool header)
 	}
 	if (s->t.forks)
 		pr_info("pid %d forked %u process%s: not followed (their allocations and tasks are not in these figures)",
-			(int)s->t.pid, s->t.forks,
-			s->t.forks == 1 ? "" : "es");
+			(int)s->t.pid, s->t.forks, s->t.forks == 1 ? "" : "es");
 }

@@ -60,8 +60,8 @@ static char proc_kind(pid_t pid)
 	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
 	fclose(f);
 	/* ") S ppid pgrp session tty tpgid flags" */
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state,
-			 &flags) != 2)
+	if (!p ||
+	    sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
 		return '?';
 	if (state != 'Z' && (flags & 0x00200000 /* PF_KTHREAD */))
 		return 'K';
@@ -77,7 +77,8 @@ int target__elf_kind(const char *path, const char *what)
 	if (elf__open(path, &ef))
 		return 0; /* not ELF, or unreadable: said elsewhere */
 	is64 = elf__is_64bit(ef);
-	x86 = elf__machine(ef) == 62 || elf__machine(ef) == 3; /* x86-64, i386 */
+	x86 = elf__machine(ef) == 62 ||
+	      elf__machine(ef) == 3; /* x86-64, i386 */
 	elf__close(ef);
 	if (is64 && x86)
 		return 0;
@@ -94,7 +95,8 @@ int target__resolve_pid(const struct options *o, struct target *t)
 	t->pid = o->pid;
 	if (o->pid == getpid()) {
 		snprintf(buf, sizeof(buf), "%d", (int)o->pid);
-		return options__bad_usage("memscoped cannot trace itself (pid %s)", buf);
+		return options__bad_usage(
+			"memscoped cannot trace itself (pid %s)", buf);
 	}
 	if (kill(o->pid, 0) && errno == ESRCH) {
 		snprintf(buf, sizeof(buf), "%d", (int)o->pid);
@@ -147,11 +149,13 @@ static int find_in_path(const char *prog, char *out, size_t len)
 	}
 	snprintf(dirs, sizeof(dirs), "%s",
 		 path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-	for (d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+	for (d = strtok_r(dirs, ":", &save); d;
+	     d = strtok_r(NULL, ":", &save)) {
 		struct stat st;
 
 		snprintf(out, len, "%s/%s", d, prog);
-		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK))
+		if (!stat(out, &st) && S_ISREG(st.st_mode) &&
+		    !access(out, X_OK))
 			return 0;
 	}
 	return -ENOENT;
@@ -171,7 +175,8 @@ static int script_interpreter(const char *path, char *out, size_t len)
 		return -EINVAL;
 	for (p = line + 2; *p == ' ' || *p == '\t'; p++)
 		;
-	for (end = p; *end && *end != ' ' && *end != '\t' && *end != '\n'; end++)
+	for (end = p; *end && *end != ' ' && *end != '\t' && *end != '\n';
+	     end++)
 		;
 	*end = '\0';
 	if (!*p || (size_t)(end - p) >= len)
@@ -233,10 +238,11 @@ static int become_user(const char *user)
 {
 	struct passwd *pw = getpwnam(user);
 
-	if (!pw || initgroups(pw->pw_name, pw->pw_gid) ||
-	    setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
-		fprintf(stderr, "memscoped: error: cannot run as user '%s': %s\n",
-			user, pw ? strerror(errno) : "no such user");
+	if (!pw || initgroups(pw->pw_name, pw->pw_gid) || setgid(pw->pw_gid) ||
+	    setuid(pw->pw_uid)) {
+		fprintf(stderr,
+			"memscoped: error: cannot run as user '%s': %s\n", user,
+			pw ? strerror(errno) : "no such user");
 		return -1;
 	}
 	return 0;
@@ -352,7 +358,8 @@ uint64_t target__rss(pid_t pid)
 
 int target__wait_status(uint32_t raw)
 {
-	return (raw & 0x7f) ? 128 + (int)(raw & 0x7f) : (int)((raw >> 8) & 0xff);
+	return (raw & 0x7f) ? 128 + (int)(raw & 0x7f) :
+			      (int)((raw >> 8) & 0xff);
 }
 
 /* A pidfd turns readable once the process has exited, zombie or not:

@@ -35,8 +35,9 @@ struct target {
 	unsigned nexecs; /* may exceed the array: the first 8 are kept */
 };
 
-#define TARGET_MAX_EXECS (sizeof(((struct target *)0)->execs) / \
-			  sizeof(((struct target *)0)->execs[0]))
+#define TARGET_MAX_EXECS                       \
+	(sizeof(((struct target *)0)->execs) / \
+	 sizeof(((struct target *)0)->execs[0]))
 
 /* --pid: the process, its executable and libc. One line said on error. */
 int target__resolve_pid(const struct options *o, struct target *t);

@@ -7,7 +7,7 @@
 
 const char *text__bytes(char *buf, size_t len, uint64_t b)
 {
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double v = (double)b;
 	int u = 0;
 

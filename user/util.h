@@ -34,8 +34,8 @@ static inline uint64_t util__fnv_step(uint64_t h, uint64_t word)
  * *cap, in elements), doubling from min_cap. 0, or -ENOMEM with *arr and
  * *cap unchanged.
  */
-static inline int util__grow(void **arr, size_t *cap, size_t need,
-			     size_t elem, size_t min_cap)
+static inline int util__grow(void **arr, size_t *cap, size_t need, size_t elem,
+			     size_t min_cap)
 {
 	size_t n = *cap ? *cap : min_cap;
 	void *p;

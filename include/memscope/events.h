@@ -255,7 +255,8 @@ struct ms_poll_entry {
 struct ms_tstate {
 	__u64 args[3];
 	__u64 outer_sp; /* stack pointer at the outermost allocator entry */
-	struct ms_poll_entry polls[MS_POLL_DEPTH]; /* innermost at poll_depth-1 */
+	struct ms_poll_entry
+		polls[MS_POLL_DEPTH]; /* innermost at poll_depth-1 */
 	__u32 depth; /* allocator calls in flight on this thread */
 	__u32 fn; /* outermost allocator call */
 	__u32 poll_depth;
@@ -324,9 +325,8 @@ _Static_assert(sizeof(struct ms_stack_rec) ==
 	       "ms_stack_rec");
 _Static_assert(sizeof(struct ms_poll_entry) == 88, "ms_poll_entry");
 /* memscoped reads task storage by pidfd into its own ms_tstate. */
-_Static_assert(sizeof(struct ms_tstate) ==
-		       32 + MS_POLL_DEPTH * 88 + 16 + 8 + 16 + 16 +
-			       16 * MS_VT_CACHE,
+_Static_assert(sizeof(struct ms_tstate) == 32 + MS_POLL_DEPTH * 88 + 16 + 8 +
+						   16 + 16 + 16 * MS_VT_CACHE,
 	       "ms_tstate");
 
 #endif /* MEMSCOPE_EVENTS_H */

@@ -96,7 +96,7 @@
 #define MEMSCOPE_MARKERS_H
 
 /* clang-format off: asm templates and aligned macros, laid out by hand */
-#if !defined(MEMSCOPE_MARKERS_DISABLE) && defined(__x86_64__) &&	\
+#if !defined(MEMSCOPE_MARKERS_DISABLE) && defined(__x86_64__) && \
 	defined(__GNUC__)
 
 /*
@@ -104,7 +104,7 @@
  * macros copy every argument into a 64-bit local first so that its type, and
  * so the size in the spec, is fixed whatever the caller passes.
  */
-#define __MEMSCOPE_ARG	"nr"
+#define __MEMSCOPE_ARG "nr"
 
 /*
  * The conversion to 64 bits.  Ids may be integers or pointers.  C++ gets
@@ -113,22 +113,20 @@
  */
 #ifdef __cplusplus
 extern "C++" {
-template <typename T>
-inline unsigned long long __memscope_u64(T *p)
+template <typename T> inline unsigned long long __memscope_u64(T *p)
 {
 	return reinterpret_cast<unsigned long long>(p);
 }
-template <typename T>
-inline unsigned long long __memscope_u64(T v)
+template <typename T> inline unsigned long long __memscope_u64(T v)
 {
 	return static_cast<unsigned long long>(v);
 }
 }
-#define __MEMSCOPE_U64(x)	__memscope_u64(x)
-#define __MEMSCOPE_S64(x)	static_cast<long long>(x)
+#define __MEMSCOPE_U64(x) __memscope_u64(x)
+#define __MEMSCOPE_S64(x) static_cast<long long>(x)
 #else
-#define __MEMSCOPE_U64(x)	((unsigned long long)(x))
-#define __MEMSCOPE_S64(x)	((long long)(x))
+#define __MEMSCOPE_U64(x) ((unsigned long long)(x))
+#define __MEMSCOPE_S64(x) ((long long)(x))
 #endif
 
 /*
@@ -137,15 +135,15 @@ inline unsigned long long __memscope_u64(T v)
  * its address recorded in each note with the address of the .stapsdt.base
  * section to undo any prelink-style relocation of the text.
  */
-#define __MEMSCOPE_ASM_BASE						\
-	".ifndef _.stapsdt.base\n"					\
-	".pushsection .stapsdt.base,\"aG\",\"progbits\","			\
-		".stapsdt.base,comdat\n"				\
-	".weak _.stapsdt.base\n"					\
-	".hidden _.stapsdt.base\n"					\
-	"_.stapsdt.base: .space 1\n"					\
-	".size _.stapsdt.base, 1\n"					\
-	".popsection\n"							\
+#define __MEMSCOPE_ASM_BASE                               \
+	".ifndef _.stapsdt.base\n"                        \
+	".pushsection .stapsdt.base,\"aG\",\"progbits\"," \
+	".stapsdt.base,comdat\n"                          \
+	".weak _.stapsdt.base\n"                          \
+	".hidden _.stapsdt.base\n"                        \
+	"_.stapsdt.base: .space 1\n"                      \
+	".size _.stapsdt.base, 1\n"                       \
+	".popsection\n"                                   \
 	".endif\n"
 
 /*
@@ -158,71 +156,74 @@ inline unsigned long long __memscope_u64(T v)
  * the linker discards a duplicate copy.  The template is used with operands,
  * hence "%%" for a literal "%".
  */
-#define __MEMSCOPE_ASM_PROBE(name, args)				\
-	"	lea -128(%%rsp), %%rsp\n"				\
-	"990:	.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"			\
-	"	lea 128(%%rsp), %%rsp\n"				\
-	"	.pushsection .note.stapsdt,\"?\",\"note\"\n"		\
-	"	.balign 4\n"						\
-	"	.4byte 992f-991f, 994f-993f, 3\n"			\
-	"991:	.asciz \"stapsdt\"\n"					\
-	"992:	.balign 4\n"						\
-	"993:	.8byte 990b\n"						\
-	"	.8byte _.stapsdt.base\n"				\
-	"	.8byte 0\n"						\
-	"	.asciz \"memscope\"\n"					\
-	"	.asciz \"" name "\"\n"					\
-	"	.asciz \"" args "\"\n"					\
-	"994:	.balign 4\n"						\
-	"	.popsection\n"						\
-	__MEMSCOPE_ASM_BASE
+#define __MEMSCOPE_ASM_PROBE(name, args)               \
+	"	lea -128(%%rsp), %%rsp\n"                    \
+	"990:	.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"    \
+	"	lea 128(%%rsp), %%rsp\n"                     \
+	"	.pushsection .note.stapsdt,\"?\",\"note\"\n" \
+	"	.balign 4\n"                                 \
+	"	.4byte 992f-991f, 994f-993f, 3\n"            \
+	"991:	.asciz \"stapsdt\"\n"                    \
+	"992:	.balign 4\n"                             \
+	"993:	.8byte 990b\n"                           \
+	"	.8byte _.stapsdt.base\n"                     \
+	"	.8byte 0\n"                                  \
+	"	.asciz \"memscope\"\n"                       \
+	"	.asciz \"" name "\"\n"                 \
+	"	.asciz \"" args "\"\n"                 \
+	"994:	.balign 4\n"                             \
+	"	.popsection\n" __MEMSCOPE_ASM_BASE
 
-#define __MEMSCOPE_U(x)	"8@%[" #x "]"
-#define __MEMSCOPE_S(x)	"-8@%[" #x "]"
+#define __MEMSCOPE_U(x) "8@%[" #x "]"
+#define __MEMSCOPE_S(x) "-8@%[" #x "]"
 
-#define __MEMSCOPE_PROBE1(name, a1)					\
-	do {								\
-		unsigned long long __ms_a1 = __MEMSCOPE_U64(a1);	\
-		__asm__ __volatile__(					\
+#define __MEMSCOPE_PROBE1(name, a1)                                       \
+	do {                                                              \
+		unsigned long long __ms_a1 = __MEMSCOPE_U64(a1);          \
+		__asm__ __volatile__(                                     \
 			__MEMSCOPE_ASM_PROBE(name, __MEMSCOPE_U(__ms_a1)) \
-			: : [__ms_a1] __MEMSCOPE_ARG (__ms_a1)		\
-			: "memory");					\
+			:                                                 \
+			: [__ms_a1] __MEMSCOPE_ARG(__ms_a1)               \
+			: "memory");                                      \
 	} while (0)
 
-#define MEMSCOPE_TASK_SPAWN(id, parent_id, state_size)			\
-	do {								\
-		unsigned long long __ms_a1 = __MEMSCOPE_U64(id);	\
-		unsigned long long __ms_a2 = __MEMSCOPE_U64(parent_id);	\
-		unsigned long long __ms_a3 = __MEMSCOPE_U64(state_size); \
-		__asm__ __volatile__(					\
-			__MEMSCOPE_ASM_PROBE("task_spawn",		\
-					     __MEMSCOPE_U(__ms_a1) " "	\
-					     __MEMSCOPE_U(__ms_a2) " "	\
-					     __MEMSCOPE_U(__ms_a3))	\
-			: : [__ms_a1] __MEMSCOPE_ARG (__ms_a1),		\
-			    [__ms_a2] __MEMSCOPE_ARG (__ms_a2),		\
-			    [__ms_a3] __MEMSCOPE_ARG (__ms_a3)		\
-			: "memory");					\
+#define MEMSCOPE_TASK_SPAWN(id, parent_id, state_size)                      \
+	do {                                                                \
+		unsigned long long __ms_a1 = __MEMSCOPE_U64(id);            \
+		unsigned long long __ms_a2 = __MEMSCOPE_U64(parent_id);     \
+		unsigned long long __ms_a3 = __MEMSCOPE_U64(state_size);    \
+		__asm__ __volatile__(                                       \
+			__MEMSCOPE_ASM_PROBE(                               \
+				"task_spawn",                               \
+				__MEMSCOPE_U(__ms_a1) " " __MEMSCOPE_U(     \
+					__ms_a2) " " __MEMSCOPE_U(__ms_a3)) \
+			:                                                   \
+			: [__ms_a1] __MEMSCOPE_ARG(__ms_a1),                \
+			  [__ms_a2] __MEMSCOPE_ARG(__ms_a2),                \
+			  [__ms_a3] __MEMSCOPE_ARG(__ms_a3)                 \
+			: "memory");                                        \
 	} while (0)
 
-#define MEMSCOPE_TASK_POLL_BEGIN(id)	__MEMSCOPE_PROBE1("poll_begin", id)
+#define MEMSCOPE_TASK_POLL_BEGIN(id) __MEMSCOPE_PROBE1("poll_begin", id)
 
-#define MEMSCOPE_TASK_POLL_END(id, wakers)				\
-	do {								\
-		unsigned long long __ms_a1 = __MEMSCOPE_U64(id);	\
-		long long __ms_a2 = __MEMSCOPE_S64(wakers);		\
-		__asm__ __volatile__(					\
-			__MEMSCOPE_ASM_PROBE("poll_end",		\
-					     __MEMSCOPE_U(__ms_a1) " "	\
-					     __MEMSCOPE_S(__ms_a2))	\
-			: : [__ms_a1] __MEMSCOPE_ARG (__ms_a1),		\
-			    [__ms_a2] __MEMSCOPE_ARG (__ms_a2)		\
-			: "memory");					\
+#define MEMSCOPE_TASK_POLL_END(id, wakers)                              \
+	do {                                                            \
+		unsigned long long __ms_a1 = __MEMSCOPE_U64(id);        \
+		long long __ms_a2 = __MEMSCOPE_S64(wakers);             \
+		__asm__ __volatile__(                                   \
+			__MEMSCOPE_ASM_PROBE(                           \
+				"poll_end",                             \
+				__MEMSCOPE_U(__ms_a1) " " __MEMSCOPE_S( \
+					__ms_a2))                       \
+			:                                               \
+			: [__ms_a1] __MEMSCOPE_ARG(__ms_a1),            \
+			  [__ms_a2] __MEMSCOPE_ARG(__ms_a2)             \
+			: "memory");                                    \
 	} while (0)
 
-#define MEMSCOPE_TASK_COMPLETE(id)	__MEMSCOPE_PROBE1("task_complete", id)
-#define MEMSCOPE_TASK_CANCEL(id)	__MEMSCOPE_PROBE1("task_cancel", id)
-#define MEMSCOPE_TASK_FREE(id)		__MEMSCOPE_PROBE1("task_free", id)
+#define MEMSCOPE_TASK_COMPLETE(id) __MEMSCOPE_PROBE1("task_complete", id)
+#define MEMSCOPE_TASK_CANCEL(id) __MEMSCOPE_PROBE1("task_cancel", id)
+#define MEMSCOPE_TASK_FREE(id) __MEMSCOPE_PROBE1("task_free", id)
 
 #else /* markers disabled or unsupported target */
 
@@ -231,25 +232,41 @@ inline unsigned long long __memscope_u64(T v)
  * count as used (no unused-variable warnings, no clang "not needed"
  * warning for statics), but "if (0)" means nothing is evaluated or emitted.
  */
-#define MEMSCOPE_TASK_SPAWN(id, parent_id, state_size)			\
-	do {								\
-		if (0) {						\
-			(void)(id);					\
-			(void)(parent_id);				\
-			(void)(state_size);				\
-		}							\
+#define MEMSCOPE_TASK_SPAWN(id, parent_id, state_size) \
+	do {                                           \
+		if (0) {                               \
+			(void)(id);                    \
+			(void)(parent_id);             \
+			(void)(state_size);            \
+		}                                      \
 	} while (0)
-#define MEMSCOPE_TASK_POLL_BEGIN(id)	do { if (0) (void)(id); } while (0)
-#define MEMSCOPE_TASK_POLL_END(id, wakers)				\
-	do {								\
-		if (0) {						\
-			(void)(id);					\
-			(void)(wakers);					\
-		}							\
+#define MEMSCOPE_TASK_POLL_BEGIN(id) \
+	do {                         \
+		if (0)               \
+			(void)(id);  \
 	} while (0)
-#define MEMSCOPE_TASK_COMPLETE(id)	do { if (0) (void)(id); } while (0)
-#define MEMSCOPE_TASK_CANCEL(id)	do { if (0) (void)(id); } while (0)
-#define MEMSCOPE_TASK_FREE(id)		do { if (0) (void)(id); } while (0)
+#define MEMSCOPE_TASK_POLL_END(id, wakers) \
+	do {                               \
+		if (0) {                   \
+			(void)(id);        \
+			(void)(wakers);    \
+		}                          \
+	} while (0)
+#define MEMSCOPE_TASK_COMPLETE(id)  \
+	do {                        \
+		if (0)              \
+			(void)(id); \
+	} while (0)
+#define MEMSCOPE_TASK_CANCEL(id)    \
+	do {                        \
+		if (0)              \
+			(void)(id); \
+	} while (0)
+#define MEMSCOPE_TASK_FREE(id)      \
+	do {                        \
+		if (0)              \
+			(void)(id); \
+	} while (0)
 
 #endif
 /* clang-format on */

@@ -5,7 +5,8 @@
 
 static char *diff_of(const struct snap *a, const struct snap *b, size_t top)
 {
-	struct diff_opts o = { .file_a = "a.json", .file_b = "b.json",
+	struct diff_opts o = { .file_a = "a.json",
+			       .file_b = "b.json",
 			       .top = top };
 	char *out = NULL;
 
@@ -32,7 +33,8 @@ static struct json_object *task_copy(struct json_object *doc, int idx,
 {
 	struct json_object *all = NULL, *t;
 
-	assert_int_equal(json_object_deep_copy(at(doc, "tasks"), &all, NULL), 0);
+	assert_int_equal(json_object_deep_copy(at(doc, "tasks"), &all, NULL),
+			 0);
 	t = json_object_get(json_object_array_get_idx(all, (size_t)idx));
 	json_object_put(all);
 	json_object_object_add(t, "id", json_object_new_uint64(id));
@@ -44,9 +46,11 @@ static void test_same_snapshot(void **state)
 	struct snap *a = corpus_snap("good-demo.json");
 	char *out = diff_of(a, a, 20);
 
-	assert_non_null(strstr(section(out, "Tasks that grew"), "no task holds more"));
+	assert_non_null(
+		strstr(section(out, "Tasks that grew"), "no task holds more"));
 	assert_non_null(strstr(section(out, "New tasks in B"), "none"));
-	assert_non_null(strstr(section(out, "New never-finished tasks in B"), "none"));
+	assert_non_null(
+		strstr(section(out, "New never-finished tasks in B"), "none"));
 	assert_null(strstr(out, "!!!"));
 	free(out);
 	snap__free(a);
@@ -70,7 +74,8 @@ static void test_growth_order_and_sections(void **state)
 
 		json_object_object_add(t, "never_finished_reason",
 				       json_object_new_string("no-waker"));
-		json_object_object_add(t, "live_bytes", json_object_new_int(4096));
+		json_object_object_add(t, "live_bytes",
+				       json_object_new_int(4096));
 		json_object_array_add(at(db, "tasks"), t);
 	}
 	set(db, "tasks.6", "state", json_object_new_string("completed"));
@@ -148,7 +153,8 @@ static void test_real_series(void **state)
 	out = diff_of(a, b, 20);
 	assert_non_null(strstr(out, "live bytes"));
 	assert_non_null(strstr(section(out, "Totals"), "-1006.9 KiB"));
-	assert_non_null(strstr(section(out, "Tasks that ended between A and B"), "-195.3 KiB"));
+	assert_non_null(strstr(section(out, "Tasks that ended between A and B"),
+			       "-195.3 KiB"));
 	free(out);
 	snap__free(a);
 	snap__free(b);
@@ -161,7 +167,8 @@ static void test_warnings(void **state)
 	char *out = diff_of(b, a, 20);
 
 	/* different programs, and incomplete/ordering notes when due */
-	assert_non_null(strstr(out, "!!! A and B may not be snapshots of the same process"));
+	assert_non_null(strstr(
+		out, "!!! A and B may not be snapshots of the same process"));
 	free(out);
 	snap__free(b);
 	b = corpus_snap("good-minimal.json");
@@ -187,7 +194,8 @@ static void test_top(void **state)
 	}
 	b = doc_snap_ok(da);
 	out = diff_of(a, b, 2);
-	assert_non_null(strstr(section(out, "Tasks that grew"), "... and 5 more"));
+	assert_non_null(
+		strstr(section(out, "Tasks that grew"), "... and 5 more"));
 	free(out);
 	snap__free(a);
 	snap__free(b);

@@ -14,7 +14,8 @@ static void test_json_round_trip(void **state)
 
 	CAPTURE(out, export__json(f, s));
 	/* pretty: one field per line */
-	assert_non_null(strstr(out, "\n  \"schema\": \"memscope.snapshot/1\",\n"));
+	assert_non_null(
+		strstr(out, "\n  \"schema\": \"memscope.snapshot/1\",\n"));
 	again = json_tokener_parse(out);
 	assert_non_null(again);
 	assert_true(json_object_equal(again, s->doc));
@@ -59,21 +60,27 @@ static void test_folded_spawn_sites_and_reasons(void **state)
 	struct snap *s;
 	char *out = NULL;
 
-	set(doc, "tasks.1", "never_finished_reason", json_object_new_string("no-waker"));
+	set(doc, "tasks.1", "never_finished_reason",
+	    json_object_new_string("no-waker"));
 	set(doc, "tasks.1", "never_finished", json_object_new_boolean(1));
-	set(doc, "tasks.1.spawn_site.1", "function", json_object_new_string("semi;colon\nnewline"));
+	set(doc, "tasks.1.spawn_site.1", "function",
+	    json_object_new_string("semi;colon\nnewline"));
 	s = doc_snap_ok(doc);
 	CAPTURE(out, export__folded(f, s));
 	/* root first: the spawn frames outermost first, the task last */
-	assert_non_null(strstr(out, "tokio;? (libc.so.6);semi:colon?newline;tk_buffers::spawn_holder;task 3 [no-waker] 200000\n"));
-	assert_non_null(strstr(out, "tokio;? (libc.so.6);tk_buffers::main::{{closure}};tk_buffers::spawn_holder;task 4 200000\n"));
+	assert_non_null(strstr(
+		out,
+		"tokio;? (libc.so.6);semi:colon?newline;tk_buffers::spawn_holder;task 3 [no-waker] 200000\n"));
+	assert_non_null(strstr(
+		out,
+		"tokio;? (libc.so.6);tk_buffers::main::{{closure}};tk_buffers::spawn_holder;task 4 200000\n"));
 	free(out);
 	snap__free(s);
 }
 
 /* export__pprof's profile, or with heap the served one of that view. */
 static Perftools__Profiles__Profile *decode_as(const struct snap *s, bool heap,
-					      enum export_view view)
+					       enum export_view view)
 {
 	Perftools__Profiles__Profile *p;
 	unsigned char *raw = malloc(1 << 20);
@@ -83,9 +90,8 @@ static Perftools__Profiles__Profile *decode_as(const struct snap *s, bool heap,
 	FILE *f = open_memstream(&gz, &gzlen);
 
 	assert_non_null(f);
-	assert_int_equal(heap ? export__pprof_heap(f, s, view) :
-				export__pprof(f, s),
-			 0);
+	assert_int_equal(
+		heap ? export__pprof_heap(f, s, view) : export__pprof(f, s), 0);
 	assert_int_equal(fclose(f), 0);
 	/* gzip magic, then inflate */
 	assert_true(gzlen > 18);
@@ -147,8 +153,10 @@ static void test_pprof(void **state)
 	assert_string_equal(p->string_table[0], "");
 	assert_int_equal(p->n_sample_type, 4);
 	for (int i = 0; i < 4; i++) {
-		assert_string_equal(str(p, p->sample_type[i]->type), types[i][0]);
-		assert_string_equal(str(p, p->sample_type[i]->unit), types[i][1]);
+		assert_string_equal(str(p, p->sample_type[i]->type),
+				    types[i][0]);
+		assert_string_equal(str(p, p->sample_type[i]->unit),
+				    types[i][1]);
 	}
 	assert_string_equal(str(p, p->default_sample_type), "inuse_space");
 	assert_int_equal(p->duration_nanos, s->taken_ns);
@@ -168,7 +176,8 @@ static void test_pprof(void **state)
 		assert_int_equal(sm->value[3], t->mem.live_bytes);
 		snprintf(name, sizeof(name), "%" PRIu64, t->id);
 		assert_string_equal(label(p, sm, "task_id"), name);
-		assert_string_equal(label(p, sm, "state"), snap_state__name(t->state));
+		assert_string_equal(label(p, sm, "state"),
+				    snap_state__name(t->state));
 		if (t->reason) {
 			assert_string_equal(label(p, sm, "reason"),
 					    snap_reason__name(t->reason));
@@ -203,15 +212,19 @@ static void test_pprof_spawn_sites(void **state)
 	assert_string_equal(str(p, fn->filename), "src/bin/tk_buffers.rs");
 	loc = p->location[sm->location_id[1] - 1];
 	assert_int_equal(loc->line[0]->line, 31);
-	assert_string_equal(str(p, leaf_fn(p, sm, 2)->name), "tk_buffers::main::{{closure}}");
+	assert_string_equal(str(p, leaf_fn(p, sm, 2)->name),
+			    "tk_buffers::main::{{closure}}");
 	/* functions are shared between tasks: interned once */
 	for (size_t i = 0; i < p->n_function; i++)
 		for (size_t j = i + 1; j < p->n_function; j++)
-			assert_false(p->function[i]->name == p->function[j]->name &&
-				     p->function[i]->filename == p->function[j]->filename);
+			assert_false(p->function[i]->name ==
+					     p->function[j]->name &&
+				     p->function[i]->filename ==
+					     p->function[j]->filename);
 	for (size_t i = 0; i < p->n_string_table; i++)
 		for (size_t j = i + 1; j < p->n_string_table; j++)
-			assert_string_not_equal(p->string_table[i], p->string_table[j]);
+			assert_string_not_equal(p->string_table[i],
+						p->string_table[j]);
 	perftools__profiles__profile__free_unpacked(p, NULL);
 	snap__free(s);
 }
@@ -239,8 +252,8 @@ static const char *root_fn(const Perftools__Profiles__Profile *p,
 }
 
 /* Sums of one value over the samples of a view. */
-static int64_t view_sum(const Perftools__Profiles__Profile *p,
-			const char *view, int value)
+static int64_t view_sum(const Perftools__Profiles__Profile *p, const char *view,
+			int value)
 {
 	int64_t sum = 0;
 

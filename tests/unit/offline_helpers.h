@@ -52,8 +52,8 @@ static inline struct snap *corpus_snap(const char *name)
 static inline struct snap *doc_snap(struct json_object *doc, int *ret,
 				    char *err, size_t errlen)
 {
-	const char *text = json_object_to_json_string_ext(doc,
-							  JSON_C_TO_STRING_PLAIN);
+	const char *text =
+		json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
 	struct snap *s = NULL;
 
 	*ret = snap__load_mem(text, strlen(text), &s, err, errlen);
@@ -99,13 +99,13 @@ static inline void set(struct json_object *doc, const char *parent,
 }
 
 /* Run fn(f, arg) with f an in-memory stream; returns the text (free it). */
-#define CAPTURE(var, call)                                                   \
-	do {                                                                 \
-		size_t cap_len_;                                             \
-		FILE *f = open_memstream(&(var), &cap_len_);                 \
-		assert_non_null(f);                                          \
-		assert_int_equal((call), 0);                                 \
-		assert_int_equal(fclose(f), 0);                              \
+#define CAPTURE(var, call)                                   \
+	do {                                                 \
+		size_t cap_len_;                             \
+		FILE *f = open_memstream(&(var), &cap_len_); \
+		assert_non_null(f);                          \
+		assert_int_equal((call), 0);                 \
+		assert_int_equal(fclose(f), 0);              \
 	} while (0)
 
 #endif

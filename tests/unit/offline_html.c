@@ -25,8 +25,11 @@ static size_t count(const char *text, const char *needle)
 static bool valid_utf8(const unsigned char *s)
 {
 	while (*s) {
-		size_t n = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 :
-				 (*s & 0xf0) == 0xe0 ? 3 : (*s & 0xf8) == 0xf0 ? 4 : 0;
+		size_t n = *s < 0x80	       ? 1 :
+			   (*s & 0xe0) == 0xc0 ? 2 :
+			   (*s & 0xf0) == 0xe0 ? 3 :
+			   (*s & 0xf8) == 0xf0 ? 4 :
+						 0;
 
 		if (!n)
 			return false;
@@ -41,8 +44,9 @@ static bool valid_utf8(const unsigned char *s)
 /* Open and close tags pair up (SVG shapes close themselves with "/>"). */
 static void balanced(const char *out)
 {
-	static const char *const tags[] = { "section", "svg", "table", "tr",
-					    "div", "title", "p", "span" };
+	static const char *const tags[] = {
+		"section", "svg", "table", "tr", "div", "title", "p", "span"
+	};
 
 	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
 		char open[32], close[32];
@@ -55,7 +59,8 @@ static void balanced(const char *out)
 		snprintf(close, sizeof(close), "</%s>", tags[i]);
 		nc = count(out, close);
 		if (no != nc)
-			fail_msg("<%s>: %zu opened, %zu closed", tags[i], no, nc);
+			fail_msg("<%s>: %zu opened, %zu closed", tags[i], no,
+				 nc);
 	}
 }
 
@@ -70,8 +75,9 @@ static void test_self_contained(void **state)
 	/* no script, no network: the only URL is the SVG namespace */
 	assert_null(strstr(out, "<script"));
 	assert_null(strstr(out, "src="));
-	assert_int_equal(count(out, "http"), count(out, "http://www.w3.org/2000/svg") +
-						     count(out, "http-equiv"));
+	assert_int_equal(count(out, "http"),
+			 count(out, "http://www.w3.org/2000/svg") +
+				 count(out, "http-equiv"));
 	assert_non_null(strstr(out, "Content-Security-Policy"));
 	/* three plots: memory, by task, future sizes */
 	assert_int_equal(count(out, "<svg "), 3);
@@ -103,9 +109,12 @@ static void test_escaping(void **state)
 	assert_null(strstr(out, "<script>"));
 	assert_null(strstr(out, "<img"));
 	assert_null(strstr(out, "<b>"));
-	assert_non_null(strstr(out, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;q&quot;"));
+	assert_non_null(strstr(
+		out,
+		"&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;q&quot;"));
 	assert_non_null(strstr(out, "&lt;img src=x onerror=alert(1)&gt;"));
-	assert_non_null(strstr(out, "&lt;T as core::future::Future&gt;::poll (a&amp;b.rs:1)"));
+	assert_non_null(strstr(
+		out, "&lt;T as core::future::Future&gt;::poll (a&amp;b.rs:1)"));
 	assert_null(strchr(out, '\x1b'));
 	assert_true(valid_utf8((const unsigned char *)out));
 	balanced(out);
@@ -119,11 +128,13 @@ static void test_invalid_utf8_replaced(void **state)
 	struct snap *s;
 	char *out;
 
-	set(doc, "target", "command", json_object_new_string("bad \xff\xfe byte \xc3"));
+	set(doc, "target", "command",
+	    json_object_new_string("bad \xff\xfe byte \xc3"));
 	s = doc_snap_ok(doc);
 	out = html_of(s);
 	assert_true(valid_utf8((const unsigned char *)out));
-	assert_non_null(strstr(out, "bad \xef\xbf\xbd\xef\xbf\xbd byte \xef\xbf\xbd"));
+	assert_non_null(
+		strstr(out, "bad \xef\xbf\xbd\xef\xbf\xbd byte \xef\xbf\xbd"));
 	free(out);
 	snap__free(s);
 }
@@ -147,7 +158,8 @@ static void test_incomplete_banner(void **state)
 	struct snap *s = corpus_snap("good-incomplete.json");
 	char *out = html_of(s);
 
-	assert_non_null(strstr(out, "<div class=\"banner\">INCOMPLETE SNAPSHOT"));
+	assert_non_null(
+		strstr(out, "<div class=\"banner\">INCOMPLETE SNAPSHOT"));
 	free(out);
 	snap__free(s);
 }
@@ -161,8 +173,10 @@ static void test_one_sample_and_huge_values(void **state)
 
 	/* one sample far in the future with an enormous value */
 	json_object_array_del_idx(samples, 1, 3);
-	set(doc, "timeline.samples.0", "t_ns", json_object_new_uint64(UINT64_MAX));
-	set(doc, "timeline.samples.0", "live_bytes", json_object_new_uint64(UINT64_MAX));
+	set(doc, "timeline.samples.0", "t_ns",
+	    json_object_new_uint64(UINT64_MAX));
+	set(doc, "timeline.samples.0", "live_bytes",
+	    json_object_new_uint64(UINT64_MAX));
 	set(doc, "tasks.3", "future_size", json_object_new_uint64(UINT64_MAX));
 	s = doc_snap_ok(doc);
 	out = html_of(s);

@@ -35,10 +35,15 @@ static void test_demo_sections(void **state)
 	char *out = report_of(s, 10), *l;
 	const char *nf, *live, *peak;
 	static const char *const sections[] = {
-		"Snapshot\n", "Memory\n", "Async analysis\n",
-		"Tasks that never finished\n", "Largest tasks by live bytes\n",
-		"Largest tasks by peak\n", "Live allocations by size class\n",
-		"Runtime overhead and memory outside tasks\n", "Warnings\n",
+		"Snapshot\n",
+		"Memory\n",
+		"Async analysis\n",
+		"Tasks that never finished\n",
+		"Largest tasks by live bytes\n",
+		"Largest tasks by peak\n",
+		"Live allocations by size class\n",
+		"Runtime overhead and memory outside tasks\n",
+		"Warnings\n",
 	};
 	const char *prev = out;
 
@@ -47,7 +52,8 @@ static void test_demo_sections(void **state)
 		const char *p = strstr(prev, sections[i]);
 
 		if (!p)
-			fail_msg("section %s missing or out of order", sections[i]);
+			fail_msg("section %s missing or out of order",
+				 sections[i]);
 		prev = p;
 	}
 	assert_null(strstr(out, "INCOMPLETE"));
@@ -91,7 +97,9 @@ static void test_top_limits_rows(void **state)
 	assert_non_null(strstr(live, "\n  3 "));
 	assert_non_null(strstr(live, "\n  4 "));
 	{
-		char *sec = strndup(live, (size_t)(strstr(live, "Largest tasks by peak") - live));
+		char *sec = strndup(
+			live,
+			(size_t)(strstr(live, "Largest tasks by peak") - live));
 
 		assert_null(strstr(sec, "\n  5 "));
 		free(sec);
@@ -107,7 +115,9 @@ static void test_incomplete_is_loud(void **state)
 	char *out = report_of(s, 10);
 
 	/* first thing after the title */
-	assert_non_null(strstr(out, "memscope report\n\n!!! INCOMPLETE SNAPSHOT: 1234 events lost"));
+	assert_non_null(strstr(
+		out,
+		"memscope report\n\n!!! INCOMPLETE SNAPSHOT: 1234 events lost"));
 	assert_non_null(strstr(out, "ring buffer full: 1234 events lost"));
 	assert_non_null(strstr(out, "complete   NO"));
 	free(out);
@@ -120,7 +130,8 @@ static void test_spawn_site_column(void **state)
 	char *out = report_of(s, 10), *l;
 
 	l = line_with(strstr(out, "Largest tasks by live bytes"), "\n  3 ");
-	assert_non_null(strstr(l, "tk_buffers::spawn_holder (src/bin/tk_buffers.rs:31)"));
+	assert_non_null(strstr(
+		l, "tk_buffers::spawn_holder (src/bin/tk_buffers.rs:31)"));
 	free(l);
 	free(out);
 	snap__free(s);
@@ -164,7 +175,8 @@ static void test_tasks_only(void **state)
 	struct snap *s = corpus_snap("good-tasks-only.json");
 	char *out = report_of(s, 10);
 
-	assert_non_null(strstr(out, "tasks-only mode: memscoped did not probe the allocator"));
+	assert_non_null(strstr(
+		out, "tasks-only mode: memscoped did not probe the allocator"));
 	free(out);
 	snap__free(s);
 }
@@ -186,10 +198,14 @@ static void test_fmt(void **state)
 
 	assert_string_equal(fmt__duration(b, sizeof(b), 999), "999 ns");
 	assert_string_equal(fmt__duration(b, sizeof(b), 1500000), "1.5 ms");
-	assert_string_equal(fmt__duration(b, sizeof(b), 3050000000ull), "3.05 s");
-	assert_string_equal(fmt__duration(b, sizeof(b), 125000000000ull), "2 min 5 s");
-	assert_string_equal(fmt__duration(b, sizeof(b), 7500000000000ull), "2 h 5 min");
-	assert_string_equal(fmt__delta_bytes(b, sizeof(b), 10, 2058), "+2.0 KiB");
+	assert_string_equal(fmt__duration(b, sizeof(b), 3050000000ull),
+			    "3.05 s");
+	assert_string_equal(fmt__duration(b, sizeof(b), 125000000000ull),
+			    "2 min 5 s");
+	assert_string_equal(fmt__duration(b, sizeof(b), 7500000000000ull),
+			    "2 h 5 min");
+	assert_string_equal(fmt__delta_bytes(b, sizeof(b), 10, 2058),
+			    "+2.0 KiB");
 	assert_string_equal(fmt__delta_bytes(b, sizeof(b), 300, 0), "-300 B");
 	assert_string_equal(fmt__delta_count(b, sizeof(b), 5, 5), "0");
 	assert_int_equal(delta__i64(0, UINT64_MAX), INT64_MAX);

@@ -189,16 +189,23 @@ static void test_bad_fields(void **state)
 
 	doc = corpus_doc("good-stripped-sites.json");
 	set(doc, "sites.0.frames.0", "addr", json_object_new_string("0x10"));
-	expect_refused(doc, "sites[0].frames[0].addr: expected a non-negative integer, found a string");
+	expect_refused(
+		doc,
+		"sites[0].frames[0].addr: expected a non-negative integer, found a string");
 	doc = corpus_doc("good-stripped-sites.json");
 	set(doc, "sites.0.frames.1", "addr", json_object_new_int64(-1));
-	expect_refused(doc, "sites[0].frames[1].addr: expected a non-negative integer");
+	expect_refused(
+		doc,
+		"sites[0].frames[1].addr: expected a non-negative integer");
 	doc = corpus_doc("good-stripped-sites.json");
 	set(doc, "tasks.0.spawn_site.0", "build_id", json_object_new_int(5));
-	expect_refused(doc, "tasks[0].spawn_site[0].build_id: expected a string or null, found an integer");
+	expect_refused(
+		doc,
+		"tasks[0].spawn_site[0].build_id: expected a string or null, found an integer");
 	doc = corpus_doc("good-stripped-sites.json");
 	set(doc, "tasks.0.spawn_site.0", "path", json_object_new_object());
-	expect_refused(doc, "tasks[0].spawn_site[0].path: expected a string or null");
+	expect_refused(
+		doc, "tasks[0].spawn_site[0].path: expected a string or null");
 	doc = corpus_doc("good-stripped-sites.json");
 	set(doc, "", "sites", json_object_new_object());
 	expect_refused(doc, "sites: expected an array, found an object");
@@ -210,7 +217,8 @@ static void test_bad_fields(void **state)
 	expect_refused(doc, "sites[2].frames: missing");
 	doc = corpus_doc("good-stripped-sites.json");
 	set(doc, "sites.0", "live_bytes", json_object_new_string("1"));
-	expect_refused(doc, "sites[0].live_bytes: expected a non-negative integer");
+	expect_refused(doc,
+		       "sites[0].live_bytes: expected a non-negative integer");
 	/* Absent altogether is fine: older frames and snapshots. */
 	doc = corpus_doc("good-stripped-sites.json");
 	json_object_object_del(at(doc, "sites.0.frames.0"), "addr");
@@ -224,8 +232,11 @@ static void test_bad_fields(void **state)
 
 static void test_fmt_unnamed(void **state)
 {
-	struct snap_frame f = { .module = "tk", .addr = 0x31a80,
-				.build_id = "f847d5e688bcc3cc2f81ad0fac7034251c2c9904" };
+	struct snap_frame f = {
+		.module = "tk",
+		.addr = 0x31a80,
+		.build_id = "f847d5e688bcc3cc2f81ad0fac7034251c2c9904"
+	};
 	char buf[256];
 
 	assert_string_equal(fmt__frame(buf, sizeof(buf), &f),
@@ -238,8 +249,7 @@ static void test_fmt_unnamed(void **state)
 	/* The module from the path when the frame has none. */
 	f.module = NULL;
 	f.path = "/opt/app/server";
-	assert_string_equal(fmt__frame(buf, sizeof(buf), &f),
-			    "server+0x31a80");
+	assert_string_equal(fmt__frame(buf, sizeof(buf), &f), "server+0x31a80");
 	/* No address: as before. */
 	f.module = "tk";
 	f.addr = 0;
@@ -268,14 +278,14 @@ static void test_resym_from_binary(void **state)
 	/* crt_resym_alloc (runtime by name) called by resym_user_fn's
 	 * caller: the runtime frame goes once named. Return addresses are
 	 * recorded as the byte before: inside the function. */
-	json_object_array_add(frames, frame_obj(NULL, "offline_resym", self_id,
-						addr_of(crt_resym_alloc) + 1,
-						self));
-	json_object_array_add(frames, frame_obj(NULL, "offline_resym", self_id,
-						addr_of(resym_user_fn) + 1,
-						self));
-	json_object_array_add(frames, frame_obj("main", "offline_resym",
-						self_id, 0, self));
+	json_object_array_add(frames,
+			      frame_obj(NULL, "offline_resym", self_id,
+					addr_of(crt_resym_alloc) + 1, self));
+	json_object_array_add(frames,
+			      frame_obj(NULL, "offline_resym", self_id,
+					addr_of(resym_user_fn) + 1, self));
+	json_object_array_add(
+		frames, frame_obj("main", "offline_resym", self_id, 0, self));
 	s = snap_with(frames);
 	assert_int_equal(resym__snap(s, &st), 0);
 	assert_int_equal(st.frames, 4); /* 2 in the site, 2 in the task */
@@ -305,26 +315,26 @@ static void test_resym_wrong_build(void **state)
 	char buf[256];
 
 	/* The binary at the path is another build: its names would lie. */
-	json_object_array_add(frames, frame_obj(NULL, "offline_resym", other,
-						addr_of(resym_user_fn) + 1,
-						self));
+	json_object_array_add(frames,
+			      frame_obj(NULL, "offline_resym", other,
+					addr_of(resym_user_fn) + 1, self));
 	/* Neither build id nor path: nothing to look for. */
-	json_object_array_add(frames, frame_obj(NULL, "[anon]", NULL, 0x1234,
-						NULL));
+	json_object_array_add(frames,
+			      frame_obj(NULL, "[anon]", NULL, 0x1234, NULL));
 	/* A path that is no regular file, a build id that is no hex. */
-	json_object_array_add(frames, frame_obj(NULL, "null", "xyz", 0x10,
-						"/dev/null"));
+	json_object_array_add(
+		frames, frame_obj(NULL, "null", "xyz", 0x10, "/dev/null"));
 	s = snap_with(frames);
 	assert_int_equal(resym__snap(s, &st), 0);
 	assert_int_equal(st.resolved, 0);
 	assert_int_equal(st.files, 0);
 	assert_null(s->sites[0].frames[0].function);
 	assert_int_equal(s->sites[0].nframes, 3);
-	snprintf(buf, sizeof(buf), "offline_resym+0x%" PRIx64
+	snprintf(buf, sizeof(buf),
+		 "offline_resym+0x%" PRIx64
 		 " (build id 001122334455\xe2\x80\xa6)",
 		 addr_of(resym_user_fn) + 1);
-	assert_string_equal(fmt__frame(buf + 128, 128,
-				       &s->sites[0].frames[0]),
+	assert_string_equal(fmt__frame(buf + 128, 128, &s->sites[0].frames[0]),
 			    buf);
 	snap__free(s);
 }
@@ -401,8 +411,11 @@ static void test_report_sites(void **state)
 	assert_non_null(sec);
 	/* Before the size classes; only sites with samples; largest first. */
 	assert_true(sec < strstr(out, "Live allocations by size class\n"));
-	assert_non_null(strstr(sec, "390.6 KiB       4        4  tk_stripped+0x31a80 (build id f847d5e688bc\xe2\x80\xa6)\n"));
-	assert_true(strstr(sec, "tk_stripped+0x31a80") < strstr(sec, "main (m.rs:3)"));
+	assert_non_null(strstr(
+		sec,
+		"390.6 KiB       4        4  tk_stripped+0x31a80 (build id f847d5e688bc\xe2\x80\xa6)\n"));
+	assert_true(strstr(sec, "tk_stripped+0x31a80") <
+		    strstr(sec, "main (m.rs:3)"));
 	assert_non_null(strstr(sec, "--debug-dir DIR"));
 	free(out);
 	/* Top 1: one row and a count of the rest. */

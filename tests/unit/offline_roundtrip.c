@@ -80,9 +80,12 @@ static struct model *traced(void)
 				.never_finished_ns = 5000 * MS,
 				.pid = PID };
 	struct rec_tokio bpf = { .pid = PID, .sink = apply_sink };
-	struct rec_poll_entry k = { .task = K, .begin_ns = START + 2 * MS,
+	struct rec_poll_entry k = { .task = K,
+				    .begin_ns = START + 2 * MS,
 				    .begin_state = MS_TOKIO_RUNNING,
-				    .vtable = V, .task_id = 1, .owner_id = 1 };
+				    .vtable = V,
+				    .task_id = 1,
+				    .owner_id = 1 };
 	struct rec_poll_entry h = k;
 
 	cur = model__new(&o);

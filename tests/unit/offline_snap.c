@@ -89,7 +89,8 @@ static void test_big_ids(void **state)
 	struct snap *s;
 
 	/* memscope's own numbering sets bit 63: above INT64_MAX */
-	set(doc, "tasks.1", "id", json_object_new_uint64(0x8000000000000005ull));
+	set(doc, "tasks.1", "id",
+	    json_object_new_uint64(0x8000000000000005ull));
 	s = doc_snap_ok(doc);
 	assert_non_null(snap__find_task(s, 0x8000000000000005ull));
 	snap__free(s);
@@ -116,34 +117,51 @@ struct bad_case {
 static void test_bad_fields(void **state)
 {
 	static const struct bad_case cases[] = {
-		{ "", "schema", "\"memscope.snapshot/2\"", "unsupported snapshot version" },
-		{ "", "schema", "\"other\"", "not a memscope snapshot: schema is \"other\"" },
+		{ "", "schema", "\"memscope.snapshot/2\"",
+		  "unsupported snapshot version" },
+		{ "", "schema", "\"other\"",
+		  "not a memscope snapshot: schema is \"other\"" },
 		{ "", "schema", "7", "\"schema\" is an integer" },
 		{ "", "schema", NULL, "no \"schema\" field" },
-		{ "", "taken_ns", "\"5\"", "taken_ns: expected a non-negative integer, found a string" },
-		{ "", "taken_ns", "-1", "taken_ns: expected a non-negative integer, found -1" },
+		{ "", "taken_ns", "\"5\"",
+		  "taken_ns: expected a non-negative integer, found a string" },
+		{ "", "taken_ns", "-1",
+		  "taken_ns: expected a non-negative integer, found -1" },
 		{ "", "taken_ns", "2.5", "found a fraction" },
 		{ "", "taken_ns", NULL, "taken_ns: missing" },
 		{ "", "incomplete", "1", "incomplete: expected true or false" },
 		{ "", "mode", "\"turbo\"", "mode: unknown value \"turbo\"" },
-		{ "", "tasks", "{}", "tasks: expected an array, found an object" },
-		{ "", "totals", "[]", "totals: expected an object, found an array" },
+		{ "", "tasks", "{}",
+		  "tasks: expected an array, found an object" },
+		{ "", "totals", "[]",
+		  "totals: expected an object, found an array" },
 		{ "", "warnings", "[1]", "warnings[0]: expected a string" },
-		{ "target", "pid", "null", "target.pid: expected a non-negative integer, found null" },
-		{ "target", "exit_status", "\"0\"", "target.exit_status: expected an integer or null" },
+		{ "target", "pid", "null",
+		  "target.pid: expected a non-negative integer, found null" },
+		{ "target", "exit_status", "\"0\"",
+		  "target.exit_status: expected an integer or null" },
 		{ "totals", "lost_events", "true", "totals.lost_events" },
 		{ "async", "tasks_alive", NULL, "async.tasks_alive: missing" },
-		{ "tasks.1", "kind", "\"daemon\"", "tasks[1].kind: unknown value \"daemon\"" },
-		{ "tasks.1", "state", "3", "tasks[1].state: expected a string, found an integer" },
-		{ "tasks.1", "never_finished_reason", "\"bored\"", "tasks[1].never_finished_reason: unknown value" },
-		{ "tasks.1", "parent", "\"x\"", "tasks[1].parent: expected a non-negative integer or null" },
-		{ "tasks.1", "live_bytes", NULL, "tasks[1].live_bytes: missing" },
-		{ "tasks.1", "spawn_site", "[1]", "tasks[1].spawn_site[0]: expected an object" },
-		{ "tasks.1", "spawn_site", "[{\"line\":\"7\"}]", "tasks[1].spawn_site[0].line" },
-		{ "tasks.1", "spawn_site", "[{\"function\":3}]", "tasks[1].spawn_site[0].function: expected a string or null" },
+		{ "tasks.1", "kind", "\"daemon\"",
+		  "tasks[1].kind: unknown value \"daemon\"" },
+		{ "tasks.1", "state", "3",
+		  "tasks[1].state: expected a string, found an integer" },
+		{ "tasks.1", "never_finished_reason", "\"bored\"",
+		  "tasks[1].never_finished_reason: unknown value" },
+		{ "tasks.1", "parent", "\"x\"",
+		  "tasks[1].parent: expected a non-negative integer or null" },
+		{ "tasks.1", "live_bytes", NULL,
+		  "tasks[1].live_bytes: missing" },
+		{ "tasks.1", "spawn_site", "[1]",
+		  "tasks[1].spawn_site[0]: expected an object" },
+		{ "tasks.1", "spawn_site", "[{\"line\":\"7\"}]",
+		  "tasks[1].spawn_site[0].line" },
+		{ "tasks.1", "spawn_site", "[{\"function\":3}]",
+		  "tasks[1].spawn_site[0].function: expected a string or null" },
 		{ "timeline", "interval_ns", "{}", "timeline.interval_ns" },
 		{ "live_by_size.0", "min", "\"1\"", "live_by_size[0].min" },
-		{ "", "target", "\"\x1b[31mred\\n\"", "target: expected an object, found a string" },
+		{ "", "target", "\"\x1b[31mred\\n\"",
+		  "target: expected an object, found a string" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -175,9 +193,9 @@ static void test_schema_bad_string_stays_one_line(void **state)
 	struct snap *s;
 	char err[256];
 
-	assert_int_equal(snap__load_mem(doc, sizeof(doc) - 1, &s, err,
-					sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		snap__load_mem(doc, sizeof(doc) - 1, &s, err, sizeof(err)),
+		-EINVAL);
 	assert_null(strchr(err, '\n'));
 	assert_null(strchr(err, '\x1b'));
 }
@@ -221,8 +239,8 @@ static void test_every_truncation(void **state)
 {
 	char *p = corpus_path("good-minimal.json");
 	struct json_object *doc = json_object_from_file(p);
-	const char *text = json_object_to_json_string_ext(doc,
-							  JSON_C_TO_STRING_PLAIN);
+	const char *text =
+		json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
 	size_t len = strlen(text);
 	struct snap *s;
 	char err[256];
@@ -246,10 +264,10 @@ static void test_trailing_whitespace_is_fine(void **state)
 	struct snap *s;
 	char err[256];
 
-	assert_true(asprintf(&text, "\n %s \n\n\t", json_object_to_json_string(doc)) > 0);
-	assert_int_equal(snap__load_mem(text, strlen(text), &s, err,
-					sizeof(err)),
-			 0);
+	assert_true(asprintf(&text, "\n %s \n\n\t",
+			     json_object_to_json_string(doc)) > 0);
+	assert_int_equal(
+		snap__load_mem(text, strlen(text), &s, err, sizeof(err)), 0);
 	snap__free(s);
 	free(text);
 	json_object_put(doc);
@@ -261,10 +279,10 @@ static void test_byte_order_mark(void **state)
 	struct snap *s;
 	char *text, err[256];
 
-	assert_true(asprintf(&text, "\xef\xbb\xbf%s", json_object_to_json_string(doc)) > 0);
-	assert_int_equal(snap__load_mem(text, strlen(text), &s, err,
-					sizeof(err)),
-			 0);
+	assert_true(asprintf(&text, "\xef\xbb\xbf%s",
+			     json_object_to_json_string(doc)) > 0);
+	assert_int_equal(
+		snap__load_mem(text, strlen(text), &s, err, sizeof(err)), 0);
 	snap__free(s);
 	free(text);
 	json_object_put(doc);
@@ -332,11 +350,16 @@ static void assert_same_frames(const struct snap_frame *a,
 static void test_streamed_same_as_whole(void **state)
 {
 	static const char *const names[] = {
-		"good-demo.json",	   "good-demo-spawn-sites.json",
-		"good-spawn-sites.json",   "good-stripped-sites.json",
-		"good-hostile-strings.json", "good-incomplete.json",
-		"good-tasks-only.json",	   "good-empty-tasks.json",
-		"good-minimal.json",	   "good-nowaker.json",
+		"good-demo.json",
+		"good-demo-spawn-sites.json",
+		"good-spawn-sites.json",
+		"good-stripped-sites.json",
+		"good-hostile-strings.json",
+		"good-incomplete.json",
+		"good-tasks-only.json",
+		"good-empty-tasks.json",
+		"good-minimal.json",
+		"good-nowaker.json",
 		"good-site-ids.json",
 	};
 
@@ -348,8 +371,9 @@ static void test_streamed_same_as_whole(void **state)
 		char err[256], *big, *r1, *r2;
 		size_t len;
 
-		assert_int_equal(snap__load_mem(text, strlen(text), &whole,
-						err, sizeof(err)), 0);
+		assert_int_equal(snap__load_mem(text, strlen(text), &whole, err,
+						sizeof(err)),
+				 0);
 		big = padded(text, &len);
 		if (snap__load_mem(big, len, &part, err, sizeof(err)))
 			fail_msg("%s, padded: %s", names[i], err);
@@ -478,8 +502,9 @@ static void test_frames_from_sites(void **state)
 				   inl->tasks[i].nframes);
 		if (ids->tasks[i].nframes) {
 			assert_true(ids->tasks[i].frames_of_site);
-			assert_ptr_equal(ids->tasks[i].spawn_site,
-					 ids->sites[ids->tasks[i].frames_owner].frames);
+			assert_ptr_equal(
+				ids->tasks[i].spawn_site,
+				ids->sites[ids->tasks[i].frames_owner].frames);
 		}
 	}
 	snap__free(inl);
@@ -503,8 +528,9 @@ static void test_sites_out_of_order(void **state)
 
 	assert_true(json_object_object_get_ex(doc, "sites", &sites));
 	for (size_t i = json_object_array_length(sites); i-- > 0;)
-		json_object_array_add(rev, json_object_get(
-					json_object_array_get_idx(sites, i)));
+		json_object_array_add(
+			rev,
+			json_object_get(json_object_array_get_idx(sites, i)));
 	json_object_object_add(doc, "sites", rev);
 	s = doc_snap(doc, &ret, err, sizeof(err));
 	if (ret)

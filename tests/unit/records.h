@@ -36,7 +36,11 @@ static inline struct ms_hdr rec__hdr(uint16_t type, uint16_t aux, uint32_t pid,
 				     uint32_t tid, uint64_t ts)
 {
 	struct ms_hdr h = {
-		.type = type, .aux = aux, .pid = pid, .tid = tid, .ts_ns = ts,
+		.type = type,
+		.aux = aux,
+		.pid = pid,
+		.tid = tid,
+		.ts_ns = ts,
 	};
 
 	return h;
@@ -135,11 +139,9 @@ static inline struct ms_poll_rec rec__usdt_poll(uint16_t type, uint32_t pid,
 }
 
 /* MS_REC_TASK_*: USDT markers, or tokio's shutdown (state: its word). */
-static inline struct ms_task_rec rec__task(uint16_t type, uint16_t rt,
-					   uint32_t pid, uint32_t tid,
-					   uint64_t ts, uint64_t task,
-					   uint64_t parent, uint64_t size,
-					   uint64_t state)
+static inline struct ms_task_rec
+rec__task(uint16_t type, uint16_t rt, uint32_t pid, uint32_t tid, uint64_t ts,
+	  uint64_t task, uint64_t parent, uint64_t size, uint64_t state)
 {
 	struct ms_task_rec r;
 
@@ -263,8 +265,8 @@ static inline void rec__tokio_free(struct rec_tokio *s, uint32_t tid,
 				   uint64_t ts, uint64_t addr, uint64_t st)
 {
 	struct rec_tokio_thread *t = rec__tokio_thread(s, tid);
-	struct rec_poll_entry *p = t && t->depth ? &t->polls[t->depth - 1] :
-						   NULL;
+	struct rec_poll_entry *p =
+		t && t->depth ? &t->polls[t->depth - 1] : NULL;
 	uint64_t task = p ? p->task : 0;
 	struct ms_free_rec f;
 

@@ -181,9 +181,8 @@ static void test_by_build_id(void **state)
 			 0);
 	assert_string_equal(out, want);
 	/* The binary's path does not matter for a build id. */
-	assert_int_equal(debugfile__find(NULL, id, id_len, NULL, out,
-					 sizeof(out)),
-			 0);
+	assert_int_equal(
+		debugfile__find(NULL, id, id_len, NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, want);
 	/* Too small a buffer for the path: not found, never truncated. */
 	assert_int_equal(debugfile__find(NULL, id, id_len, NULL, out, 8),
@@ -200,9 +199,9 @@ static void test_by_build_id(void **state)
 	/* So is a directory there. */
 	unlink(want);
 	mkdir(want, 0700);
-	assert_int_equal(debugfile__find(NULL, id, id_len, NULL, out,
-					 sizeof(out)),
-			 -ENOENT);
+	assert_int_equal(
+		debugfile__find(NULL, id, id_len, NULL, out, sizeof(out)),
+		-ENOENT);
 	debugfile__clear_dirs();
 	rm_rf(dir);
 }
@@ -224,18 +223,18 @@ static void test_by_debuglink(void **state)
 	/* Next to the binary. */
 	pathf(dbg, "%s/bin/prog.dbg", dir);
 	copy_file(self, dbg);
-	assert_int_equal(debugfile__find(bin, id, id_len, "prog.dbg", out,
-					 sizeof(out)),
-			 0);
+	assert_int_equal(
+		debugfile__find(bin, id, id_len, "prog.dbg", out, sizeof(out)),
+		0);
 	assert_string_equal(out, dbg);
 	/* A link with a directory in it is refused: a name, not a path. */
 	assert_int_equal(debugfile__find(bin, id, id_len, "../bin/prog.dbg",
 					 out, sizeof(out)),
 			 -ENOENT);
 	/* Never the binary itself, whatever its debuglink says. */
-	assert_int_equal(debugfile__find(dbg, id, id_len, "prog.dbg", out,
-					 sizeof(out)),
-			 -ENOENT);
+	assert_int_equal(
+		debugfile__find(dbg, id, id_len, "prog.dbg", out, sizeof(out)),
+		-ENOENT);
 	/* With another build id: skipped. */
 	if (other) {
 		copy_file(other, dbg);
@@ -250,9 +249,9 @@ static void test_by_debuglink(void **state)
 	mkdirs(sub);
 	pathf(dbg, "%s/bin/.debug/prog.dbg", dir);
 	copy_file(self, dbg);
-	assert_int_equal(debugfile__find(bin, id, id_len, "prog.dbg", out,
-					 sizeof(out)),
-			 0);
+	assert_int_equal(
+		debugfile__find(bin, id, id_len, "prog.dbg", out, sizeof(out)),
+		0);
 	assert_string_equal(out, dbg);
 	unlink(dbg);
 
@@ -264,22 +263,21 @@ static void test_by_debuglink(void **state)
 	mkdirs(sub);
 	pathf(dbg, "%s/prog.dbg", sub);
 	copy_file(self, dbg);
-	assert_int_equal(debugfile__find(bin, id, id_len, "prog.dbg", out,
-					 sizeof(out)),
-			 0);
+	assert_int_equal(
+		debugfile__find(bin, id, id_len, "prog.dbg", out, sizeof(out)),
+		0);
 	assert_string_equal(out, dbg);
 	unlink(dbg);
 	/* ... and DIR/name. */
 	pathf(dbg, "%s/prog.dbg", ddir);
 	copy_file(self, dbg);
-	assert_int_equal(debugfile__find(bin, id, id_len, "prog.dbg", out,
-					 sizeof(out)),
-			 0);
+	assert_int_equal(
+		debugfile__find(bin, id, id_len, "prog.dbg", out, sizeof(out)),
+		0);
 	assert_string_equal(out, dbg);
 	/* No build id to compare: the name decides. */
-	assert_int_equal(debugfile__find(bin, NULL, 0, "prog.dbg", out,
-					 sizeof(out)),
-			 0);
+	assert_int_equal(
+		debugfile__find(bin, NULL, 0, "prog.dbg", out, sizeof(out)), 0);
 	assert_string_equal(out, dbg);
 	/* No link and no build id: nothing to look for. */
 	assert_int_equal(debugfile__find(bin, NULL, 0, NULL, out, sizeof(out)),
@@ -302,16 +300,16 @@ static void test_find_for(void **state)
 	pathf(dbg, "%s/prog.dbg", dir);
 	copy_file(self, bin);
 	copy_file(self, dbg);
-	snprintf(cmd, sizeof(cmd), "objcopy --add-gnu-debuglink='%s' '%s'",
-		 dbg, bin);
+	snprintf(cmd, sizeof(cmd), "objcopy --add-gnu-debuglink='%s' '%s'", dbg,
+		 bin);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(debugfile__find_for(bin, out, sizeof(out)), 0);
 	assert_string_equal(out, dbg);
 	unlink(dbg);
 	assert_int_equal(debugfile__find_for(bin, out, sizeof(out)), -ENOENT);
-	assert_int_equal(debugfile__find_for("/nonexistent/prog", out,
-					     sizeof(out)),
-			 -ENOENT);
+	assert_int_equal(
+		debugfile__find_for("/nonexistent/prog", out, sizeof(out)),
+		-ENOENT);
 	rm_rf(dir);
 }
 

@@ -65,11 +65,12 @@ static void test_nesting_and_commas(void **state)
 	jw__end_obj(&w);
 	jw__end_obj(&w);
 	doc = finish(f);
-	assert_string_equal(text, "{\"max\":18446744073709551615,\"neg\":-3,"
-				  "\"t\":true,\"n\":null,\"nullstr\":null,"
-				  "\"empty\":[],\"objs\":[{\"i\":0,\"in\":[1,2]},"
-				  "{\"i\":1,\"in\":[1,2]},{\"i\":2,\"in\":[1,2]}],"
-				  "\"empty_obj\":{}}");
+	assert_string_equal(text,
+			    "{\"max\":18446744073709551615,\"neg\":-3,"
+			    "\"t\":true,\"n\":null,\"nullstr\":null,"
+			    "\"empty\":[],\"objs\":[{\"i\":0,\"in\":[1,2]},"
+			    "{\"i\":1,\"in\":[1,2]},{\"i\":2,\"in\":[1,2]}],"
+			    "\"empty_obj\":{}}");
 	assert_true(json_object_object_get_ex(doc, "max", &v));
 	assert_int_equal(json_object_get_uint64(v), UINT64_MAX);
 	assert_true(json_object_object_get_ex(doc, "objs", &a));

@@ -73,7 +73,7 @@ static void hdr(struct ms_hdr *h, uint16_t type, uint16_t aux, uint32_t tid,
 static void alloc(struct model *m, uint32_t tid, uint64_t t, uint64_t addr,
 		  uint64_t size, uint64_t task)
 {
-	struct ms_alloc_rec r = {.addr = addr, .size = size, .task = task};
+	struct ms_alloc_rec r = { .addr = addr, .size = size, .task = task };
 
 	hdr(&r.h, MS_REC_ALLOC, MS_FN_MALLOC, tid, t);
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
@@ -81,7 +81,7 @@ static void alloc(struct model *m, uint32_t tid, uint64_t t, uint64_t addr,
 
 static void free_rec(struct model *m, uint32_t tid, uint64_t t, uint64_t addr)
 {
-	struct ms_free_rec r = {.addr = addr};
+	struct ms_free_rec r = { .addr = addr };
 
 	hdr(&r.h, MS_REC_FREE, MS_FN_FREE, tid, t);
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
@@ -126,19 +126,19 @@ static struct model *tokio_model(void)
 		.pid = PID,
 	};
 	struct ms_frame f1[2] = {
-		{.pc = 0x1000,
-		 .function = "app::serve::{{closure}}",
-		 .module = "app"},
-		{.pc = 0x1100, .function = "app::main", .module = "app"},
+		{ .pc = 0x1000,
+		  .function = "app::serve::{{closure}}",
+		  .module = "app" },
+		{ .pc = 0x1100, .function = "app::main", .module = "app" },
 	};
 	struct ms_frame f3[2] = {
-		{.pc = 0x1000,
-		 .function = "app::serve::{{closure}}",
-		 .module = "app"},
-		{.pc = 0x1200, .function = "app::other", .module = "app"},
+		{ .pc = 0x1000,
+		  .function = "app::serve::{{closure}}",
+		  .module = "app" },
+		{ .pc = 0x1200, .function = "app::other", .module = "app" },
 	};
 	struct ms_frame f2[1] = {
-		{.pc = 0x7f0000001234, .addr = 0x1234, .path = "/opt/app"},
+		{ .pc = 0x7f0000001234, .addr = 0x1234, .path = "/opt/app" },
 	};
 	struct ms_poll_entry e = {
 		.task = H4,
@@ -149,7 +149,7 @@ static struct model *tokio_model(void)
 		.owner_id = 1,
 		.tokio = 1,
 	};
-	uint64_t st[MS_STAT_MAX] = {0};
+	uint64_t st[MS_STAT_MAX] = { 0 };
 	uint32_t s1, s2, s3;
 	struct model *m = model__new(&o);
 
@@ -210,7 +210,7 @@ static const struct metrics_self self = {
 static char *render(const struct metrics_proc *p, size_t n,
 		    const struct metrics_self *s, unsigned int sites)
 {
-	struct metrics_opts o = {.sites = sites};
+	struct metrics_opts o = { .sites = sites };
 	size_t len = 0;
 
 	free(page);
@@ -358,8 +358,8 @@ static void test_spawn_sites(void **state)
 
 static void test_site_name(void **state)
 {
-	struct ms_frame fr = {.pc = 0x7f00, .module = "libc.so.6"};
-	struct ms_site s = {.nframes = 1, .frames = &fr};
+	struct ms_frame fr = { .pc = 0x7f00, .module = "libc.so.6" };
+	struct ms_site s = { .nframes = 1, .frames = &fr };
 	char buf[64];
 
 	assert_string_equal(metrics__site_name(&s, buf, sizeof(buf)),
@@ -503,7 +503,7 @@ static void test_labels_and_modes(void **state)
 			.tasks_only = true,
 		},
 	};
-	struct model_opts o = {.start_ns = START, .pid = 8};
+	struct model_opts o = { .start_ns = START, .pid = 8 };
 	const char *t;
 
 	cur = tokio_model();
@@ -641,8 +641,8 @@ static void check_format(const char *text)
 
 static void test_format(void **state)
 {
-	struct metrics_proc p[2] = {app, app};
-	struct model_opts o = {.start_ns = START, .pid = 200};
+	struct metrics_proc p[2] = { app, app };
+	struct model_opts o = { .start_ns = START, .pid = 200 };
 
 	cur = tokio_model();
 	cur2 = model__new(&o);
@@ -686,8 +686,8 @@ static void promtool_check(const char *text)
 
 static void test_promtool(void **state)
 {
-	struct metrics_proc p[2] = {app, app};
-	struct model_opts o = {.start_ns = START, .pid = 200};
+	struct metrics_proc p[2] = { app, app };
+	struct model_opts o = { .start_ns = START, .pid = 200 };
 
 	if (!have_promtool()) {
 		print_message("promtool check metrics: skipped (promtool not "

@@ -237,8 +237,8 @@ static void uend(struct model *m, uint32_t tid, uint64_t t, uint64_t id,
 static void task_rec(struct model *m, uint16_t type, uint16_t rt, uint32_t tid,
 		     uint64_t t, uint64_t task, uint64_t parent, uint64_t size)
 {
-	struct ms_task_rec r = rec__task(type, rt, PID, tid, START + t, task,
-					 parent, size, 0);
+	struct ms_task_rec r =
+		rec__task(type, rt, PID, tid, START + t, task, parent, size, 0);
 
 	apply_sink(m, &r, sizeof(r));
 }
@@ -453,8 +453,8 @@ static void test_duplicate_alloc_is_stale(void **state)
 static void test_size_classes(void **state)
 {
 	/* Class c holds sizes in [2^(c-1), 2^c); class 0 holds size 0. */
-	static const uint64_t sizes[] = { 0, 1, 2, 3, 4, 7, 8, 1023, 1024, 1025,
-					  1ull << 40 };
+	static const uint64_t sizes[] = { 0, 1,	   2,	 3,    4,	  7,
+					  8, 1023, 1024, 1025, 1ull << 40 };
 	static const unsigned cls[] = { 0, 1, 2, 2, 3, 3, 4, 10, 11, 11, 41 };
 	uint64_t cnt[MS_SIZE_CLASSES], bytes[MS_SIZE_CLASSES];
 	uint64_t ecnt[MS_SIZE_CLASSES] = { 0 }, ebytes[MS_SIZE_CLASSES] = { 0 };
@@ -488,10 +488,9 @@ static void test_size_classes(void **state)
 /* One entry per record type, written from events.h's struct of each
  * type (not from the decoder's table): a record is valid from the end of
  * its last field, which is also its struct's size (no tail padding). */
-#define REC(ty, st, last)                                                   \
-	[ty] = { sizeof(struct st),                                         \
-		 offsetof(struct st, last) +                                \
-			 sizeof(((struct st *)0)->last) }
+#define REC(ty, st, last)           \
+	[ty] = { sizeof(struct st), \
+		 offsetof(struct st, last) + sizeof(((struct st *)0)->last) }
 static const struct {
 	size_t size, end;
 } rec_sizes[MS_REC_TYPE_MAX] = {
@@ -1194,8 +1193,8 @@ static void test_tokio_poll_record_shutdown_in_poll(void **state)
 	assert_false(h->shutdown);
 	/* Shut down while idle (no poll around that moment): cancelled. */
 	alloc(m, MAIN, 110 * MS, H2, 256, 0);
-	tpoll(m, W1, 111 * MS, 112 * MS, H2, IDLE3 | MS_TOKIO_RUNNING, IDLE3,
-	      9, 1, 0);
+	tpoll(m, W1, 111 * MS, 112 * MS, H2, IDLE3 | MS_TOKIO_RUNNING, IDLE3, 9,
+	      1, 0);
 	task_rec(m, MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, W2, 120 * MS, H2, 0, 0);
 	tpoll(m, W1, 121 * MS, 122 * MS, H2, IDLE3 | MS_TOKIO_CANCELLED,
 	      MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | REFS(1), 9, 1, 0);
@@ -1516,14 +1515,15 @@ static void test_read_failed(void **state)
 	assert_true(t->freed);
 }
 
-
 /* However many tasks end, the model keeps at most max_ended_tasks of them
  * in detail; the rest are folded into the aggregate figures. A task that
  * still holds memory is never let go. */
 static void test_ended_tasks_bounded(void **state)
 {
-	struct model_opts o = { .start_ns = START, .never_finished_ns = NF_NS,
-				.pid = PID, .max_ended_tasks = 10 };
+	struct model_opts o = { .start_ns = START,
+				.never_finished_ns = NF_NS,
+				.pid = PID,
+				.max_ended_tasks = 10 };
 	struct model *m;
 	struct ms_async a;
 	uint64_t id;
@@ -1618,9 +1618,9 @@ static void gen_stream(struct rec_list *l, bool truncated)
 				.task_id = 100 + i % 7,
 				.owner_id = 1,
 			};
-			struct ms_tokio_poll_rec p = rec__tokio_poll(
-				PID, tid, START + t, &e, IDLE3,
-				MS_POLL_F_SEEN_POLL);
+			struct ms_tokio_poll_rec p =
+				rec__tokio_poll(PID, tid, START + t, &e, IDLE3,
+						MS_POLL_F_SEEN_POLL);
 
 			push_rec(l, &p, sizeof(p));
 		} else if (what < 5 || !live[k]) {
@@ -1648,8 +1648,7 @@ static void gen_stream(struct rec_list *l, bool truncated)
 			hdr(&a.h, what % 2 ? MS_REC_ALLOC : MS_REC_FREE,
 			    MS_FN_MALLOC, tid, t);
 			a.addr = X2;
-			push_rec(l, &a,
-				 sizeof(struct ms_free_rec) + rnd() % 8);
+			push_rec(l, &a, sizeof(struct ms_free_rec) + rnd() % 8);
 		}
 	}
 }
@@ -1741,7 +1740,9 @@ static void test_kernel_stats(void **state)
 		one[k] = 1;
 		model__set_kernel_stats(m, one, MS_STAT_MAX);
 		if (!model__incomplete(m))
-			fail_msg("kernel counter %d does not make it incomplete", k);
+			fail_msg(
+				"kernel counter %d does not make it incomplete",
+				k);
 	}
 	assert_int_equal(model__totals(m)->unmatched, 1);
 	assert_int_equal(model__totals(m)->depth_overflow, 0);

@@ -113,8 +113,8 @@ static void resp_free(struct resp *r)
 
 static int connect_to(int family, uint16_t port)
 {
-	struct sockaddr_storage ss = {0};
-	struct timeval tv = {.tv_sec = 10};
+	struct sockaddr_storage ss = { 0 };
+	struct timeval tv = { .tv_sec = 10 };
 	socklen_t len;
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -264,15 +264,15 @@ static uint16_t start(const struct serve_opts *o)
 static void publish_two(void)
 {
 	const struct serve_doc docs[2] = {
-		{.pid = 202,
-		 .exe = "/usr/bin/<b>stripped&co</b>",
-		 .runtime = "tokio",
-		 .json = doc_b,
-		 .json_len = doc_b_len},
-		{.pid = 101,
-		 .exe = "/usr/bin/demo",
-		 .runtime = "tokio",
-		 .json = doc_a},
+		{ .pid = 202,
+		  .exe = "/usr/bin/<b>stripped&co</b>",
+		  .runtime = "tokio",
+		  .json = doc_b,
+		  .json_len = doc_b_len },
+		{ .pid = 101,
+		  .exe = "/usr/bin/demo",
+		  .runtime = "tokio",
+		  .json = doc_a },
 	};
 
 	assert_int_equal(serve__publish(srv, docs, 2, metrics_text, 0), 0);
@@ -283,7 +283,7 @@ static Perftools__Profiles__Profile *gunzip_profile(const char *gz, size_t len)
 	Perftools__Profiles__Profile *p;
 	size_t cap = 16 << 20;
 	unsigned char *raw = malloc(cap);
-	z_stream z = {0};
+	z_stream z = { 0 };
 
 	assert_non_null(raw);
 	assert_true(len > 18);
@@ -557,7 +557,7 @@ static void test_errors(void **state)
 
 	/* Only one process: no pid needed. */
 	{
-		const struct serve_doc one = {.pid = 101, .json = doc_a};
+		const struct serve_doc one = { .pid = 101, .json = doc_a };
 
 		assert_int_equal(serve__publish(srv, &one, 1, NULL, 0), 0);
 		assert_int_equal(request(port, "GET", "/snapshot", &r), 200);
@@ -571,7 +571,7 @@ static void test_errors(void **state)
 
 	/* A document that is not a snapshot: served as is, no profile. */
 	{
-		const struct serve_doc bad = {.pid = 5, .json = "{\"x\": 1}"};
+		const struct serve_doc bad = { .pid = 5, .json = "{\"x\": 1}" };
 
 		assert_int_equal(serve__publish(srv, &bad, 1, NULL, 0), 0);
 		assert_int_equal(request(port, "GET", "/snapshot?pid=5", &r),
@@ -587,7 +587,7 @@ static void test_errors(void **state)
  * can skip building them while nobody does. */
 static void test_docs_wanted(void **state)
 {
-	const struct serve_doc none[1] = {{0}};
+	const struct serve_doc none[1] = { { 0 } };
 	uint16_t port = start(NULL);
 	struct resp r;
 
@@ -622,7 +622,7 @@ static void test_docs_wanted(void **state)
 /* Request line and headers are bounded; the server goes on after. */
 static void test_request_bounds(void **state)
 {
-	struct serve_opts o = {.request_bytes = 8192};
+	struct serve_opts o = { .request_bytes = 8192 };
 	uint16_t port = start(&o);
 	size_t big = 64 * 1024;
 	char *req = malloc(big + 256);
@@ -667,7 +667,7 @@ static bool closed_within(int fd, double secs)
 	double end = now_s() + secs;
 
 	while (now_s() < end) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 		char c;
 
 		if (poll(&p, 1, 100) > 0) {
@@ -687,7 +687,7 @@ static bool closed_within(int fd, double secs)
  */
 static void test_silent_clients(void **state)
 {
-	struct serve_opts o = {.timeout_s = 2, .max_per_ip = 16};
+	struct serve_opts o = { .timeout_s = 2, .max_per_ip = 16 };
 	uint16_t port = start(&o);
 	int silent[6], half;
 	struct resp r;
@@ -731,7 +731,7 @@ static void test_silent_clients(void **state)
 /* Connections per address are bounded: one more is closed at once. */
 static void test_per_ip_limit(void **state)
 {
-	struct serve_opts o = {.max_per_ip = 3};
+	struct serve_opts o = { .max_per_ip = 3 };
 	uint16_t port = start(&o);
 	int held[3], extra;
 	struct resp r;
@@ -760,8 +760,8 @@ static void test_slow_reader(void **state)
 	size_t big = 32u << 20;
 	char *old = malloc(big),
 	     *req = "GET /snapshot?pid=7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-	struct serve_doc d = {.pid = 7, .json = old, .json_len = big};
-	struct serve_doc d2 = {.pid = 7, .json = "{\"new\": true}"};
+	struct serve_doc d = { .pid = 7, .json = old, .json_len = big };
+	struct serve_doc d2 = { .pid = 7, .json = "{\"new\": true}" };
 	uint16_t port = start(NULL);
 	struct resp r;
 	size_t got = 0;
@@ -826,7 +826,7 @@ static void test_stop_with_clients(void **state)
 
 static void test_ipv6(void **state)
 {
-	const struct serve_doc one = {.pid = 101, .json = doc_a};
+	const struct serve_doc one = { .pid = 101, .json = doc_a };
 	char buf[64];
 	struct resp r;
 	int err, fd;

@@ -61,8 +61,8 @@ static void free_rec(struct model *m, uint32_t tid, uint64_t t, uint64_t addr,
 
 /* A whole user-task poll on W1 (begun in state bst), as BPF reports it:
  * one record at its end, after what it allocated. */
-static void tpoll(struct model *m, uint64_t begin, uint64_t end,
-		  uint64_t task, uint64_t bst, uint64_t st, uint64_t id)
+static void tpoll(struct model *m, uint64_t begin, uint64_t end, uint64_t task,
+		  uint64_t bst, uint64_t st, uint64_t id)
 {
 	struct rec_poll_entry e = {
 		.task = task,
@@ -72,8 +72,8 @@ static void tpoll(struct model *m, uint64_t begin, uint64_t end,
 		.task_id = id,
 		.owner_id = 1,
 	};
-	struct ms_tokio_poll_rec r = rec__tokio_poll(
-		PID, W1, START + end, &e, st, MS_POLL_F_SEEN_RETURN);
+	struct ms_tokio_poll_rec r = rec__tokio_poll(PID, W1, START + end, &e,
+						     st, MS_POLL_F_SEEN_RETURN);
 
 	apply_sink(m, &r, sizeof(r));
 }
@@ -167,7 +167,7 @@ static struct json_object *task_with_id(struct json_object *tasks, uint64_t id)
 
 /* The document as memscoped writes it, read back. */
 static struct json_object *build(const struct model *m,
-					   const struct snapshot_meta *mt)
+				 const struct snapshot_meta *mt)
 {
 	struct json_object *doc;
 	char *text;
@@ -282,8 +282,8 @@ static void test_build_runtimes(void **state)
 {
 	struct model *m = new_model();
 	struct json_object *doc = build(m, &meta);
-	struct ms_task_rec r = rec__task(MS_REC_TASK_SPAWN, MS_RT_USDT, PID, PID,
-					 START + 1 * MS, 5, 0, 64, 0);
+	struct ms_task_rec r = rec__task(MS_REC_TASK_SPAWN, MS_RT_USDT, PID,
+					 PID, START + 1 * MS, 5, 0, 64, 0);
 
 	/* Nothing traced yet: a valid, empty document. */
 	assert_string_equal(get_str(doc, "schema"), MS_SNAPSHOT_SCHEMA);

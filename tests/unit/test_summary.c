@@ -31,7 +31,8 @@ static void test_fmt_bytes(void **state)
 	assert_string_equal(text__bytes(b, sizeof(b), 1024), "1.0 KiB");
 	assert_string_equal(text__bytes(b, sizeof(b), 1536), "1.5 KiB");
 	assert_string_equal(text__bytes(b, sizeof(b), 1024 * 1024), "1.0 MiB");
-	assert_string_equal(text__bytes(b, sizeof(b), 3 * 512 * 1024), "1.5 MiB");
+	assert_string_equal(text__bytes(b, sizeof(b), 3 * 512 * 1024),
+			    "1.5 MiB");
 	assert_string_equal(text__bytes(b, sizeof(b), 1ull << 30), "1.0 GiB");
 	assert_string_equal(text__bytes(b, sizeof(b), 5ull << 40), "5.0 TiB");
 	/* Returns its buffer, so it can be used inside printf arguments. */
@@ -111,8 +112,8 @@ static void tpoll(struct model *m, uint64_t begin, uint64_t end, uint64_t task,
 		.task_id = id,
 		.owner_id = 1,
 	};
-	struct ms_tokio_poll_rec r = rec__tokio_poll(
-		PID, W1, START + end, &e, st, MS_POLL_F_SEEN_RETURN);
+	struct ms_tokio_poll_rec r = rec__tokio_poll(PID, W1, START + end, &e,
+						     st, MS_POLL_F_SEEN_RETURN);
 
 	assert_int_equal(model__apply(m, &r, sizeof(r)), 0);
 }

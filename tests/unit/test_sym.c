@@ -44,17 +44,19 @@ static int line_c, line_b, line_a, line_t;
 static volatile int sink;
 
 /* The registers a uprobe would hand us; lea gives the current rip. */
-#define CAPTURE(r)                                                      \
-	__asm__ volatile("lea 0(%%rip), %%rax\n\t"                      \
-			 "mov %%rax, 0(%0)\n\t"                         \
-			 "mov %%rsp, 8(%0)\n\t"                         \
-			 "mov %%rbp, 16(%0)\n\t"                        \
-			 "mov %%rbx, 24(%0)\n\t"                        \
-			 "mov %%r12, 32(%0)\n\t"                        \
-			 "mov %%r13, 40(%0)\n\t"                        \
-			 "mov %%r14, 48(%0)\n\t"                        \
-			 "mov %%r15, 56(%0)\n\t"                        \
-			 : : "r"(r) : "rax", "memory")
+#define CAPTURE(r)                                 \
+	__asm__ volatile("lea 0(%%rip), %%rax\n\t" \
+			 "mov %%rax, 0(%0)\n\t"    \
+			 "mov %%rsp, 8(%0)\n\t"    \
+			 "mov %%rbp, 16(%0)\n\t"   \
+			 "mov %%rbx, 24(%0)\n\t"   \
+			 "mov %%r12, 32(%0)\n\t"   \
+			 "mov %%r13, 40(%0)\n\t"   \
+			 "mov %%r14, 48(%0)\n\t"   \
+			 "mov %%r15, 56(%0)\n\t"   \
+			 :                         \
+			 : "r"(r)                  \
+			 : "rax", "memory")
 
 /* End of the mapping that holds ADDR (our stack), so the copy never reads
  * past the top of the stack. */
@@ -79,8 +81,8 @@ static uint64_t mapping_end(uint64_t addr)
 
 /* Word by word, not memcpy: the copy spans our callers' frames, whose
  * sanitizer redzones memcpy would report. */
-__attribute__((noinline, no_sanitize_address))
-static void copy_stack(uint64_t sp)
+__attribute__((noinline, no_sanitize_address)) static void
+copy_stack(uint64_t sp)
 {
 	uint64_t end = mapping_end(sp);
 	size_t len = end > sp ? (size_t)(end - sp) : 0;
@@ -98,7 +100,10 @@ static void copy_stack(uint64_t sp)
 
 NO_FP static int unwind_c(int x)
 {
+	/* The line and the call share a line: __LINE__ names the call. */
+	// clang-format off
 	line_c = __LINE__; CAPTURE(&cap_regs);
+	// clang-format on
 	copy_stack(cap_regs.sp);
 	return x + sink;
 }
@@ -107,7 +112,10 @@ NO_FP static int unwind_b(int x)
 {
 	int r;
 
+	/* The line and the call share a line: __LINE__ names the call. */
+	// clang-format off
 	line_b = __LINE__; r = unwind_c(x + 1);
+	// clang-format on
 	sink += r;
 	return r + 1;
 }
@@ -116,7 +124,10 @@ NO_FP static int unwind_a(int x)
 {
 	int r;
 
+	/* The line and the call share a line: __LINE__ names the call. */
+	// clang-format off
 	line_a = __LINE__; r = unwind_b(x + 1);
+	// clang-format on
 	sink += r;
 	return r + 1;
 }
@@ -135,9 +146,8 @@ static bool ends_with(const char *s, const char *suffix)
 static void print_frame(int i, const struct sym_frame *f)
 {
 	print_message("  #%-2d %#" PRIx64 " %s (%s:%d) [%s]\n", i, f->pc,
-		      f->function ? f->function : "?",
-		      f->file ? f->file : "?", f->line,
-		      f->module ? f->module : "?");
+		      f->function ? f->function : "?", f->file ? f->file : "?",
+		      f->line, f->module ? f->module : "?");
 }
 
 static void expect_frame(const struct sym_frame *f, const char *fn, int line)
@@ -157,7 +167,10 @@ NO_FP static void test_unwind_self(void **state)
 	uint64_t pcs[MAX_PCS];
 	int n, r;
 
+	/* The line and the call share a line: __LINE__ names the call. */
+	// clang-format off
 	line_t = __LINE__; r = unwind_a(1);
+	// clang-format on
 	sink += r;
 	assert_true(cap_len >= 512);
 
@@ -194,8 +207,10 @@ NO_FP static void test_unwind_self(void **state)
 	}
 
 	/* Shorter copies and limits: never more than asked. */
-	assert_int_equal(sym__unwind(p, &cap_regs, cap_stack, cap_len, pcs, 1), 1);
-	assert_int_equal(sym__unwind(p, &cap_regs, cap_stack, cap_len, pcs, 3), 3);
+	assert_int_equal(sym__unwind(p, &cap_regs, cap_stack, cap_len, pcs, 1),
+			 1);
+	assert_int_equal(sym__unwind(p, &cap_regs, cap_stack, cap_len, pcs, 3),
+			 3);
 	assert_int_equal(sym__unwind(p, &cap_regs, NULL, 0, pcs, MAX_PCS), 1);
 	assert_int_equal(sym__unwind(p, &cap_regs, cap_stack, cap_len, pcs, 0),
 			 -EINVAL);
@@ -341,20 +356,23 @@ static void test_demangle(void **state)
 	expect_demangle("_RNvNtCs1234_7mycrate3foo3bar", "mycrate::foo::bar");
 	expect_demangle("_RINvNtCsjrHSEGnQ3l9_3std2rt15handle_rt_paniciEB4_",
 			"std::rt::handle_rt_panic::<isize>");
-	expect_demangle("_RNvXs_NtNtNtNtCsjrHSEGnQ3l9_3std12backtrace_rs9"
-			"symbolize5gimli19parse_running_mmapsNtB4_9MapsEntry"
-			"NtNtNtCsgEmfK2I1SDS_4core3str6traits7FromStr8from_str",
-			"<std::backtrace_rs::symbolize::gimli::parse_running_mmaps"
-			"::MapsEntry as core::str::traits::FromStr>::from_str");
+	expect_demangle(
+		"_RNvXs_NtNtNtNtCsjrHSEGnQ3l9_3std12backtrace_rs9"
+		"symbolize5gimli19parse_running_mmapsNtB4_9MapsEntry"
+		"NtNtNtCsgEmfK2I1SDS_4core3str6traits7FromStr8from_str",
+		"<std::backtrace_rs::symbolize::gimli::parse_running_mmaps"
+		"::MapsEntry as core::str::traits::FromStr>::from_str");
 	/* C++. */
-	expect_demangle("_ZNSt6vectorIiSaIiEE9push_backERKi",
-			"std::vector<int, std::allocator<int> >::push_back(int const&)");
+	expect_demangle(
+		"_ZNSt6vectorIiSaIiEE9push_backERKi",
+		"std::vector<int, std::allocator<int> >::push_back(int const&)");
 	expect_demangle("_Z3fooi.isra.0", "foo(int) [clone .isra.0]");
 	/* Not mangled, or not validly: as is. */
 	expect_demangle("malloc", "malloc");
 	expect_demangle("__libc_start_main@@GLIBC_2.34", "__libc_start_main");
-	expect_demangle("_ZNSt6vectorIiSaIiEE9push_backERKi@GLIBCXX_3.4",
-			"std::vector<int, std::allocator<int> >::push_back(int const&)");
+	expect_demangle(
+		"_ZNSt6vectorIiSaIiEE9push_backERKi@GLIBCXX_3.4",
+		"std::vector<int, std::allocator<int> >::push_back(int const&)");
 	expect_demangle("@weird", "@weird");
 	expect_demangle("_ZN3foo", "_ZN3foo");
 	expect_demangle("_R", "_R");
@@ -362,7 +380,8 @@ static void test_demangle(void **state)
 	/* Truncation. */
 	assert_int_equal(sym__demangle("_ZN5tokio7runtime4task3raw4poll"
 				       "17h5f62f87c15c35885E",
-				       small, sizeof(small)), 7);
+				       small, sizeof(small)),
+			 7);
 	assert_string_equal(small, "tokio::");
 	assert_int_equal(sym__demangle(NULL, small, sizeof(small)), -EINVAL);
 	assert_int_equal(sym__demangle("x", small, 0), -EINVAL);
@@ -418,8 +437,11 @@ static void test_garbage(void **state)
 					      libc_pc + rng() % 4096,
 			.sp = iter % 7 == 0 ? rng() : base,
 			.bp = base + rng() % STACK_COPY,
-			.bx = rng(), .r12 = rng(), .r13 = rng(),
-			.r14 = rng(), .r15 = rng(),
+			.bx = rng(),
+			.r12 = rng(),
+			.r13 = rng(),
+			.r14 = rng(),
+			.r15 = rng(),
 		};
 		n = sym__unwind(p, &r, stack, len, pcs, MAX_PCS);
 		assert_true(n >= 1 && n <= MAX_PCS);
@@ -477,15 +499,22 @@ static void test_runtime_frames(void **state)
 	assert_true(runtime("core::ops::function::FnOnce::call_once", NULL));
 	assert_true(runtime("alloc::raw_vec::RawVec<T,A>::allocate_in", NULL));
 	assert_true(runtime("std::rt::lang_start_internal", NULL));
-	assert_true(runtime("futures_util::future::FutureExt::poll_unpin", NULL));
-	assert_true(runtime("hyper::proto::h1::dispatch::Dispatcher::poll_loop", NULL));
-	assert_true(runtime("<tokio::runtime::blocking::task::BlockingTask<T> as "
-			    "core::future::future::Future>::poll", NULL));
+	assert_true(
+		runtime("futures_util::future::FutureExt::poll_unpin", NULL));
+	assert_true(runtime("hyper::proto::h1::dispatch::Dispatcher::poll_loop",
+			    NULL));
+	assert_true(
+		runtime("<tokio::runtime::blocking::task::BlockingTask<T> as "
+			"core::future::future::Future>::poll",
+			NULL));
 	assert_true(runtime("<core::pin::Pin<P> as "
-			    "core::future::future::Future>::poll", NULL));
-	assert_true(runtime("<&mut F as core::future::future::Future>::poll", NULL));
+			    "core::future::future::Future>::poll",
+			    NULL));
+	assert_true(runtime("<&mut F as core::future::future::Future>::poll",
+			    NULL));
 	assert_true(runtime("<F as core::future::into_future::IntoFuture>"
-			    "::into_future", NULL));
+			    "::into_future",
+			    NULL));
 	assert_true(runtime("<alloc::raw_vec::RawVecInner<_>>::reserve", NULL));
 	assert_true(runtime("<[u8]>::to_vec", NULL));
 	assert_true(runtime("__rust_alloc", "tk_buffers"));
@@ -496,11 +525,13 @@ static void test_runtime_frames(void **state)
 	assert_true(runtime(NULL, "libc.so.6"));
 	assert_true(runtime("crt_spawn", "crt_target"));
 	assert_true(runtime("std::vector<int, std::allocator<int> >"
-			    "::push_back(int const&)", NULL));
+			    "::push_back(int const&)",
+			    NULL));
 
 	assert_false(runtime("tk_buffers::main::{{closure}}", "tk_buffers"));
 	assert_false(runtime("<myapp::Conn as "
-			     "core::future::future::Future>::poll", NULL));
+			     "core::future::future::Future>::poll",
+			     NULL));
 	assert_false(runtime("<myapp::Conn>::new", NULL));
 	assert_false(runtime("<u32 as myapp::Codec>::encode", NULL));
 	assert_false(runtime("main", "alloc_family"));
@@ -529,8 +560,9 @@ static uint64_t exe_base(pid_t pid, const char *path_prefix)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64
-			   " %*s %*s %n", &start, &end, &off, &pos) >= 3 &&
+		if (sscanf(line,
+			   "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64 " %*s %*s %n",
+			   &start, &end, &off, &pos) >= 3 &&
 		    pos > 0 && off == 0 &&
 		    !strncmp(line + pos, path_prefix, strlen(path_prefix))) {
 			fclose(f);

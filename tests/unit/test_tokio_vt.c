@@ -88,8 +88,7 @@ static void dyn(int i, uint64_t tag, uint64_t val)
 	put64(doff(DYN) + (size_t)i * 16 + 8, val);
 }
 
-static void offsets(uint64_t vt, uint64_t trailer, uint64_t sched,
-		    uint64_t id)
+static void offsets(uint64_t vt, uint64_t trailer, uint64_t sched, uint64_t id)
 {
 	put64(doff(vt) + 56, trailer);
 	put64(doff(vt) + 64, sched);
@@ -178,7 +177,8 @@ static void test_relr(void **state)
 
 	build(3);
 	for (int k = 0; k < 7; k++)
-		put64(doff(VT) + 8 * (size_t)k, TEXT + 0x10 * (uint64_t)(k + 1));
+		put64(doff(VT) + 8 * (size_t)k,
+		      TEXT + 0x10 * (uint64_t)(k + 1));
 	offsets(VT, 240, 32, 40);
 	put64(doff(RELA), VT); /* VT */
 	put64(doff(RELA) + 8, (0x3full << 1) | 1); /* VT + 8 .. VT + 48 */
@@ -200,7 +200,8 @@ static void test_exec_words(void **state)
 
 	build(2);
 	for (int k = 0; k < 7; k++)
-		put64(doff(VT) + 8 * (size_t)k, TEXT + 0x10 * (uint64_t)(k + 1));
+		put64(doff(VT) + 8 * (size_t)k,
+		      TEXT + 0x10 * (uint64_t)(k + 1));
 	offsets(VT, 240, 32, 40);
 	/* tokio_unstable's fourth word: the spawn location's offset. */
 	put64(doff(VT) + 80, 48);
@@ -314,8 +315,7 @@ static void test_layout(void **state)
 	v.trailer_off = 40;
 	assert_int_equal(tokio_vt__layout(&v, 1047001, &l), -EINVAL);
 	assert_int_equal(tokio_vt__location_off(208, 48, 56), 56);
-	assert_int_equal(tokio_vt__location_off(208, 48, 0x55d100001000ull),
-			 0);
+	assert_int_equal(tokio_vt__location_off(208, 48, 0x55d100001000ull), 0);
 }
 
 struct poll_syms {

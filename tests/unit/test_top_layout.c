@@ -818,9 +818,10 @@ static void test_spawn_site(void **state)
 	top_src__update(&src, cur, &info);
 	ui.filter[0] = '\0';
 	n = top_detail__build(&src, 0, &ui, l, 100);
-	assert_true(any_has(l, n, "4.88K       live (4.88K allocated)  app::serve::{{closure}} (/src/app/serve.rs:42)"));
+	assert_true(any_has(
+		l, n,
+		"4.88K       live (4.88K allocated)  app::serve::{{closure}} (/src/app/serve.rs:42)"));
 	assert_false(any_has(l, n, "none sampled yet"));
-
 
 	n = top_detail__build(&src, 1, &ui, l, 100);
 	assert_true(any_has(

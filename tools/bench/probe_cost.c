@@ -31,7 +31,8 @@
 #include <unistd.h>
 
 #define MAX_PROBES 64
-#define ATTACH_UPROBE_MULTI 48 /* BPF_TRACE_UPROBE_MULTI, newer than our headers */
+#define ATTACH_UPROBE_MULTI \
+	48 /* BPF_TRACE_UPROBE_MULTI, newer than our headers */
 #define F_UPROBE_MULTI_RETURN 1
 
 /* BPF_LINK_CREATE for uprobe_multi, laid out as in the 6.6+ uapi. */
@@ -93,7 +94,7 @@ static int load_empty(uint32_t expected_attach_type)
 	a.prog_type = BPF_PROG_TYPE_KPROBE;
 	a.insn_cnt = 2;
 	a.insns = (uint64_t)(uintptr_t)insns;
-	a.license = (uint64_t)(uintptr_t)"GPL";
+	a.license = (uint64_t)(uintptr_t) "GPL";
 	a.expected_attach_type = expected_attach_type;
 	strcpy(a.prog_name, "probe_cost");
 	fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
@@ -159,7 +160,8 @@ int main(int argc, char **argv)
 		k++;
 	}
 	if (k >= argc) {
-		fprintf(stderr, "usage: probe_cost [--multi] LIB SPEC... -- PROGRAM --wait-go ARGS...\n");
+		fprintf(stderr,
+			"usage: probe_cost [--multi] LIB SPEC... -- PROGRAM --wait-go ARGS...\n");
 		return 2;
 	}
 	lib = argv[k++];
@@ -170,7 +172,8 @@ int main(int argc, char **argv)
 		if ((argv[k][0] != 'e' && argv[k][0] != 'r') ||
 		    argv[k][1] != ':' || nent >= MAX_PROBES ||
 		    nret >= MAX_PROBES) {
-			fprintf(stderr, "probe_cost: bad probe '%s' (e:OFF or r:OFF)\n",
+			fprintf(stderr,
+				"probe_cost: bad probe '%s' (e:OFF or r:OFF)\n",
 				argv[k]);
 			return 2;
 		}
@@ -212,10 +215,11 @@ int main(int argc, char **argv)
 		if (nret)
 			fds[nfd++] = multi_link(prog, lib, rets, nret, 1, pid);
 	} else {
-		int pmu = read_int_file("/sys/bus/event_source/devices/uprobe/type",
-					"%d");
-		int bit = read_int_file("/sys/bus/event_source/devices/uprobe/format/retprobe",
-					"config:%d");
+		int pmu = read_int_file(
+			"/sys/bus/event_source/devices/uprobe/type", "%d");
+		int bit = read_int_file(
+			"/sys/bus/event_source/devices/uprobe/format/retprobe",
+			"config:%d");
 
 		for (int i = 0; i < nent; i++)
 			fds[nfd++] = perf_uprobe(pmu, bit, lib, ent[i], 0, pid,
@@ -225,7 +229,8 @@ int main(int argc, char **argv)
 						 prog);
 	}
 	t1 = now_ms();
-	fprintf(stderr, "probe_cost: attached %d probes to pid %d (%s) in %.1f ms\n",
+	fprintf(stderr,
+		"probe_cost: attached %d probes to pid %d (%s) in %.1f ms\n",
 		nent + nret, (int)pid, multi ? "uprobe_multi" : "perf events",
 		t1 - t0);
 

@@ -15,13 +15,13 @@
 #include <memscope/markers.h>
 
 /* Most events one crt_wait_any() can wait on; waiters live on its stack. */
-#define CRT_WAIT_MAX	8
+#define CRT_WAIT_MAX 8
 
 /* One registration of a task on an event. */
 struct crt_waiter {
-	struct crt_waiter *prev;	/* on the event's list */
+	struct crt_waiter *prev; /* on the event's list */
 	struct crt_waiter *next;
-	struct crt_waiter *task_next;	/* the task's other registrations */
+	struct crt_waiter *task_next; /* the task's other registrations */
 	struct crt_event *ev;
 	struct crt_task *task;
 };
@@ -34,11 +34,11 @@ struct crt_task {
 	crt_id_t id;
 	crt_fn_t fn;
 	void *arg;
-	struct crt_task *prev;		/* all live tasks of the scheduler */
+	struct crt_task *prev; /* all live tasks of the scheduler */
 	struct crt_task *next;
-	struct crt_task *rq_prev;	/* run queue */
+	struct crt_task *rq_prev; /* run queue */
 	struct crt_task *rq_next;
-	struct crt_waiter *waits;	/* registrations, NULL when none */
+	struct crt_waiter *waits; /* registrations, NULL when none */
 	int nwaits;
 	int queued;
 	int done;
@@ -48,7 +48,7 @@ struct crt_task {
 };
 
 struct crt_sched {
-	ucontext_t ctx;			/* the scheduler loop, inside crt_run() */
+	ucontext_t ctx; /* the scheduler loop, inside crt_run() */
 	struct crt_task *current;
 	struct crt_task *rq_head;
 	struct crt_task *rq_tail;
@@ -63,7 +63,7 @@ struct crt_sched {
  * The stack starts at a 64-byte boundary after the struct: alignment for the
  * stack, and a state_size that only depends on the stack size.
  */
-#define CRT_HDR_SIZE	((sizeof(struct crt_task) + 63) & ~(size_t)63)
+#define CRT_HDR_SIZE ((sizeof(struct crt_task) + 63) & ~(size_t)63)
 
 static _Thread_local struct crt_sched crt_self;
 static _Atomic crt_id_t crt_next_id = 1;

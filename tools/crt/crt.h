@@ -45,9 +45,9 @@ typedef uint64_t crt_id_t;
 typedef void (*crt_fn_t)(void *arg);
 
 /* Stack size used when crt_spawn() is given 0. */
-#define CRT_STACK_DEFAULT	(64 * 1024)
+#define CRT_STACK_DEFAULT (64 * 1024)
 /* Smallest stack crt_spawn() accepts; smaller requests are raised to it. */
-#define CRT_STACK_MIN		(8 * 1024)
+#define CRT_STACK_MIN (8 * 1024)
 
 struct crt_waiter;
 
@@ -62,7 +62,10 @@ struct crt_event {
 	int set;
 };
 
-#define CRT_EVENT_INIT	{ NULL, NULL, 0 }
+#define CRT_EVENT_INIT        \
+	{                     \
+		NULL, NULL, 0 \
+	}
 
 /*
  * Cleanup record, pushed by a task and run if the task is torn down without

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NWORKERS	3
-#define BIG_STACK	(1024 * 1024)
+#define NWORKERS 3
+#define BIG_STACK (1024 * 1024)
 
 static struct crt_event go = CRT_EVENT_INIT;
 static struct crt_event big_a = CRT_EVENT_INIT;
@@ -91,9 +91,8 @@ static void boss(void *arg)
 
 	(void)arg;
 	for (i = 0; i < NWORKERS; i++) {
-		crt_id_t id = crt_spawn(worker,
-					(void *)(unsigned long)(1000 * (i + 1)),
-					0);
+		crt_id_t id = crt_spawn(
+			worker, (void *)(unsigned long)(1000 * (i + 1)), 0);
 
 		printf("task %llu: boss spawned worker %llu\n",
 		       (unsigned long long)crt_current(),

@@ -39,7 +39,9 @@
 enum kind { HOLDER, ABORTED, NOWAKER, NKINDS };
 
 static const char *const kind_name[NKINDS] = {
-	"holders", "aborted", "nowaker",
+	"holders",
+	"aborted",
+	"nowaker",
 };
 
 struct worker {
@@ -72,10 +74,12 @@ static int ctl_release;
 
 static void usage_error(const char *msg, const char *arg)
 {
-	fprintf(stderr, "crt_target: %s%s%s\n"
+	fprintf(stderr,
+		"crt_target: %s%s%s\n"
 		"usage: crt_target [--tasks N] [--size BYTES] [--abort K] "
 		"[--nowaker J] [--big BYTES] [--threads T] [--stack BYTES] "
-		"[--wait-go]\n", msg, arg ? ": " : "", arg ? arg : "");
+		"[--wait-go]\n",
+		msg, arg ? ": " : "", arg ? arg : "");
 	exit(2);
 }
 
@@ -179,8 +183,10 @@ static void worker_setup(struct worker *w)
 
 	left = crt_run();
 	if (left != expect) {
-		fprintf(stderr, "crt_target: thread %d: %d tasks blocked, "
-			"expected %d\n", w->index, left, expect);
+		fprintf(stderr,
+			"crt_target: thread %d: %d tasks blocked, "
+			"expected %d\n",
+			w->index, left, expect);
 		w->failed = 1;
 	}
 	for (i = 0; i < w->n[ABORTED]; i++)
@@ -199,9 +205,10 @@ static void worker_finish(struct worker *w)
 	crt_event_signal(&w->release);
 	left = crt_run();
 	if (left != w->n[NOWAKER]) {
-		fprintf(stderr, "crt_target: thread %d: %d tasks left after "
-			"release, expected %d\n", w->index, left,
-			w->n[NOWAKER]);
+		fprintf(stderr,
+			"crt_target: thread %d: %d tasks left after "
+			"release, expected %d\n",
+			w->index, left, w->n[NOWAKER]);
 		w->failed = 1;
 	}
 	crt_shutdown();
@@ -292,7 +299,8 @@ static void print_truth(struct worker *ws, int nw)
 		fprintf(f, ",\"big\":%llu", (unsigned long long)big);
 	else
 		fprintf(f, ",\"big\":null");
-	fprintf(f, ",\"size\":%llu,\"big_extra\":%llu,\"big_size\":%zu,"
+	fprintf(f,
+		",\"size\":%llu,\"big_extra\":%llu,\"big_size\":%zu,"
 		"\"holder_state_size\":%zu,\"state_size\":{",
 		opt_size, opt_big, big ? big_state : (size_t)0, task_state);
 	for (k = 0; k < NKINDS; k++)

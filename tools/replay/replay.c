@@ -44,7 +44,8 @@ static int replay_file(const char *path)
 		fclose(f);
 		return 2;
 	}
-	m = model__new(&(struct model_opts){ .never_finished_ns = 10000000000ull });
+	m = model__new(
+		&(struct model_opts){ .never_finished_ns = 10000000000ull });
 	if (!m) {
 		fclose(f);
 		return 1;
@@ -106,8 +107,9 @@ static void first_poll(struct model *m, uint64_t task, uint64_t id,
 		.task_id = id,
 		.owner_id = 1,
 	};
-	struct ms_tokio_poll_rec p = rec__tokio_poll(
-		1000, 1001, (*ts)++, &e, (3ull << 6) | 0x8, MS_POLL_F_SEEN_POLL);
+	struct ms_tokio_poll_rec p =
+		rec__tokio_poll(1000, 1001, (*ts)++, &e, (3ull << 6) | 0x8,
+				MS_POLL_F_SEEN_POLL);
 
 	model__apply(m, &p, sizeof(p));
 }

@@ -42,13 +42,13 @@
 
 #include "alloc_common.h"
 
-#define MAX_THREADS	64
-#define MAX_ITERS	100000
+#define MAX_THREADS 64
+#define MAX_ITERS 100000
 /* ~20 blocks per iteration stay live; beyond this cap they are freed. */
-#define LIVE_CAP	32768
-#define DELAY_SLOTS	8
-#define HANDOFF_MAX	64
-#define HANDOFF_EVERY	8
+#define LIVE_CAP 32768
+#define DELAY_SLOTS 8
+#define HANDOFF_MAX 64
+#define HANDOFF_EVERY 8
 
 static const char *const call_names[MS_NCALLS] = {
 #define MS_CALL_NAME(name) #name,
@@ -67,10 +67,10 @@ struct thread_state {
 	uint64_t free_bytes;
 
 	/* Coverage statistics (--stats): do the interesting paths happen? */
-	uint64_t moved;		/* realloc-like call returned a new address */
-	uint64_t in_place;	/* ... the same address, or a resize in place */
+	uint64_t moved; /* realloc-like call returned a new address */
+	uint64_t in_place; /* ... the same address, or a resize in place */
 	uint64_t failed_as_expected;
-	uint64_t unexpected;	/* an expected failure succeeded or vice versa */
+	uint64_t unexpected; /* an expected failure succeeded or vice versa */
 	uint64_t calls[MS_NCALLS];
 
 	/* Blocks kept until the end (the live set). */
@@ -168,7 +168,7 @@ static void __attribute__((noreturn)) usage(const char *why)
 	write_str(2, "\nusage: ");
 	write_str(2, ms_prog);
 	write_str(2, " [--threads T] [--iters N] [--baseline] [--wait-go] "
-		  "[--hold] [--stats]\n");
+		     "[--hold] [--stats]\n");
 	_exit(2);
 }
 
@@ -360,8 +360,8 @@ static void do_realloc(struct thread_state *ts, struct block *b, size_t n)
  * reallocarray: the same as realloc of n * m, except that an overflowing
  * n * m fails with ENOMEM before anything is touched.
  */
-static void do_reallocarray(struct thread_state *ts, struct block *b,
-			    size_t n, size_t m)
+static void do_reallocarray(struct thread_state *ts, struct block *b, size_t n,
+			    size_t m)
 {
 	size_t total;
 	bool overflow = __builtin_mul_overflow(n, m, &total);
@@ -469,8 +469,9 @@ static void family_iteration(struct thread_state *ts, unsigned int i)
 	p = NULL;
 	n = ms_range(ts, 1, 512);
 	ms_call(ts, C_posix_memalign);
-	rc = posix_memalign(&p, bad_align[i % (sizeof(bad_align) /
-					    sizeof(bad_align[0]))], n);
+	rc = posix_memalign(
+		&p, bad_align[i % (sizeof(bad_align) / sizeof(bad_align[0]))],
+		n);
 	if (rc == 0)
 		ms_expect_null(ts, p, n, REL_FREE, 0);
 	else
@@ -501,7 +502,6 @@ static void family_iteration(struct thread_state *ts, unsigned int i)
 	n = ms_range(ts, 1, 6000);
 	if (ms_family & MS_FAM_PVALLOC)
 		ms_settle(ts, fam(ts, C_pvalloc, pvalloc(n), n));
-
 }
 
 /* ---- the iteration ---------------------------------------------------- */
@@ -572,8 +572,8 @@ static void *worker(void *arg)
 
 /* ---- main ------------------------------------------------------------- */
 
-static unsigned int parse_uint(const char *s, unsigned int lo,
-			       unsigned int hi, const char *what)
+static unsigned int parse_uint(const char *s, unsigned int lo, unsigned int hi,
+			       const char *what)
 {
 	char *end;
 	unsigned long v;
@@ -659,7 +659,8 @@ int main(int argc, char **argv)
 	/* The live set must agree with the running counters. */
 	if (live_count != alloc_count - free_count ||
 	    live_bytes != alloc_bytes - free_bytes)
-		ms_fatal("internal error: live set does not match the counters");
+		ms_fatal(
+			"internal error: live set does not match the counters");
 
 	if (stats) {
 		line_str(&l, "STATS moved=");

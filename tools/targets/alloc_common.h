@@ -29,13 +29,13 @@ extern "C" {
  * are released by alloc_cxx.cc, the API kinds by the allocator's file.
  */
 enum ms_rel {
-	REL_FREE,		/* free(p) */
-	REL_CXX_DELETE,		/* ::operator delete(p)            _ZdlPv */
-	REL_CXX_DELETE_SIZED,	/* ::operator delete(p, n)         _ZdlPvm */
-	REL_CXX_DELETE_ARRAY,	/* ::operator delete[](p)          _ZdaPv */
+	REL_FREE, /* free(p) */
+	REL_CXX_DELETE, /* ::operator delete(p)            _ZdlPv */
+	REL_CXX_DELETE_SIZED, /* ::operator delete(p, n)         _ZdlPvm */
+	REL_CXX_DELETE_ARRAY, /* ::operator delete[](p)          _ZdaPv */
 	REL_CXX_DELETE_ARRAY_SIZED, /* ::operator delete[](p, n)   _ZdaPvm */
-	REL_CXX_DELETE_ALIGNED,	/* ::operator delete(p, n, al)  _ZdlPvmSt11align_val_t */
-	REL_API0,		/* the allocator's own kinds from here on */
+	REL_CXX_DELETE_ALIGNED, /* ::operator delete(p, n, al)  _ZdlPvmSt11align_val_t */
+	REL_API0, /* the allocator's own kinds from here on */
 	REL_API1,
 	REL_API2,
 	REL_API3,
@@ -43,9 +43,9 @@ enum ms_rel {
 
 struct block {
 	void *p;
-	size_t size;		/* the size it was asked with */
-	unsigned int rel;	/* enum ms_rel */
-	unsigned int align;	/* alignment asked for, 0 if none */
+	size_t size; /* the size it was asked with */
+	unsigned int rel; /* enum ms_rel */
+	unsigned int align; /* alignment asked for, 0 if none */
 };
 
 /*
@@ -54,6 +54,8 @@ struct block {
  * was called, failures included, so a tracer's per-probe hit counts can
  * be compared with what the program did.
  */
+/* One line per allocator: */
+// clang-format off
 #define MS_CALLS(X)							\
 	X(malloc) X(calloc) X(realloc) X(reallocarray) X(free)		\
 	X(posix_memalign) X(aligned_alloc) X(memalign) X(valloc)	\
@@ -70,12 +72,13 @@ struct block {
 	X(_Znwm) X(_Znam) X(_ZnwmRKSt9nothrow_t) X(_ZnamRKSt9nothrow_t)	\
 	X(_ZnwmSt11align_val_t) X(_ZdlPv) X(_ZdlPvm) X(_ZdaPv)		\
 	X(_ZdaPvm) X(_ZdlPvmSt11align_val_t)
+// clang-format on
 
 enum ms_call {
 #define MS_CALL_ENUM(name) C_##name,
 	MS_CALLS(MS_CALL_ENUM)
 #undef MS_CALL_ENUM
-	MS_NCALLS
+		MS_NCALLS
 };
 
 struct thread_state;
@@ -129,17 +132,17 @@ void ms_resized(struct thread_state *ts, struct block *b, size_t n);
 void __attribute__((noreturn)) ms_fatal(const char *why);
 
 /* Sizes compilers cannot see through. */
-extern volatile size_t ms_huge_size;	/* SIZE_MAX / 2 + 1 */
-extern volatile size_t ms_overflow_n;	/* SIZE_MAX / 8 + 1 */
+extern volatile size_t ms_huge_size; /* SIZE_MAX / 2 + 1 */
+extern volatile size_t ms_overflow_n; /* SIZE_MAX / 8 + 1 */
 
 /* ---- provided by the allocator's file --------------------------------- */
 
 /* Program name for messages and usage. */
 extern const char ms_prog[];
 /* Which malloc-family functions the allocator provides (MS_FAM_*). */
-#define MS_FAM_PVALLOC	 1u	/* pvalloc is the allocator's own */
+#define MS_FAM_PVALLOC 1u /* pvalloc is the allocator's own */
 #define MS_FAM_REALLOC_ZERO_FREES 2u /* realloc(p, 0) frees p, returns NULL */
-extern unsigned int ms_family;	/* may be set by api_init() */
+extern unsigned int ms_family; /* may be set by api_init() */
 /* Called once from main before any thread starts, in every mode. */
 void api_init(void);
 /* One iteration of the allocator's own API. */

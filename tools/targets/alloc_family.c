@@ -41,13 +41,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_THREADS	64
-#define MAX_ITERS	100000
+#define MAX_THREADS 64
+#define MAX_ITERS 100000
 /* ~7 blocks per iteration stay live; beyond this cap they are freed. */
-#define LIVE_CAP	16384
-#define DELAY_SLOTS	8
-#define HANDOFF_MAX	64
-#define HANDOFF_EVERY	8
+#define LIVE_CAP 16384
+#define DELAY_SLOTS 8
+#define HANDOFF_MAX 64
+#define HANDOFF_EVERY 8
 
 struct block {
 	void *p;
@@ -65,10 +65,10 @@ struct thread_state {
 	uint64_t free_bytes;
 
 	/* Coverage statistics (--stats): do the interesting paths happen? */
-	uint64_t moved;		/* realloc returned a new address */
-	uint64_t in_place;	/* realloc returned the same address */
+	uint64_t moved; /* realloc returned a new address */
+	uint64_t in_place; /* realloc returned the same address */
 	uint64_t failed_as_expected;
-	uint64_t unexpected;	/* an expected failure succeeded or vice versa */
+	uint64_t unexpected; /* an expected failure succeeded or vice versa */
 
 	/* Blocks kept until the end (the live set). */
 	struct block *live;
@@ -169,7 +169,7 @@ static void __attribute__((noreturn)) usage(const char *why)
 	write_str(2, "alloc_family: ");
 	write_str(2, why);
 	write_str(2, "\nusage: alloc_family [--threads T] [--iters N] "
-		  "[--baseline] [--wait-go] [--hold] [--stats]\n");
+		     "[--baseline] [--wait-go] [--hold] [--stats]\n");
 	_exit(2);
 }
 
@@ -320,8 +320,8 @@ static void do_realloc(struct thread_state *ts, struct block *b, size_t n)
  * reallocarray: the same as realloc of n * m, except that an overflowing
  * n * m fails with ENOMEM before anything is touched.
  */
-static void do_reallocarray(struct thread_state *ts, struct block *b,
-			    size_t n, size_t m)
+static void do_reallocarray(struct thread_state *ts, struct block *b, size_t n,
+			    size_t m)
 {
 	size_t total;
 	bool overflow = __builtin_mul_overflow(n, m, &total);
@@ -388,7 +388,7 @@ static void one_iteration(struct thread_state *ts, unsigned int i)
 	e = got(ts, malloc(n), n);
 	if (e.p)
 		do_realloc(ts, &e, 0);
-	settle(ts, e);	/* only if realloc(p, 0) returned a block */
+	settle(ts, e); /* only if realloc(p, 0) returned a block */
 
 	/* reallocarray: from NULL, growing an existing block, overflowing. */
 	h = (struct block){ NULL, 0 };
@@ -420,8 +420,9 @@ static void one_iteration(struct thread_state *ts, unsigned int i)
 	/* posix_memalign: a bad alignment is EINVAL and touches nothing. */
 	p = NULL;
 	n = rnd_range(ts, 1, 512);
-	rc = posix_memalign(&p, bad_align[i % (sizeof(bad_align) /
-					    sizeof(bad_align[0]))], n);
+	rc = posix_memalign(
+		&p, bad_align[i % (sizeof(bad_align) / sizeof(bad_align[0]))],
+		n);
 	if (rc == 0)
 		expect_null(ts, p, n);
 	else
@@ -505,8 +506,8 @@ static void *worker(void *arg)
 
 /* ---- main ------------------------------------------------------------- */
 
-static unsigned int parse_uint(const char *s, unsigned int lo,
-			       unsigned int hi, const char *what)
+static unsigned int parse_uint(const char *s, unsigned int lo, unsigned int hi,
+			       const char *what)
 {
 	char *end;
 	unsigned long v;

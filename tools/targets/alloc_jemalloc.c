@@ -38,8 +38,8 @@
 #include "alloc_common.h"
 
 enum {
-	REL_DALLOCX = REL_API0,		/* dallocx(p, flags) */
-	REL_SDALLOCX = REL_API1,	/* sdallocx(p, size, flags) */
+	REL_DALLOCX = REL_API0, /* dallocx(p, flags) */
+	REL_SDALLOCX = REL_API1, /* sdallocx(p, size, flags) */
 };
 
 #ifdef ALLOC_JEMALLOC_STATIC
@@ -63,8 +63,8 @@ void api_init(void)
 	 * realloc(p, 0) frees p unless MALLOC_CONF says zero_realloc:alloc
 	 * (then it returns a block of 0 bytes, which counts either way).
 	 */
-	if (mallctl("opt.zero_realloc", (void *)&zr, &sz, NULL, 0) == 0 &&
-	    zr && strcmp(zr, "free") != 0)
+	if (mallctl("opt.zero_realloc", (void *)&zr, &sz, NULL, 0) == 0 && zr &&
+	    strcmp(zr, "free") != 0)
 		ms_family &= ~MS_FAM_REALLOC_ZERO_FREES;
 }
 

@@ -34,8 +34,8 @@
 #include "alloc_common.h"
 
 enum {
-	REL_MI_FREE = REL_API0,		/* mi_free(p) */
-	REL_MI_FREE_SIZE = REL_API1,	/* mi_free_size(p, size) */
+	REL_MI_FREE = REL_API0, /* mi_free(p) */
+	REL_MI_FREE_SIZE = REL_API1, /* mi_free_size(p, size) */
 };
 
 const char ms_prog[] = "alloc_mimalloc";
@@ -106,12 +106,12 @@ void api_iteration(struct thread_state *ts, unsigned int i)
 	ms_settle(ts, got(ts, C_mi_zalloc, mi_zalloc(n), n, 0));
 	al = ms_pow2(ts, 4, 12);
 	n = ms_range(ts, 1, 3000);
-	ms_settle(ts, got(ts, C_mi_malloc_aligned, mi_malloc_aligned(n, al),
-			  n, (unsigned int)al));
+	ms_settle(ts, got(ts, C_mi_malloc_aligned, mi_malloc_aligned(n, al), n,
+			  (unsigned int)al));
 	al = ms_pow2(ts, 4, 8);
 	n = ms_range(ts, 1, 1000);
-	ms_settle(ts, got(ts, C_mi_zalloc_aligned, mi_zalloc_aligned(n, al),
-			  n, (unsigned int)al));
+	ms_settle(ts, got(ts, C_mi_zalloc_aligned, mi_zalloc_aligned(n, al), n,
+			  (unsigned int)al));
 
 	/* Failures: a huge size, an overflowing n * m. */
 	n = ms_huge_size + ms_range(ts, 0, 4096);

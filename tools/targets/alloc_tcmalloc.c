@@ -40,9 +40,9 @@ void *tc_new(size_t size);
 void tc_delete(void *p);
 
 enum {
-	REL_TC_FREE = REL_API0,		/* tc_free(p) */
-	REL_TC_FREE_SIZED = REL_API1,	/* tc_free_sized(p, size) */
-	REL_TC_DELETE = REL_API2,	/* tc_delete(p) */
+	REL_TC_FREE = REL_API0, /* tc_free(p) */
+	REL_TC_FREE_SIZED = REL_API1, /* tc_free_sized(p, size) */
+	REL_TC_DELETE = REL_API2, /* tc_delete(p) */
 };
 
 const char ms_prog[] = "alloc_tcmalloc";
@@ -55,7 +55,8 @@ void api_init(void)
 static unsigned int pick_rel(struct thread_state *ts)
 {
 	static const unsigned int rels[] = {
-		REL_FREE, REL_TC_FREE,
+		REL_FREE,
+		REL_TC_FREE,
 #ifdef HAVE_TC_FREE_SIZED
 		REL_TC_FREE_SIZED,
 #endif
@@ -139,14 +140,15 @@ void api_iteration(struct thread_state *ts, unsigned int i)
 	al = ms_pow2(ts, 3, 12);
 	n = ms_range(ts, 1, 3000);
 	rc = tc_posix_memalign(&p, al, n);
-	ms_settle(ts, got_aligned(ts, C_tc_posix_memalign, rc == 0 ? p : NULL,
-				  n));
+	ms_settle(ts,
+		  got_aligned(ts, C_tc_posix_memalign, rc == 0 ? p : NULL, n));
 
 	p = NULL;
 	n = ms_range(ts, 1, 512);
 	ms_call(ts, C_tc_posix_memalign);
-	rc = tc_posix_memalign(&p, bad_align[i % (sizeof(bad_align) /
-						  sizeof(bad_align[0]))], n);
+	rc = tc_posix_memalign(
+		&p, bad_align[i % (sizeof(bad_align) / sizeof(bad_align[0]))],
+		n);
 	if (rc == 0)
 		ms_expect_null(ts, p, n, REL_TC_FREE, 0);
 	else

@@ -26,15 +26,15 @@ struct family_fn {
 /* aligned_alloc comes after memalign: in glibc they share one address, and
  * one probe serves both. */
 static const struct family_fn family[] = {
-	{"malloc", MS_FN_MALLOC},
-	{"calloc", MS_FN_CALLOC},
-	{"realloc", MS_FN_REALLOC},
-	{"reallocarray", MS_FN_REALLOCARRAY},
-	{"posix_memalign", MS_FN_POSIX_MEMALIGN},
-	{"memalign", MS_FN_MEMALIGN},
-	{"aligned_alloc", MS_FN_MEMALIGN},
-	{"valloc", MS_FN_VALLOC},
-	{"pvalloc", MS_FN_PVALLOC},
+	{ "malloc", MS_FN_MALLOC },
+	{ "calloc", MS_FN_CALLOC },
+	{ "realloc", MS_FN_REALLOC },
+	{ "reallocarray", MS_FN_REALLOCARRAY },
+	{ "posix_memalign", MS_FN_POSIX_MEMALIGN },
+	{ "memalign", MS_FN_MEMALIGN },
+	{ "aligned_alloc", MS_FN_MEMALIGN },
+	{ "valloc", MS_FN_VALLOC },
+	{ "pvalloc", MS_FN_PVALLOC },
 };
 
 int attach__place(struct elf_file *ef, const struct elf_sym *s,
@@ -42,7 +42,7 @@ int attach__place(struct elf_file *ef, const struct elf_sym *s,
 {
 	uint8_t code[64];
 	size_t n = s->size && s->size < sizeof(code) ? s->size : sizeof(code);
-	struct probe_place p = {0, false};
+	struct probe_place p = { 0, false };
 	int err;
 
 	if (elf__machine(ef) == 62 /* EM_X86_64 */ &&

@@ -66,8 +66,8 @@ struct attach {
 /* A uprobe (ret: uretprobe) at file offset off of path; queued for a
  * uprobe_multi link when a->multi (attach__commit() makes the links).
  * Negative errno. */
-int attach__uprobe(struct attach *a, struct bpf_program *prog,
-		   const char *path, uint64_t off, bool ret, uint64_t cookie);
+int attach__uprobe(struct attach *a, struct bpf_program *prog, const char *path,
+		   uint64_t off, bool ret, uint64_t cookie);
 /* The file offset at which to probe the function s, past what the
  * prologue decoder says the kernel would single-step. */
 int attach__place(struct elf_file *ef, const struct elf_sym *s,

@@ -142,8 +142,8 @@ int elf__foreach_func(struct elf_file *ef,
 		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
 		data = elf_getdata(scn, NULL);
-		for (size_t i = 0; data && sh.sh_entsize &&
-				   i < sh.sh_size / sh.sh_entsize;
+		for (size_t i = 0;
+		     data && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize;
 		     i++) {
 			struct elf_sym s;
 			const char *name, *at;
@@ -209,7 +209,8 @@ int elf__vaddr_to_off(const struct elf_file *ef, uint64_t vaddr, uint64_t *off)
 	for (size_t i = 0; i < ef->nphdr; i++) {
 		const GElf_Phdr *ph = &ef->phdr[i];
 
-		if (vaddr >= ph->p_vaddr && vaddr < ph->p_vaddr + ph->p_filesz) {
+		if (vaddr >= ph->p_vaddr &&
+		    vaddr < ph->p_vaddr + ph->p_filesz) {
 			*off = vaddr - ph->p_vaddr + ph->p_offset;
 			return 0;
 		}
@@ -272,7 +273,7 @@ size_t elf__build_id(struct elf_file *ef, uint8_t *buf, size_t len)
 			continue;
 		d = elf_getdata(scn, NULL);
 		while (d && (off = gelf_getnote(d, off, &nh, &name_off,
-						 &desc_off)) > 0) {
+						&desc_off)) > 0) {
 			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
 			    memcmp((char *)d->d_buf + name_off, "GNU", 4) ||
 			    !nh.n_descsz || nh.n_descsz > len)
@@ -305,6 +306,6 @@ bool elf__section_contains(struct elf_file *ef, const char *sec,
 	Elf_Scn *scn = section_by_name(ef, sec);
 	Elf_Data *d = scn ? elf_getdata(scn, NULL) : NULL;
 
-	return d && d->d_buf && memmem(d->d_buf, d->d_size, needle,
-				       strlen(needle)) != NULL;
+	return d && d->d_buf &&
+	       memmem(d->d_buf, d->d_size, needle, strlen(needle)) != NULL;
 }

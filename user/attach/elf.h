@@ -30,8 +30,7 @@ int elf__foreach_func(struct elf_file *ef,
 		      int (*fn)(const struct elf_sym *s, void *ctx), void *ctx);
 int elf__find_func(struct elf_file *ef, const char *name, struct elf_sym *out);
 /* Virtual address to file offset (what uprobes take). */
-int elf__vaddr_to_off(const struct elf_file *ef, uint64_t vaddr,
-		      uint64_t *off);
+int elf__vaddr_to_off(const struct elf_file *ef, uint64_t vaddr, uint64_t *off);
 /* Bytes of the file at the given virtual address. */
 int elf__read_vaddr(const struct elf_file *ef, uint64_t vaddr, void *buf,
 		    size_t len);

@@ -105,7 +105,7 @@ static int needed_cb(const char *name, void *ctx)
 
 int attach__find_libc_prog(const char *prog, char *out, size_t len)
 {
-	struct attach_lib nc = {out, len, false};
+	struct attach_lib nc = { out, len, false };
 	struct elf_file *ef;
 	int err;
 

@@ -130,8 +130,7 @@ static int find_spawn_fns(struct attach *a, struct elf_file *ef,
 	if (elf__has_symtab(ef))
 		return elf__foreach_func(ef, spawn_sym, f) < 0 ? f->err : 0;
 	a->tokio.stripped = true;
-	if (debugfile__find_for(exe, dbg, sizeof(dbg)) ||
-	    elf__open(dbg, &df))
+	if (debugfile__find_for(exe, dbg, sizeof(dbg)) || elf__open(dbg, &df))
 		return 0;
 	pr_debug("%s: symbols from %s", exe, dbg);
 	a->tokio.debug_file = true;
@@ -210,8 +209,10 @@ static int probe_all(struct attach *a, struct elf_file *ef, const char *exe,
 	struct memscope_bpf *sk = a->skel;
 	struct bpf_program *fl_enter = sk->progs.floor_enter;
 	struct bpf_program *fl_ret = sk->progs.floor_ret;
-	struct bpf_program *poll_enter = floor ? fl_enter : sk->progs.tokio_poll_enter;
-	struct bpf_program *shutdown = floor ? fl_enter : sk->progs.tokio_shutdown;
+	struct bpf_program *poll_enter =
+		floor ? fl_enter : sk->progs.tokio_poll_enter;
+	struct bpf_program *shutdown =
+		floor ? fl_enter : sk->progs.tokio_shutdown;
 	struct bpf_program *bound = floor ? fl_enter : sk->progs.spawn_bound;
 	struct bpf_program *sp_enter = floor ? fl_enter : sk->progs.spawn_enter;
 	struct bpf_program *sp_ret = floor ? fl_ret : sk->progs.spawn_ret;
@@ -299,10 +300,10 @@ static int probe_return(struct attach *a, struct elf_file *ef, uint64_t ret,
 	err = push_u64(&a->tokio.ret_sites, &a->tokio.nret_sites,
 		       &a->tokio.cap_ret_sites, ret);
 	if (!err)
-		err = attach__uprobe(a, floor ? sk->progs.floor_enter :
-						sk->progs.poll_return,
-				     a->tokio.exe_path, off, false,
-				     ret + a->tokio.bias);
+		err = attach__uprobe(
+			a,
+			floor ? sk->progs.floor_enter : sk->progs.poll_return,
+			a->tokio.exe_path, off, false, ret + a->tokio.bias);
 	pr_debug("return site %#llx: probe at +%u", (unsigned long long)ret,
 		 p.offset);
 	return err ? err : 1;

@@ -119,7 +119,8 @@ static int read_headers(struct image *im)
 	phoff = le64(e + 32);
 	phentsize = le16(e + 54);
 	phnum = le16(e + 56);
-	if (phentsize < 56 || !in_image(im, phoff, (uint64_t)phentsize * phnum)) {
+	if (phentsize < 56 ||
+	    !in_image(im, phoff, (uint64_t)phentsize * phnum)) {
 		im->problems |= TOKIO_VT_E_TRUNCATED;
 		return 0;
 	}
@@ -192,12 +193,24 @@ static void read_dynamic(struct image *im, struct dyn_tables *d)
 		if (tag == DT_NULL_)
 			break;
 		switch (tag) {
-		case DT_RELA_: d->rela = val; break;
-		case DT_RELASZ_: d->relasz = val; break;
-		case DT_RELAENT_: d->relaent = val; break;
-		case DT_RELR_: d->relr = val; break;
-		case DT_RELRSZ_: d->relrsz = val; break;
-		case DT_RELRENT_: d->relrent = val; break;
+		case DT_RELA_:
+			d->rela = val;
+			break;
+		case DT_RELASZ_:
+			d->relasz = val;
+			break;
+		case DT_RELAENT_:
+			d->relaent = val;
+			break;
+		case DT_RELR_:
+			d->relr = val;
+			break;
+		case DT_RELRSZ_:
+			d->relrsz = val;
+			break;
+		case DT_RELRENT_:
+			d->relrent = val;
+			break;
 		}
 	}
 }
@@ -284,7 +297,8 @@ static int scan_relr(struct image *im, const struct dyn_tables *d,
 			err = 0;
 			for (int b = 0; b < 63 && !err; b++)
 				if (e >> (b + 1) & 1)
-					err = relr_one(im, where + 8 * (uint64_t)b,
+					err = relr_one(im,
+						       where + 8 * (uint64_t)b,
 						       count);
 			where += 63 * 8;
 		}
@@ -351,8 +365,8 @@ static void sort_ptrs(struct image *im)
  * next, the Trailer after the future. */
 static bool offsets_ok(uint64_t trailer, uint64_t sched, uint64_t id)
 {
-	return (trailer | sched | id) % 8 == 0 && sched >= 24 &&
-	       sched <= id && id - sched <= 4096 && id + 8 <= trailer &&
+	return (trailer | sched | id) % 8 == 0 && sched >= 24 && sched <= id &&
+	       id - sched <= 4096 && id + 8 <= trailer &&
 	       trailer < (1ull << 32);
 }
 
@@ -434,8 +448,9 @@ static void find_version(const struct image *im, char *out, size_t size)
 		while (s < end && s - v < 20 &&
 		       ((*s >= '0' && *s <= '9') || (*s == '.' && ++dots)))
 			s++;
-		if (dots != 2 || s == v || !(s < end && (*s == '/' || *s == '\\')) ||
-		    end - s < 5 || memcmp(s + 1, "src", 3))
+		if (dots != 2 || s == v ||
+		    !(s < end && (*s == '/' || *s == '\\')) || end - s < 5 ||
+		    memcmp(s + 1, "src", 3))
 			continue;
 		if ((size_t)(s - v) >= size)
 			continue;
@@ -612,8 +627,7 @@ static bool poll_call_at(const uint8_t *c, size_t call, unsigned reg)
 	return false;
 }
 
-int tokio_vt__poll_calls(const void *img, size_t len, uint64_t **out,
-			 size_t *n)
+int tokio_vt__poll_calls(const void *img, size_t len, uint64_t **out, size_t *n)
 {
 	struct image im = { .p = img, .len = len };
 	uint64_t *v = NULL;

@@ -32,9 +32,9 @@ static bool has_markers(const char *path)
 
 int attach__usdt(struct attach *a, const char *path)
 {
-	static const char *const names[] = {"task_spawn",  "poll_begin",
-					    "poll_end",	   "task_complete",
-					    "task_cancel", "task_free"};
+	static const char *const names[] = { "task_spawn",  "poll_begin",
+					     "poll_end",    "task_complete",
+					     "task_cancel", "task_free" };
 	struct bpf_program *progs[] = {
 		a->skel->progs.usdt_spawn,    a->skel->progs.usdt_poll_begin,
 		a->skel->progs.usdt_poll_end, a->skel->progs.usdt_complete,
@@ -73,7 +73,7 @@ static int usdt_needed_cb(const char *name, void *ctx)
 {
 	struct usdt_libs_ctx *uc = ctx;
 	char path[PATH_MAX];
-	struct attach_lib nc = {path, sizeof(path), false};
+	struct attach_lib nc = { path, sizeof(path), false };
 	int n;
 
 	if (attach_lib__is_libc(name) || !attach_lib__find(name, &nc))
@@ -86,7 +86,7 @@ static int usdt_needed_cb(const char *name, void *ctx)
 
 int attach__usdt_needed(struct attach *a, const char *exe)
 {
-	struct usdt_libs_ctx uc = {a, 0};
+	struct usdt_libs_ctx uc = { a, 0 };
 	struct elf_file *ef;
 
 	if (elf__open(exe, &ef))
@@ -132,7 +132,7 @@ int attach__usdt_mapped(struct attach *a, pid_t pid, const char *exe)
 static int markers_needed_cb(const char *name, void *ctx)
 {
 	char path[PATH_MAX];
-	struct attach_lib nc = {path, sizeof(path), false};
+	struct attach_lib nc = { path, sizeof(path), false };
 
 	if (attach_lib__is_libc(name) || !attach_lib__find(name, &nc))
 		return 0;

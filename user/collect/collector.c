@@ -71,14 +71,16 @@ static void check_vtable(struct collector *c, uint64_t vtable, uint32_t fn)
 		if (!tokio_vt__layout(&tv, ti.version, &lay)) {
 			model__tokio_layout(
 				c->o.model, vtable, lay.future_size,
-				(!ti.version || ti.version >= TOKIO_BOX_SINCE) &&
+				(!ti.version ||
+				 ti.version >= TOKIO_BOX_SINCE) &&
 					lay.future_size <=
 						TOKIO_BOXED_PAYLOAD_MAX);
 			return;
 		}
 	}
-	pr_debug("vtable %#llx (fn %u, bias %#llx): not a task vtable of the executable",
-		 (unsigned long long)vtable, fn, (unsigned long long)bias);
+	pr_debug(
+		"vtable %#llx (fn %u, bias %#llx): not a task vtable of the executable",
+		(unsigned long long)vtable, fn, (unsigned long long)bias);
 	model__reject_vtable(c->o.model, vtable);
 	if (!c->rejected++)
 		log__note("tokio task layout not recognised (vtable %#llx): "
@@ -118,7 +120,8 @@ static void trace_record(FILE *f, const void *data, size_t len)
 		break;
 	case MS_REC_POLL_BEGIN:
 	case MS_REC_POLL_END:
-		fprintf(f, "poll%s task=%#llx state=%#llx vt=%#llx id=%llu owner=%llu fn=%u flags=%u\n",
+		fprintf(f,
+			"poll%s task=%#llx state=%#llx vt=%#llx id=%llu owner=%llu fn=%u flags=%u\n",
 			h->type == MS_REC_POLL_BEGIN ? "_begin" : "_end",
 			(unsigned long long)p->task,
 			(unsigned long long)p->state,
@@ -129,7 +132,8 @@ static void trace_record(FILE *f, const void *data, size_t len)
 	case MS_REC_TOKIO_POLL: {
 		const struct ms_tokio_poll_rec *tp = data;
 
-		fprintf(f, "tokio_poll task=%#llx begin=%llu state=%#llx->%#llx vt=%#llx id=%llu owner=%llu fn=%u flags=%u word=%#llx\n",
+		fprintf(f,
+			"tokio_poll task=%#llx begin=%llu state=%#llx->%#llx vt=%#llx id=%llu owner=%llu fn=%u flags=%u word=%#llx\n",
 			(unsigned long long)tp->task,
 			(unsigned long long)tp->begin_ns,
 			(unsigned long long)tp->begin_state,
@@ -141,10 +145,12 @@ static void trace_record(FILE *f, const void *data, size_t len)
 		break;
 	}
 	case MS_REC_THREAD:
-		fprintf(f, "thread %.16s\n", ((const struct ms_thread_rec *)data)->comm);
+		fprintf(f, "thread %.16s\n",
+			((const struct ms_thread_rec *)data)->comm);
 		break;
 	case MS_REC_EXEC:
-		fprintf(f, "exec %.16s\n", ((const struct ms_exec_rec *)data)->comm);
+		fprintf(f, "exec %.16s\n",
+			((const struct ms_exec_rec *)data)->comm);
 		break;
 	default:
 		fprintf(f, "task task=%#llx parent=%#llx size=%llu\n",
@@ -161,8 +167,9 @@ static void trace_record(FILE *f, const void *data, size_t len)
 static bool is_spawn_machinery(const struct sym_frame *f)
 {
 	static const char *const prefix[] = {
-		"tokio::", "<tokio::", "__rust", "__rdl", "__rg_", "alloc::alloc::",
-		"malloc", "calloc", "realloc", "posix_memalign", "crt_",
+		"tokio::", "<tokio::",	     "__rust", "__rdl",
+		"__rg_",   "alloc::alloc::", "malloc", "calloc",
+		"realloc", "posix_memalign", "crt_",
 	};
 	const char *fn = f->function;
 
@@ -197,8 +204,14 @@ static uint32_t stack_site(struct collector *c, const struct ms_stack_rec *r)
 	struct ms_frame frames[MAX_SITE_FRAMES];
 	uint64_t pcs[MAX_PCS], key;
 	struct sym_regs regs = {
-		.ip = r->ip, .sp = r->sp, .bp = r->bp, .bx = r->bx,
-		.r12 = r->r12, .r13 = r->r13, .r14 = r->r14, .r15 = r->r15,
+		.ip = r->ip,
+		.sp = r->sp,
+		.bp = r->bp,
+		.bx = r->bx,
+		.r12 = r->r12,
+		.r13 = r->r13,
+		.r14 = r->r14,
+		.r15 = r->r15,
 	};
 	int n = 0, first = 0, nf = 0;
 	uint32_t site;
@@ -252,13 +265,12 @@ static uint32_t stack_site(struct collector *c, const struct ms_stack_rec *r)
 			pr_debug("pc %#llx: %s", (unsigned long long)pcs[i],
 				 strerror(-rc));
 	}
-	for (first = 0; first + 1 < n &&
-			sym__is_runtime_frame(&c->frames[first]);
-	     first++)
+	for (first = 0;
+	     first + 1 < n && sym__is_runtime_frame(&c->frames[first]); first++)
 		;
 	if (first + 1 >= n && n > 1)
-		for (first = 0; first + 1 < n &&
-				is_spawn_machinery(&c->frames[first]);
+		for (first = 0;
+		     first + 1 < n && is_spawn_machinery(&c->frames[first]);
 		     first++)
 			;
 	for (int i = first; i < n && nf < MAX_SITE_FRAMES; i++) {
@@ -293,19 +305,23 @@ static void on_stack(struct collector *c, const void *data, size_t len)
 	}
 	site = stack_site(c, r);
 	pr_debug("stack kind %u addr %#llx size %llu -> site %u", r->h.aux,
-		 (unsigned long long)r->addr, (unsigned long long)r->size, site);
+		 (unsigned long long)r->addr, (unsigned long long)r->size,
+		 site);
 	if (site != MS_NO_SITE) {
 		switch (r->h.aux) {
 		case MS_STACK_SPAWN:
-			model__spawn_site(c->o.model, MS_RT_TOKIO, r->addr, site);
+			model__spawn_site(c->o.model, MS_RT_TOKIO, r->addr,
+					  site);
 			break;
 		case MS_STACK_SPAWN_USDT:
-			model__spawn_site(c->o.model, MS_RT_USDT, r->addr, site);
+			model__spawn_site(c->o.model, MS_RT_USDT, r->addr,
+					  site);
 			break;
 		case MS_STACK_SAMPLE: {
 			/* Poisson sampling over bytes: a block of size s was
 			 * sampled with probability 1 - exp(-s / N). */
-			double s = (double)r->size, nb = (double)c->o.sample_bytes;
+			double s = (double)r->size,
+			       nb = (double)c->o.sample_bytes;
 			double w = nb > 0 ? s / -expm1(-s / nb) : s;
 
 			model__sampled_alloc(c->o.model, r->addr, r->size, w,
@@ -356,7 +372,8 @@ void collector__feed(struct collector *c, const void *data, size_t len)
 
 		check_vtable(c, p->vtable, p->fn);
 	}
-	if (len >= sizeof(struct ms_ret_site_rec) && h->type == MS_REC_RET_SITE) {
+	if (len >= sizeof(struct ms_ret_site_rec) &&
+	    h->type == MS_REC_RET_SITE) {
 		const struct ms_ret_site_rec *r = data;
 		int n = attach__poll_return_site(c->o.attach, r->ret);
 

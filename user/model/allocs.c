@@ -94,8 +94,7 @@ int allocs__insert(struct allocs *a, const struct alloc_entry *e,
 	if ((a->count + 1) * 4 > (a->mask + 1) * 3 &&
 	    resize(a, (a->mask + 1) * 2))
 		return -ENOMEM;
-	for (i = slot_of(a, e->addr); a->slots[i].addr;
-	     i = (i + 1) & a->mask) {
+	for (i = slot_of(a, e->addr); a->slots[i].addr; i = (i + 1) & a->mask) {
 		if (a->slots[i].addr == e->addr) {
 			if (old)
 				*old = a->slots[i];

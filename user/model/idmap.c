@@ -35,7 +35,8 @@ static int grow(struct idmap *m, size_t cap)
 
 		if (!old[i].key)
 			continue;
-		for (j = home_of(m, old[i].key); s[j].key; j = (j + 1) & m->mask)
+		for (j = home_of(m, old[i].key); s[j].key;
+		     j = (j + 1) & m->mask)
 			;
 		s[j] = old[i];
 	}
@@ -94,8 +95,7 @@ static struct slot *find(const struct idmap *m, uint64_t key)
 {
 	if (!key)
 		return NULL;
-	for (size_t i = home_of(m, key); m->slots[i].key;
-	     i = (i + 1) & m->mask)
+	for (size_t i = home_of(m, key); m->slots[i].key; i = (i + 1) & m->mask)
 		if (m->slots[i].key == key)
 			return &m->slots[i];
 	return NULL;

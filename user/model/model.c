@@ -23,8 +23,8 @@ const char *task_kind__name(enum task_kind k)
 
 const char *nf_reason__name(enum nf_reason r)
 {
-	static const char *const n[] = { NULL, "aborted", "pending",
-					 "no-waker", "shutdown" };
+	static const char *const n[] = { NULL, "aborted", "pending", "no-waker",
+					 "shutdown" };
 
 	return (unsigned)r < 5 ? n[r] : NULL;
 }
@@ -51,8 +51,8 @@ struct model *model__new(const struct model_opts *opts)
 	m->free_block = UINT32_MAX;
 	m->last_ns = opts->start_ns;
 	if (!m->allocs || !m->task_keys || !m->tids || !m->bad_vtables ||
-	    !m->vt_layouts || !m->freed_keys ||
-	    !m->site_keys || !m->pending_spawn || !m->sampled) {
+	    !m->vt_layouts || !m->freed_keys || !m->site_keys ||
+	    !m->pending_spawn || !m->sampled) {
 		model__free(m);
 		return NULL;
 	}
@@ -110,7 +110,7 @@ struct thread *thread__get(struct model *m, uint32_t tid)
 	if (!idmap__get(m->tids, tid, &idx))
 		return &m->threads[idx];
 	if (util__grow((void **)&m->threads, &m->cap_threads, m->nthreads + 1,
-		 sizeof(*m->threads), 64))
+		       sizeof(*m->threads), 64))
 		return NULL;
 	if (idmap__put(m->tids, tid, m->nthreads))
 		return NULL;
@@ -200,7 +200,7 @@ static uint32_t recycle(struct model *m)
 }
 
 struct ms_task *task__new(struct model *m, uint64_t key, uint8_t rt,
-				uint32_t *idx_out)
+			  uint32_t *idx_out)
 {
 	struct ms_task *t;
 
@@ -208,7 +208,7 @@ struct ms_task *task__new(struct model *m, uint64_t key, uint8_t rt,
 
 	if (idx == UINT32_MAX &&
 	    util__grow((void **)&m->tasks, &m->cap_tasks, m->ntasks + 1,
-		 sizeof(*m->tasks), 256))
+		       sizeof(*m->tasks), 256))
 		return NULL;
 	if (idx == UINT32_MAX)
 		idx = (uint32_t)m->ntasks;
@@ -229,8 +229,7 @@ struct ms_task *task__new(struct model *m, uint64_t key, uint8_t rt,
 	return t;
 }
 
-struct ms_task *task__by_key(struct model *m, uint64_t key,
-				   uint32_t *idx)
+struct ms_task *task__by_key(struct model *m, uint64_t key, uint32_t *idx)
 {
 	uint32_t i;
 
@@ -291,7 +290,7 @@ static void live_del(struct model *m, const struct alloc_entry *e)
 }
 
 void task__finish(struct model *m, struct ms_task *t, bool cancelled,
-			uint64_t ts)
+		  uint64_t ts)
 {
 	if (t->state == TASK_COMPLETED || t->state == TASK_CANCELLED)
 		return;
@@ -301,8 +300,8 @@ void task__finish(struct model *m, struct ms_task *t, bool cancelled,
 	/* A task nothing could wake stays "no-waker" when it is finally
 	 * cancelled (at shutdown, by its runtime): that is the finding. */
 	if (cancelled && t->nf_reason != NF_NO_WAKER)
-		t->nf_reason = t->shutdown && !t->aborted ? NF_SHUTDOWN :
-							    NF_ABORTED;
+		t->nf_reason =
+			t->shutdown && !t->aborted ? NF_SHUTDOWN : NF_ABORTED;
 	else if (!cancelled)
 		t->nf_reason = NF_NONE; /* it finished after all */
 	if (t->kind == TASK_RUNTIME)
@@ -368,8 +367,8 @@ static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 	/* Not a task that already freed itself in this poll; a cell at that
 	 * address again is a new task. */
 	if (owner < OWNER_TASK0 && r->task && m->runtime != MS_RT_USDT &&
-	    (allocs__find(m->allocs, r->task) ||
-	     !th || r->task != th->freed_key)) {
+	    (allocs__find(m->allocs, r->task) || !th ||
+	     r->task != th->freed_key)) {
 		/* In a tokio task's first poll: its record comes at the
 		 * poll's end, its allocations first. */
 		uint32_t idx;
@@ -453,12 +452,13 @@ static int on_poll_begin(struct model *m, const struct ms_poll_rec *r)
 	if (!t)
 		return -ENOMEM;
 	if (t->runtime == MS_RT_TOKIO)
-		tokio__identify(m, t, &(struct tokio_seen){
-					     .vtable = r->vtable,
-					     .owner_id = r->owner_id,
-					     .task_id = r->task_id,
-					     .flags = r->flags,
-				     });
+		tokio__identify(m, t,
+				&(struct tokio_seen){
+					.vtable = r->vtable,
+					.owner_id = r->owner_id,
+					.task_id = r->task_id,
+					.flags = r->flags,
+				});
 	thread__polls(m, th);
 	if (th->depth < POLL_STACK) {
 		th->task[th->depth] = idx;
@@ -497,7 +497,8 @@ static int on_poll_end(struct model *m, const struct ms_poll_rec *r)
 		if (idx < m->ntasks && m->tasks[idx].key == r->task) {
 			t = &m->tasks[idx];
 			if (r->h.ts_ns > th->begin_ns[th->depth])
-				t->busy_ns += r->h.ts_ns - th->begin_ns[th->depth];
+				t->busy_ns +=
+					r->h.ts_ns - th->begin_ns[th->depth];
 		}
 	}
 	if (!t)
@@ -563,8 +564,8 @@ static int on_task(struct model *m, const struct ms_task_rec *r)
 			t->aborted = (r->state & MS_TOKIO_CANCELLED) &&
 				     !(r->state & MS_TOKIO_COMPLETE);
 			if (t->kind == TASK_USER && t->nf_reason != NF_NO_WAKER)
-				t->nf_reason = t->aborted ? NF_ABORTED :
-							    NF_SHUTDOWN;
+				t->nf_reason =
+					t->aborted ? NF_ABORTED : NF_SHUTDOWN;
 		}
 		break;
 	case MS_REC_TASK_FREE:

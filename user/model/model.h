@@ -187,8 +187,8 @@ void model__poll_running(struct model *m, uint32_t tid,
 /* A tokio task type's layout (its vtable checked by the collector): how
  * big its future is inline, and whether the word read at poll entry may
  * be the pointer to a future tokio boxed at spawn. */
-void model__tokio_layout(struct model *m, uint64_t vtable,
-			 uint64_t future_size, bool may_be_boxed);
+void model__tokio_layout(struct model *m, uint64_t vtable, uint64_t future_size,
+			 bool may_be_boxed);
 /* Counters read from the kernel side (absolute values). */
 /* Intern a site: frames are copied (strings too). Returns its index, or
  * MS_NO_SITE when out of memory or nframes is 0. */

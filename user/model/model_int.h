@@ -61,7 +61,8 @@ struct model {
 	struct idmap *tids; /* tid -> thread index */
 	struct idmap *bad_vtables;
 	struct idmap *vt_layouts; /* vtable -> index in layouts */
-	struct idmap *freed_keys; /* key -> index of the last task freed there */
+	struct idmap
+		*freed_keys; /* key -> index of the last task freed there */
 	struct vt_layout *layouts;
 	size_t nlayouts, cap_layouts;
 	struct ms_task *tasks;
@@ -108,14 +109,13 @@ void task__finish(struct model *m, struct ms_task *t, bool cancelled,
 void task__release(struct model *m, struct ms_task *t, uint64_t ts);
 
 /* tokio.c */
-void tokio__state(struct model *m, struct ms_task *t, uint64_t st,
-		  uint64_t ts);
+void tokio__state(struct model *m, struct ms_task *t, uint64_t st, uint64_t ts);
 struct ms_task *tokio__discover(struct model *m, uint64_t key, uint64_t ts_ns,
 				uint32_t *idx_out);
 void tokio__identify(struct model *m, struct ms_task *t,
 		     const struct tokio_seen *s);
-struct ms_task *tokio__in_poll(struct model *m, struct thread *th,
-			       uint64_t key, uint64_t begin_ns, uint32_t *idx);
+struct ms_task *tokio__in_poll(struct model *m, struct thread *th, uint64_t key,
+			       uint64_t begin_ns, uint32_t *idx);
 int tokio__apply_poll(struct model *m, const struct ms_tokio_poll_rec *r);
 
 /* sites.c */

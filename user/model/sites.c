@@ -60,7 +60,7 @@ uint32_t model__site_intern(struct model *m, const struct ms_frame *frames,
 	if (!idmap__get(m->site_keys, h, &idx))
 		return idx;
 	if (util__grow((void **)&m->sites, &m->cap_sites, m->nsites + 1,
-		 sizeof(*m->sites), 64))
+		       sizeof(*m->sites), 64))
 		return MS_NO_SITE;
 	copy = calloc(nframes, sizeof(*copy));
 	if (!copy)
@@ -156,8 +156,8 @@ void model__sampled_alloc(struct model *m, uint64_t addr, uint64_t size,
 		idx = m->free_block;
 		m->free_block = m->blocks[idx].site;
 	} else {
-		if (util__grow((void **)&m->blocks, &m->cap_blocks, m->nblocks + 1,
-			 sizeof(*m->blocks), 256))
+		if (util__grow((void **)&m->blocks, &m->cap_blocks,
+			       m->nblocks + 1, sizeof(*m->blocks), 256))
 			return;
 		idx = (uint32_t)m->nblocks++;
 	}
@@ -167,7 +167,8 @@ void model__sampled_alloc(struct model *m, uint64_t addr, uint64_t size,
 	b->site = site;
 	b->task = UINT32_MAX;
 	e = allocs__find(m->allocs, addr);
-	if (e && e->owner >= OWNER_TASK0 && e->owner - OWNER_TASK0 < m->ntasks) {
+	if (e && e->owner >= OWNER_TASK0 &&
+	    e->owner - OWNER_TASK0 < m->ntasks) {
 		b->task = e->owner - OWNER_TASK0;
 		task_site_add(&m->tasks[b->task], site, weight);
 	}

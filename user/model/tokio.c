@@ -10,8 +10,7 @@
 #include "util.h"
 
 /* Apply a tokio Header.state word read at poll end or at the task's free. */
-void tokio__state(struct model *m, struct ms_task *t, uint64_t st,
-			uint64_t ts)
+void tokio__state(struct model *m, struct ms_task *t, uint64_t st, uint64_t ts)
 {
 	uint64_t refs = st >> MS_TOKIO_REF_SHIFT;
 
@@ -24,10 +23,10 @@ void tokio__state(struct model *m, struct ms_task *t, uint64_t st,
 		 * began (then the poll is the cancellation) or the runtime
 		 * shut it down while idle. */
 		task__finish(m, t,
-			    (st & MS_TOKIO_CANCELLED) &&
-				    ((t->begin_state & MS_TOKIO_CANCELLED) ||
-				     t->shutdown),
-			    ts);
+			     (st & MS_TOKIO_CANCELLED) &&
+				     ((t->begin_state & MS_TOKIO_CANCELLED) ||
+				      t->shutdown),
+			     ts);
 		return;
 	}
 	if (st & (MS_TOKIO_RUNNING | MS_TOKIO_NOTIFIED))
@@ -42,8 +41,8 @@ void tokio__state(struct model *m, struct ms_task *t, uint64_t st,
 /* First sight of a tokio task: its Cell is the allocation at its Header
  * address, which tells spawn time, size and the spawning task. Who it is
  * (vtable, owner, id) comes with its poll record: tokio__identify(). */
-struct ms_task *tokio__discover(struct model *m, uint64_t key,
-				      uint64_t ts_ns, uint32_t *idx_out)
+struct ms_task *tokio__discover(struct model *m, uint64_t key, uint64_t ts_ns,
+				uint32_t *idx_out)
 {
 	const struct alloc_entry *cell = allocs__find(m->allocs, key);
 	struct ms_task *t;
@@ -73,8 +72,7 @@ struct ms_task *tokio__discover(struct model *m, uint64_t key,
 	return t;
 }
 
-static const struct vt_layout *layout_of(const struct model *m,
-					 uint64_t vtable)
+static const struct vt_layout *layout_of(const struct model *m, uint64_t vtable)
 {
 	uint32_t i;
 
@@ -106,7 +104,7 @@ static void tokio_boxed(struct model *m, struct ms_task *t, uint32_t idx,
 }
 
 void tokio__identify(struct model *m, struct ms_task *t,
-			   const struct tokio_seen *s)
+		     const struct tokio_seen *s)
 {
 	bool bad = (s->flags & MS_POLL_F_READ_FAILED) ||
 		   model__vtable_rejected(m, s->vtable);
@@ -130,14 +128,14 @@ void tokio__identify(struct model *m, struct ms_task *t,
 		tokio_boxed(m, t, (uint32_t)(t - m->tasks), s->future_word);
 }
 
-void model__tokio_layout(struct model *m, uint64_t vtable,
-			 uint64_t future_size, bool may_be_boxed)
+void model__tokio_layout(struct model *m, uint64_t vtable, uint64_t future_size,
+			 bool may_be_boxed)
 {
 	struct vt_layout *l;
 
 	if (!vtable || layout_of(m, vtable) ||
 	    util__grow((void **)&m->layouts, &m->cap_layouts, m->nlayouts + 1,
-		 sizeof(*m->layouts), 64))
+		       sizeof(*m->layouts), 64))
 		return;
 	l = &m->layouts[m->nlayouts];
 	l->future_size = future_size;
@@ -148,9 +146,8 @@ void model__tokio_layout(struct model *m, uint64_t vtable,
 
 /* key is in a poll on th since begin_ns (tokio: its record comes at the
  * poll's end): find or create the task, and it runs. */
-struct ms_task *tokio__in_poll(struct model *m, struct thread *th,
-				     uint64_t key, uint64_t begin_ns,
-				     uint32_t *idx)
+struct ms_task *tokio__in_poll(struct model *m, struct thread *th, uint64_t key,
+			       uint64_t begin_ns, uint32_t *idx)
 {
 	struct ms_task *t = task__by_key(m, key, idx);
 
@@ -184,9 +181,9 @@ static void tokio_poll_ended(struct model *m, struct ms_task *t, uint64_t st,
 		 * read): its memory no longer holds a state. A task is
 		 * freed in its poll only once it ended. */
 		task__finish(m, t,
-			    (t->begin_state & MS_TOKIO_CANCELLED) ||
-				    t->shutdown,
-			    ts);
+			     (t->begin_state & MS_TOKIO_CANCELLED) ||
+				     t->shutdown,
+			     ts);
 		task__release(m, t, ts);
 	}
 }
@@ -265,13 +262,14 @@ int tokio__apply_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 		if (!t)
 			return -ENOMEM;
 	}
-	tokio__identify(m, t, &(struct tokio_seen){
-				     .vtable = r->vtable,
-				     .owner_id = r->owner_id,
-				     .task_id = r->task_id,
-				     .future_word = r->future_word,
-				     .flags = r->flags,
-			     });
+	tokio__identify(m, t,
+			&(struct tokio_seen){
+				.vtable = r->vtable,
+				.owner_id = r->owner_id,
+				.task_id = r->task_id,
+				.future_word = r->future_word,
+				.flags = r->flags,
+			});
 	thread__polls(m, th);
 	t->in_poll = false;
 	/* Shut down while in this poll (its record came first, from another
@@ -292,8 +290,8 @@ int tokio__apply_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 		t->begin_state = r->begin_state;
 	if (t->state == TASK_RUNNING)
 		t->state = TASK_PENDING;
-	tokio_poll_ended(m, t, r->state,
-			 r->flags & MS_POLL_F_END_READ_FAILED, r->h.ts_ns);
+	tokio_poll_ended(m, t, r->state, r->flags & MS_POLL_F_END_READ_FAILED,
+			 r->h.ts_ns);
 	return 0;
 }
 
@@ -307,13 +305,14 @@ void model__poll_running(struct model *m, uint32_t tid,
 		return;
 	t = tokio__in_poll(m, thread__get(m, tid), e->task, e->begin_ns, &idx);
 	if (t)
-		tokio__identify(m, t, &(struct tokio_seen){
-					     .vtable = e->vtable,
-					     .owner_id = e->owner_id,
-					     .task_id = e->task_id,
-					     .future_word = e->future_word,
-					     .flags = e->flags,
-				     });
+		tokio__identify(m, t,
+				&(struct tokio_seen){
+					.vtable = e->vtable,
+					.owner_id = e->owner_id,
+					.task_id = e->task_id,
+					.future_word = e->future_word,
+					.flags = e->flags,
+				});
 }
 
 void model__reject_vtable(struct model *m, uint64_t vtable)

@@ -45,8 +45,7 @@ static int by_delta_asc(const void *x, const void *y)
 	return p->b->id < q->b->id ? -1 : p->b->id > q->b->id;
 }
 
-static const char *state_text(char *buf, size_t len,
-			      const struct snap_task *t)
+static const char *state_text(char *buf, size_t len, const struct snap_task *t)
 {
 	const char *r;
 
@@ -60,8 +59,8 @@ static const char *state_text(char *buf, size_t len,
 	return buf;
 }
 
-static void header(struct table *t, const struct snap *a,
-		   const struct snap *b, const struct diff_opts *o)
+static void header(struct table *t, const struct snap *a, const struct snap *b,
+		   const struct diff_opts *o)
 {
 	static const char *const head[] = { "", "A", "B", NULL };
 	char d[2][64];
@@ -95,8 +94,7 @@ static void header(struct table *t, const struct snap *a,
 					  b->taken_ns - a->taken_ns));
 }
 
-static void row_bytes(struct table *t, const char *what, uint64_t x,
-		      uint64_t y)
+static void row_bytes(struct table *t, const char *what, uint64_t x, uint64_t y)
 {
 	char bb[8][64];
 	unsigned nb = 0;
@@ -108,8 +106,7 @@ static void row_bytes(struct table *t, const char *what, uint64_t x,
 	table__cell(t, "%s", fmt__delta_bytes(bb[nb++], sizeof(bb[0]), x, y));
 }
 
-static void row_count(struct table *t, const char *what, uint64_t x,
-		      uint64_t y)
+static void row_count(struct table *t, const char *what, uint64_t x, uint64_t y)
 {
 	char d[32];
 
@@ -154,10 +151,10 @@ static void totals(struct table *t, const struct snap *a, const struct snap *b)
 static int changed(struct table *t, const struct snap *a, const struct snap *b,
 		   const struct diff_opts *o, bool grew)
 {
-	static const char *const head[] = { "task", "state in A",
-					    "state in B", "live in A",
-					    "live in B", "change", "peak in B",
-					    "spawn site", NULL };
+	static const char *const head[] = {
+		"task",	  "state in A", "state in B", "live in A", "live in B",
+		"change", "peak in B",	"spawn site", NULL
+	};
 	struct pair *v = calloc(b->ntasks ?: 1, sizeof(*v));
 	char bb[8][64];
 	char site[512];
@@ -190,9 +187,10 @@ static int changed(struct table *t, const struct snap *a, const struct snap *b,
 		table__cell(t, "%s", state_text(bb[nb++ % 8], 64, v[i].b));
 		table__cell(t, "%s", B(v[i].a->mem.live_bytes));
 		table__cell(t, "%s", B(v[i].b->mem.live_bytes));
-		table__cell(t, "%s", fmt__delta_bytes(bb[nb++ % 8], 64,
-						      v[i].a->mem.live_bytes,
-						      v[i].b->mem.live_bytes));
+		table__cell(t, "%s",
+			    fmt__delta_bytes(bb[nb++ % 8], 64,
+					     v[i].a->mem.live_bytes,
+					     v[i].b->mem.live_bytes));
 		table__cell(t, "%s", B(v[i].b->mem.peak_live_bytes));
 		table__cell(t, "%s", fmt__site(site, sizeof(site), v[i].b));
 	}
@@ -205,18 +203,17 @@ static int changed(struct table *t, const struct snap *a, const struct snap *b,
 static int new_tasks(struct table *t, const struct snap *a,
 		     const struct snap *b, const struct diff_opts *o)
 {
-	static const char *const head[] = { "task", "kind", "state", "live",
-					    "peak", "future", "spawn site",
-					    NULL };
+	static const char *const head[] = { "task",	  "kind", "state",
+					    "live",	  "peak", "future",
+					    "spawn site", NULL };
 	struct pair *v = calloc(b->ntasks ?: 1, sizeof(*v));
 	char bb[8][64];
 	char site[512];
 	unsigned nb = 0;
 	size_t n = 0;
 
-	table__init(t, "New tasks in B", b->has_spawn_sites ? "lllrrrw" :
-								"lllrrr",
-		    head);
+	table__init(t, "New tasks in B",
+		    b->has_spawn_sites ? "lllrrrw" : "lllrrr", head);
 	table__empty(t, "none");
 	if (!v)
 		return -ENOMEM;
@@ -237,8 +234,8 @@ static int new_tasks(struct table *t, const struct snap *a,
 		table__cell(t, "%s", state_text(bb[nb++ % 8], 64, k));
 		table__cell(t, "%s", B(k->mem.live_bytes));
 		table__cell(t, "%s", B(k->mem.peak_live_bytes));
-		table__cell(t, "%s", k->has_future_size ? B(k->future_size) :
-							  "?");
+		table__cell(t, "%s",
+			    k->has_future_size ? B(k->future_size) : "?");
 		table__cell(t, "%s", fmt__site(site, sizeof(site), k));
 	}
 	if (n > o->top)
@@ -251,9 +248,9 @@ static int new_tasks(struct table *t, const struct snap *a,
 static int ended_tasks(struct table *t, const struct snap *a,
 		       const struct snap *b, const struct diff_opts *o)
 {
-	static const char *const head[] = { "task", "state in B",
+	static const char *const head[] = { "task",	 "state in B",
 					    "live in A", "live in B",
-					    "change", NULL };
+					    "change",	 NULL };
 	struct pair *v = calloc(a->ntasks ?: 1, sizeof(*v));
 	char bb[8][64];
 	unsigned nb = 0;
@@ -281,11 +278,11 @@ static int ended_tasks(struct table *t, const struct snap *a,
 		table__cell(t, "%s", state_text(bb[nb++ % 8], 64, v[i].b));
 		table__cell(t, "%s", B(live_of(v[i].a)));
 		table__cell(t, "%s", v[i].b ? B(live_of(v[i].b)) : "?");
-		table__cell(t, "%s", v[i].b ?
-					     fmt__delta_bytes(bb[nb++ % 8], 64,
-							      live_of(v[i].a),
-							      live_of(v[i].b)) :
-					     "?");
+		table__cell(t, "%s",
+			    v[i].b ? fmt__delta_bytes(bb[nb++ % 8], 64,
+						      live_of(v[i].a),
+						      live_of(v[i].b)) :
+				     "?");
 	}
 	if (n > o->top)
 		table__note(t, "... and %zu more", n - o->top);
@@ -353,7 +350,8 @@ static int sites(struct table *t, const struct snap *a, const struct snap *b,
 {
 	static const char *const head[] = { "spawn site", "tasks in A",
 					    "tasks in B", "live in A",
-					    "live in B", "change", NULL };
+					    "live in B",  "change",
+					    NULL };
 	size_t n = 0, ns = 0, total = a->ntasks + b->ntasks;
 	struct site_ent *e = calloc(total ?: 1, sizeof(*e));
 	struct site_sum *sum = calloc(total ?: 1, sizeof(*sum));
@@ -377,10 +375,10 @@ static int sites(struct table *t, const struct snap *a, const struct snap *b,
 		cur = &sum[ns - 1];
 		cur->ntasks[e[i].in_b]++;
 		/* Saturate: a hostile file must not wrap the sums. */
-		cur->live[e[i].in_b] = cur->live[e[i].in_b] + e[i].live <
-						       e[i].live ?
-					       UINT64_MAX :
-					       cur->live[e[i].in_b] + e[i].live;
+		cur->live[e[i].in_b] =
+			cur->live[e[i].in_b] + e[i].live < e[i].live ?
+				UINT64_MAX :
+				cur->live[e[i].in_b] + e[i].live;
 	}
 	for (size_t i = 0; i < ns; i++)
 		sum[i].delta = delta__i64(sum[i].live[0], sum[i].live[1]);
@@ -392,13 +390,14 @@ static int sites(struct table *t, const struct snap *a, const struct snap *b,
 		table__cell(t, "%zu", sum[i].ntasks[1]);
 		table__cell(t, "%s", B(sum[i].live[0]));
 		table__cell(t, "%s", B(sum[i].live[1]));
-		table__cell(t, "%s", fmt__delta_bytes(bb[nb++ % 8], 64,
-						      sum[i].live[0],
-						      sum[i].live[1]));
+		table__cell(t, "%s",
+			    fmt__delta_bytes(bb[nb++ % 8], 64, sum[i].live[0],
+					     sum[i].live[1]));
 	}
 	if (ns > o->top)
 		table__note(t, "... and %zu more", ns - o->top);
-	table__note(t, "tasks grouped by the innermost frame of their spawn site");
+	table__note(t,
+		    "tasks grouped by the innermost frame of their spawn site");
 out:
 	for (size_t i = 0; i < n; i++)
 		free(e[i].key);
@@ -410,9 +409,9 @@ out:
 static int new_never_finished(struct table *t, const struct snap *a,
 			      const struct snap *b, const struct diff_opts *o)
 {
-	static const char *const head[] = { "task", "reason", "state", "held",
-					    "age", "polls", "spawn site",
-					    NULL };
+	static const char *const head[] = { "task",	  "reason", "state",
+					    "held",	  "age",    "polls",
+					    "spawn site", NULL };
 	struct pair *v = calloc(b->ntasks ?: 1, sizeof(*v));
 	char bb[8][64];
 	char site[512];
@@ -451,8 +450,7 @@ static int new_never_finished(struct table *t, const struct snap *a,
 	return 0;
 }
 
-enum { D_HEAD, D_TOTALS, D_GREW, D_SHRANK, D_NEW, D_ENDED, D_SITES, D_NF,
-       D_N };
+enum { D_HEAD, D_TOTALS, D_GREW, D_SHRANK, D_NEW, D_ENDED, D_SITES, D_NF, D_N };
 
 int diff__text(FILE *f, const struct snap *a, const struct snap *b,
 	       const struct diff_opts *o)

@@ -9,7 +9,7 @@
 
 struct diff_opts {
 	const char *file_a, *file_b; /* for the header; may be NULL */
-	size_t top;		     /* rows per section */
+	size_t top; /* rows per section */
 };
 
 #define DIFF_TOP_DEFAULT 20

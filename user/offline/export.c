@@ -22,7 +22,7 @@ int export__json(FILE *f, const struct snap *s)
 	}
 	text = json_object_to_json_string_ext(
 		s->doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-			 JSON_C_TO_STRING_NOSLASHESCAPE);
+				JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return -ENOMEM;
 	fputs(text, f);
@@ -306,8 +306,8 @@ static uint64_t loc_id(struct pp *p, uint64_t fid, uint64_t line)
 		p->err = err;
 		return 0;
 	}
-	if (added && grow(p, (void **)&p->locs, &p->caplocs, p->nlocs,
-			  sizeof(*p->locs)))
+	if (added &&
+	    grow(p, (void **)&p->locs, &p->caplocs, p->nlocs, sizeof(*p->locs)))
 		p->locs[p->nlocs++] = loc;
 	return id;
 }
@@ -368,8 +368,8 @@ static void task_sample(struct pp *p, const struct snap_task *t)
 		char buf[512];
 		const char *fn = frame_name(buf, sizeof(buf), fr);
 
-		sm->locs[i + 1] = loc_id(p, func_id(p, fn, fn, fr->file ?: ""),
-					 fr->line);
+		sm->locs[i + 1] =
+			loc_id(p, func_id(p, fn, fn, fr->file ?: ""), fr->line);
 	}
 	snprintf(name, sizeof(name), "%" PRIu64, t->id);
 	/* A string, not a number: ids with bit 63 set exceed int64. */
@@ -467,9 +467,9 @@ static int pbuf_fill(struct pbuf *b, struct pp *p, const struct snap *s)
 	snprintf(comment, sizeof(comment), "memscope: %s (pid %" PRIu64 ")",
 		 *s->command ? s->command : s->exe, s->pid);
 	b->comment[0] = str_idx(p, comment);
-	b->comment[1] = str_idx(p, s->incomplete ?
-				"incomplete snapshot: figures may be low" :
-				"complete snapshot");
+	b->comment[1] = str_idx(
+		p, s->incomplete ? "incomplete snapshot: figures may be low" :
+				   "complete snapshot");
 	if (p->err)
 		return p->err;
 
@@ -485,8 +485,8 @@ static int pbuf_fill(struct pbuf *b, struct pp *p, const struct snap *s)
 	b->smp = calloc(p->nsamples ?: 1, sizeof(*b->smp));
 	b->lab = calloc(nlabels ?: 1, sizeof(*b->lab));
 	b->labp = calloc(nlabels ?: 1, sizeof(*b->labp));
-	if (!b->fn || !b->fnp || !b->loc || !b->locp || !b->line ||
-	    !b->linep || !b->sm || !b->smp || !b->lab || !b->labp)
+	if (!b->fn || !b->fnp || !b->loc || !b->locp || !b->line || !b->linep ||
+	    !b->sm || !b->smp || !b->lab || !b->labp)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->nfuncs; i++) {
 		perftools__profiles__function__init(&b->fn[i]);
@@ -643,8 +643,8 @@ static int64_t sat_add(int64_t a, uint64_t b)
 	return b > (uint64_t)(INT64_MAX - a) ? INT64_MAX : a + (int64_t)b;
 }
 
-static void heap_add(struct psample *sm, uint64_t ac, uint64_t ab,
-		     uint64_t lc, uint64_t lb)
+static void heap_add(struct psample *sm, uint64_t ac, uint64_t ab, uint64_t lc,
+		     uint64_t lb)
 {
 	/* In the order of sample_type. */
 	sm->value[0] = sat_add(sm->value[0], ac);
@@ -672,8 +672,9 @@ static size_t heap_stack(struct heap *h, uint64_t *locs,
 		const struct snap_frame *fr = &frames[i];
 		const char *fn = frame_name(buf, sizeof(buf), fr);
 
-		locs[n++] = loc_id(&h->p, func_id(&h->p, fn, fn, fr->file ?: ""),
-				   fr->line);
+		locs[n++] =
+			loc_id(&h->p, func_id(&h->p, fn, fn, fr->file ?: ""),
+			       fr->line);
 	}
 	if (!n)
 		locs[n++] = synth_loc(&h->p, none);
@@ -728,9 +729,13 @@ static void heap_tasks(struct heap *h, const struct snap *s)
 	for (size_t i = 0; i < s->ntasks; i++) {
 		const struct snap_task *t = &s->tasks[i];
 		const char *r = snap_reason__name(t->reason);
-		const char *labels[] = { "view",  "owner",
-					 "state", snap_state__name(t->state),
-					 r ? "reason" : NULL, r, NULL };
+		const char *labels[] = { "view",
+					 "owner",
+					 "state",
+					 snap_state__name(t->state),
+					 r ? "reason" : NULL,
+					 r,
+					 NULL };
 		struct psample *sm;
 		size_t n;
 

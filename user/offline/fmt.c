@@ -47,7 +47,8 @@ const char *fmt__duration(char *buf, size_t len, uint64_t ns)
 int64_t delta__i64(uint64_t a, uint64_t b)
 {
 	if (b >= a)
-		return b - a > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(b - a);
+		return b - a > (uint64_t)INT64_MAX ? INT64_MAX :
+						     (int64_t)(b - a);
 	return a - b > (uint64_t)INT64_MAX ? -INT64_MAX : -(int64_t)(a - b);
 }
 
@@ -117,8 +118,8 @@ const char *fmt__age(char *buf, size_t len, const struct snap *s,
 		snprintf(buf, len, "?");
 		return buf;
 	}
-	return fmt__duration(buf, len, end > t->spawned_ns ?
-					       end - t->spawned_ns : 0);
+	return fmt__duration(buf, len,
+			     end > t->spawned_ns ? end - t->spawned_ns : 0);
 }
 
 /*

@@ -63,9 +63,9 @@ static const char css[] =
 
 /* A linear axis with "nice" ticks in a display unit. */
 struct axis {
-	double max;	/* top of the axis, in raw units (bytes, ns) */
-	double step;	/* tick spacing, raw units */
-	double scale;	/* raw units per display unit */
+	double max; /* top of the axis, in raw units (bytes, ns) */
+	double step; /* tick spacing, raw units */
+	double scale; /* raw units per display unit */
 	const char *unit;
 };
 
@@ -77,7 +77,11 @@ static double nice(double x)
 		return 1;
 	mag = pow(10, floor(log10(x)));
 	f = x / mag;
-	return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) *
+	return (f <= 1	 ? 1 :
+		f <= 2	 ? 2 :
+		f <= 2.5 ? 2.5 :
+		f <= 5	 ? 5 :
+			   10) *
 	       mag;
 }
 
@@ -135,8 +139,9 @@ static double py(const struct axis *y, double v)
 
 static void svg_open(FILE *f, int height, const char *label)
 {
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-		   "role=\"img\" aria-label=\"%s\">\n",
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+		"role=\"img\" aria-label=\"%s\">\n",
 		W, height, label);
 }
 
@@ -145,27 +150,33 @@ static void frame(FILE *f, const struct axis *x, const struct axis *y)
 {
 	int nt = 0;
 
-	for (double v = 0; v <= y->max * (1 + 1e-9) && nt < 50; v += y->step, nt++) {
+	for (double v = 0; v <= y->max * (1 + 1e-9) && nt < 50;
+	     v += y->step, nt++) {
 		double yy = py(y, v);
 
-		fprintf(f, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>"
-			   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g %s</text>\n",
+		fprintf(f,
+			"<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>"
+			"<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g %s</text>\n",
 			ML, yy, ML + PW, yy, ML - 6, yy + 4, v / y->scale,
 			y->unit);
 	}
 	nt = 0;
-	for (double v = 0; v <= x->max * (1 + 1e-9) && nt < 50; v += x->step, nt++) {
+	for (double v = 0; v <= x->max * (1 + 1e-9) && nt < 50;
+	     v += x->step, nt++) {
 		double xx = px(x, v);
 
-		fprintf(f, "<line class=\"axis\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
-			   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n",
+		fprintf(f,
+			"<line class=\"axis\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>"
+			"<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n",
 			xx, MT + PH, xx, MT + PH + 5, xx, MT + PH + 18,
 			v / x->scale);
 	}
-	fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
-		   "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
+	fprintf(f,
+		"<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
+		"<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
 		ML, MT, ML, MT + PH, ML, MT + PH, ML + PW, MT + PH);
-	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">time since tracing started (%s)</text>\n",
+	fprintf(f,
+		"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">time since tracing started (%s)</text>\n",
 		ML + PW / 2, H - 6, x->unit);
 }
 
@@ -192,9 +203,11 @@ static void plot_memory(FILE *f, const struct snap *s)
 	double ymax = 0;
 	char b1[32], b2[32];
 
-	fputs("<section id=\"memory-over-time\">\n<h2>Memory over time</h2>\n", f);
+	fputs("<section id=\"memory-over-time\">\n<h2>Memory over time</h2>\n",
+	      f);
 	if (!s->nsamples) {
-		no_plot(f, "no timeline samples: the trace was shorter than one sample interval");
+		no_plot(f,
+			"no timeline samples: the trace was shorter than one sample interval");
 		goto out;
 	}
 	for (size_t i = 0; i < s->nsamples; i++)
@@ -205,14 +218,16 @@ static void plot_memory(FILE *f, const struct snap *s)
 	svg_open(f, H, "live heap bytes over time");
 	frame(f, &x, &y);
 	/* The area under the curve, then the curve on top. */
-	fprintf(f, "<path fill=\"#4e79a7\" fill-opacity=\"0.18\" stroke=\"none\" d=\"M%.1f %.1f",
+	fprintf(f,
+		"<path fill=\"#4e79a7\" fill-opacity=\"0.18\" stroke=\"none\" d=\"M%.1f %.1f",
 		px(&x, (double)s->samples[0].t_ns), py(&y, 0));
 	for (size_t i = 0; i < s->nsamples; i++)
 		fprintf(f, " L%.1f %.1f", px(&x, (double)s->samples[i].t_ns),
 			py(&y, (double)s->samples[i].live_bytes));
 	fprintf(f, " L%.1f %.1f Z\"/>\n",
 		px(&x, (double)s->samples[s->nsamples - 1].t_ns), py(&y, 0));
-	fputs("<polyline fill=\"none\" stroke=\"#4e79a7\" stroke-width=\"2\" points=\"", f);
+	fputs("<polyline fill=\"none\" stroke=\"#4e79a7\" stroke-width=\"2\" points=\"",
+	      f);
 	for (size_t i = 0; i < s->nsamples; i++)
 		fprintf(f, "%s%.1f,%.1f", i ? " " : "",
 			px(&x, (double)s->samples[i].t_ns),
@@ -222,15 +237,19 @@ static void plot_memory(FILE *f, const struct snap *s)
 	for (size_t i = 0; s->nsamples <= 120 && i < s->nsamples; i++) {
 		const struct snap_sample *sm = &s->samples[i];
 
-		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#4e79a7\">"
-			   "<title>%s: %s live in %" PRIu64 " blocks, %" PRIu64 " tasks alive</title></circle>\n",
-			px(&x, (double)sm->t_ns), py(&y, (double)sm->live_bytes),
+		fprintf(f,
+			"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#4e79a7\">"
+			"<title>%s: %s live in %" PRIu64 " blocks, %" PRIu64
+			" tasks alive</title></circle>\n",
+			px(&x, (double)sm->t_ns),
+			py(&y, (double)sm->live_bytes),
 			fmt__duration(b1, sizeof(b1), sm->t_ns),
 			fmt__bytes(b2, sizeof(b2), sm->live_bytes),
 			sm->live_count, sm->tasks_alive);
 	}
 	fputs("</svg>\n", f);
-	fprintf(f, "<p class=\"note\">Live heap bytes of the whole process, one sample per %s.</p>\n",
+	fprintf(f,
+		"<p class=\"note\">Live heap bytes of the whole process, one sample per %s.</p>\n",
 		fmt__duration(b1, sizeof(b1), s->interval_ns));
 out:
 	fputs("</section>\n", f);
@@ -274,8 +293,10 @@ static int pick_series(const struct snap *s, uint64_t *ids, size_t *n)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->nsamples; i++)
 		for (size_t j = 0; j < s->samples[i].ntop; j++)
-			v[k++] = (struct idmax){ s->samples[i].top[j].id,
-						 s->samples[i].top[j].live_bytes };
+			v[k++] = (struct idmax){
+				s->samples[i].top[j].id,
+				s->samples[i].top[j].live_bytes
+			};
 	/* One entry per id with its maximum, then the largest first. */
 	qsort(v, total, sizeof(*v), by_id_then_max);
 	k = 0;
@@ -309,7 +330,8 @@ static int plot_by_task(FILE *f, const struct snap *s)
 	struct axis x, y;
 	int err;
 
-	fputs("<section id=\"memory-by-task\">\n<h2>Memory over time by task</h2>\n", f);
+	fputs("<section id=\"memory-by-task\">\n<h2>Memory over time by task</h2>\n",
+	      f);
 	err = pick_series(s, ids, &nser);
 	if (err)
 		return err;
@@ -354,7 +376,8 @@ static int plot_by_task(FILE *f, const struct snap *s)
 		const char *color = palette[k < nser ? k : NSERIES];
 
 		/* Layer k: its top edge forward, its bottom edge back. */
-		fprintf(f, "<path fill=\"%s\" fill-opacity=\"0.85\" stroke=\"%s\" stroke-width=\"1\" d=\"",
+		fprintf(f,
+			"<path fill=\"%s\" fill-opacity=\"0.85\" stroke=\"%s\" stroke-width=\"1\" d=\"",
 			color, color);
 		for (size_t i = 0; i < n; i++)
 			fprintf(f, "%s%.1f %.1f", i ? " L" : "M",
@@ -372,7 +395,8 @@ static int plot_by_task(FILE *f, const struct snap *s)
 		fputs("</title></path>\n", f);
 	}
 	/* What the whole process held, for scale. */
-	fputs("<polyline fill=\"none\" stroke=\"#222\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\" points=\"", f);
+	fputs("<polyline fill=\"none\" stroke=\"#222\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\" points=\"",
+	      f);
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "%s%.1f,%.1f", i ? " " : "",
 			px(&x, (double)s->samples[i].t_ns),
@@ -380,13 +404,15 @@ static int plot_by_task(FILE *f, const struct snap *s)
 	fputs("\"><title>all live memory</title></polyline>\n</svg>\n", f);
 	fputs("<div class=\"legend\">", f);
 	for (size_t k = 0; k < nser; k++) {
-		fprintf(f, "<span><span class=\"sw\" style=\"background:%s\"></span>",
+		fprintf(f,
+			"<span><span class=\"sw\" style=\"background:%s\"></span>",
 			palette[k]);
 		series_label(f, s, ids[k]);
 		fputs("</span>", f);
 	}
 	if (other)
-		fprintf(f, "<span><span class=\"sw\" style=\"background:%s\"></span>other tasks</span>",
+		fprintf(f,
+			"<span><span class=\"sw\" style=\"background:%s\"></span>other tasks</span>",
 			palette[NSERIES]);
 	fputs("<span><span class=\"sw\" style=\"background:none;border-top:2px dashed #222;height:0;width:16px\"></span>all live memory</span></div>\n",
 	      f);
@@ -439,33 +465,38 @@ static int plot_futures(FILE *f, const struct snap *s)
 		const struct snap_task *t = v[i];
 		double w = (W - lw - right) * ((double)t->future_size / max);
 		int yy = 12 + (int)i * (bh + gap);
-		const char *color = t->reason ? "#e15759" :
+		const char *color = t->reason			 ? "#e15759" :
 				    t->kind == SNAP_KIND_RUNTIME ? "#bab0ac" :
 								   "#4e79a7";
 		char name[96];
 
 		any_nf |= t->reason != SNAP_NF_NONE;
 		any_rt |= t->kind == SNAP_KIND_RUNTIME;
-		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", lw - 8,
-			yy + 13);
+		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">",
+			lw - 8, yy + 13);
 		esc__html(f, fmt__task(name, sizeof(name), t));
-		fprintf(f, "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>",
+		fprintf(f,
+			"</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>",
 			lw, yy, w < 1 ? 1 : w, bh, color);
 		esc__html(f, name);
-		fprintf(f, ": %" PRIu64 " bytes</title></rect>"
-			   "<text x=\"%.1f\" y=\"%d\">%s</text>\n",
+		fprintf(f,
+			": %" PRIu64 " bytes</title></rect>"
+			"<text x=\"%.1f\" y=\"%d\">%s</text>\n",
 			t->future_size, lw + (w < 1 ? 1 : w) + 6, yy + 13,
 			fmt__bytes(b1, sizeof(b1), t->future_size));
 	}
-	fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"6\" x2=\"%d\" y2=\"%d\"/>\n",
+	fprintf(f,
+		"<line class=\"axis\" x1=\"%d\" y1=\"6\" x2=\"%d\" y2=\"%d\"/>\n",
 		lw, lw, height - 22);
 	if (avg > 0 && avg <= max) {
 		double ax = lw + (W - lw - right) * (avg / max);
 
-		fprintf(f, "<line x1=\"%.1f\" y1=\"6\" x2=\"%.1f\" y2=\"%d\" stroke=\"#222\" stroke-dasharray=\"4 3\"/>"
-			   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">average %s</text>\n",
+		fprintf(f,
+			"<line x1=\"%.1f\" y1=\"6\" x2=\"%.1f\" y2=\"%d\" stroke=\"#222\" stroke-dasharray=\"4 3\"/>"
+			"<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">average %s</text>\n",
 			ax, ax, height - 22, ax, height - 6,
-			fmt__bytes(b1, sizeof(b1), s->async.average_future_size));
+			fmt__bytes(b1, sizeof(b1),
+				   s->async.average_future_size));
 	}
 	fputs("</svg>\n<div class=\"legend\"><span><span class=\"sw\" style=\"background:#4e79a7\"></span>user task</span>",
 	      f);
@@ -475,7 +506,8 @@ static int plot_futures(FILE *f, const struct snap *s)
 	if (any_rt)
 		fputs("<span><span class=\"sw\" style=\"background:#bab0ac\"></span>runtime task</span>",
 		      f);
-	fputs("</div>\n<p class=\"note\">The size of each task's future (its state machine; for tokio, the task allocation including tokio's header and trailer).", f);
+	fputs("</div>\n<p class=\"note\">The size of each task's future (its state machine; for tokio, the task allocation including tokio's header and trailer).",
+	      f);
 	if (n > shown)
 		fprintf(f, " The %zu largest of %zu tasks.", shown, n);
 	fputs("</p>\n", f);

@@ -52,10 +52,10 @@ static const char usage_main[] =
 	"'memscope COMMAND --help' says more. Exit codes: 0 done, 1 the output\n"
 	"could not be written, 2 bad usage or bad input.\n";
 
-#define DEBUG_DIR_HELP \
-	"  --debug-dir DIR  also look for debug files in DIR (by build id:\n" \
+#define DEBUG_DIR_HELP                                                            \
+	"  --debug-dir DIR  also look for debug files in DIR (by build id:\n"     \
 	"                DIR/.build-id/xx/rest.debug; by .gnu_debuglink name),\n" \
-	"                before /usr/lib/debug; repeatable. Names the frames\n" \
+	"                before /usr/lib/debug; repeatable. Names the frames\n"   \
 	"                memscoped left as module+0xADDR (stripped binaries)\n"
 
 static const char usage_report[] =
@@ -71,8 +71,7 @@ static const char usage_report[] =
 	"                memory over time, by task, and future sizes; no scripts)\n"
 	"  -o, --output OUT  write to OUT (atomically) instead of standard output\n"
 	"  -n, --top N   rows in the largest-task and site tables (default 10);\n"
-	"                the never-finished table shows up to 5 x N\n"
-	DEBUG_DIR_HELP
+	"                the never-finished table shows up to 5 x N\n" DEBUG_DIR_HELP
 	"  -h, --help    this help\n";
 
 static const char usage_diff[] =
@@ -84,8 +83,7 @@ static const char usage_diff[] =
 	"became never-finished. Largest growth first.\n"
 	"\n"
 	"  -o, --output OUT  write to OUT (atomically) instead of standard output\n"
-	"  -n, --top N   rows per section (default 20)\n"
-	DEBUG_DIR_HELP
+	"  -n, --top N   rows per section (default 20)\n" DEBUG_DIR_HELP
 	"  -h, --help    this help\n";
 
 static const char usage_export[] =
@@ -165,11 +163,14 @@ static int add_debug_dir(const char *cmd, const char *dir)
 	int err = debugfile__add_dir(dir);
 
 	if (err == -E2BIG)
-		return usage_error(cmd, "--debug-dir: at most " STR(DEBUGFILE_MAX_DIRS) " directories ('%s' is one too many)",
-				   dir);
+		return usage_error(
+			cmd,
+			"--debug-dir: at most " STR(
+				DEBUGFILE_MAX_DIRS) " directories ('%s' is one too many)",
+			dir);
 	if (err)
-		return usage_error(cmd, "--debug-dir takes a directory, not '%s'",
-				   dir);
+		return usage_error(
+			cmd, "--debug-dir takes a directory, not '%s'", dir);
 	return EXIT_OK;
 }
 
@@ -204,16 +205,18 @@ static int close_out(struct outfile *o, const char *path, int err)
 	if (err) {
 		outfile__abort(o);
 		pr_err("%s: cannot write: %s",
-		       path && strcmp(path, "-") ? shown(name, sizeof(name), path) :
-						   "standard output",
+		       path && strcmp(path, "-") ?
+			       shown(name, sizeof(name), path) :
+			       "standard output",
 		       strerror(-err));
 		return EXIT_RUNTIME;
 	}
 	err = outfile__commit(o);
 	if (err) {
 		pr_err("%s: cannot write: %s",
-		       path && strcmp(path, "-") ? shown(name, sizeof(name), path) :
-						   "standard output",
+		       path && strcmp(path, "-") ?
+			       shown(name, sizeof(name), path) :
+			       "standard output",
 		       strerror(-err));
 		return EXIT_RUNTIME;
 	}
@@ -229,8 +232,9 @@ static int parse_top(const char *cmd, const char *arg, size_t *top)
 	v = strtoull(arg, &end, 10);
 	if (errno || end == arg || *end || v < 1 || v > 1000000 ||
 	    arg[0] == '-')
-		return usage_error(cmd, "--top wants a number from 1 to 1000000, not '%s'",
-				   arg);
+		return usage_error(
+			cmd, "--top wants a number from 1 to 1000000, not '%s'",
+			arg);
 	*top = (size_t)v;
 	return EXIT_OK;
 }
@@ -291,9 +295,11 @@ static int cmd_report(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return usage_error("report", argc - optind ?
-				   "one snapshot FILE, not more%s" :
-				   "which snapshot? give a FILE%s", "");
+		return usage_error("report",
+				   argc - optind ?
+					   "one snapshot FILE, not more%s" :
+					   "which snapshot? give a FILE%s",
+				   "");
 	ro.file = argv[optind];
 	ret = load(ro.file, &s, false);
 	ret = ret ?: symbolize(ro.file, s);
@@ -349,13 +355,14 @@ static int cmd_diff(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return usage_error("diff", "two snapshots A and B, older first%s",
-				   "");
+		return usage_error("diff",
+				   "two snapshots A and B, older first%s", "");
 	dopt.file_a = argv[optind];
 	dopt.file_b = argv[optind + 1];
 	if (!strcmp(dopt.file_a, "-") && !strcmp(dopt.file_b, "-"))
-		return usage_error("diff", "only one of A and B can be standard input%s",
-				   "");
+		return usage_error(
+			"diff", "only one of A and B can be standard input%s",
+			"");
 	ret = load(dopt.file_a, &a, false);
 	ret = ret ?: load(dopt.file_b, &b, false);
 	ret = ret ?: symbolize(dopt.file_a, a);
@@ -396,8 +403,10 @@ static int cmd_export(int argc, char **argv)
 			else if (!strcmp(optarg, "json"))
 				fmt = F_JSON;
 			else
-				return usage_error("export", "unknown format '%s': pprof, folded or json",
-						   optarg);
+				return usage_error(
+					"export",
+					"unknown format '%s': pprof, folded or json",
+					optarg);
 			break;
 		case 'o':
 			out = optarg;
@@ -415,12 +424,15 @@ static int cmd_export(int argc, char **argv)
 		}
 	}
 	if (fmt == F_NONE)
-		return usage_error("export", "which format? --format pprof, folded or json%s",
-				   "");
+		return usage_error(
+			"export",
+			"which format? --format pprof, folded or json%s", "");
 	if (argc - optind != 1)
-		return usage_error("export", argc - optind ?
-				   "one snapshot FILE, not more%s" :
-				   "which snapshot? give a FILE%s", "");
+		return usage_error("export",
+				   argc - optind ?
+					   "one snapshot FILE, not more%s" :
+					   "which snapshot? give a FILE%s",
+				   "");
 	ret = load(argv[optind], &s, fmt == F_JSON);
 	if (ret)
 		return ret;
@@ -432,11 +444,13 @@ static int cmd_export(int argc, char **argv)
 		goto out;
 	if (fmt == F_PPROF && outfile__is_tty(&of)) {
 		outfile__abort(&of);
-		ret = usage_error("export", "a pprof profile is binary: not writing it to a terminal, use -o FILE%s",
-				  "");
+		ret = usage_error(
+			"export",
+			"a pprof profile is binary: not writing it to a terminal, use -o FILE%s",
+			"");
 		goto out;
 	}
-	err = fmt == F_PPROF ? export__pprof(of.f, s) :
+	err = fmt == F_PPROF  ? export__pprof(of.f, s) :
 	      fmt == F_FOLDED ? export__folded(of.f, s) :
 				export__json(of.f, s);
 	ret = close_out(&of, out, err);
@@ -453,8 +467,8 @@ int main(int argc, char **argv)
 	/* Our own one-line messages replace getopt's. */
 	opterr = 0;
 	if (argc < 2)
-		return usage_error(NULL, "which command? report, diff or export%s",
-				   "");
+		return usage_error(
+			NULL, "which command? report, diff or export%s", "");
 	cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") ||
 	    !strcmp(cmd, "help")) {
@@ -486,8 +500,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "export"))
 		return cmd_export(argc - 1, argv + 1);
 	if (cmd[0] == '-')
-		return usage_error(NULL, "unknown option %s: options go after the command",
-				   cmd);
+		return usage_error(
+			NULL, "unknown option %s: options go after the command",
+			cmd);
 	return usage_error(NULL, "unknown command '%s': report, diff or export",
 			   cmd);
 }

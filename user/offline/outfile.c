@@ -33,8 +33,9 @@ static int open_tmp(const char *path, char **tmp_out)
 			return -ENAMETOOLONG;
 		}
 		/* Mode 0666 less umask: what any tool creating a file gives. */
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				       O_CLOEXEC, 0666);
+		fd = open(tmp,
+			  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0666);
 		if (fd >= 0) {
 			*tmp_out = tmp;
 			return fd;

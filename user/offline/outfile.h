@@ -14,7 +14,7 @@
 struct outfile {
 	FILE *f;
 	char *path; /* NULL: stdout */
-	char *tmp;  /* NULL: written in place (stdout, a device or a FIFO) */
+	char *tmp; /* NULL: written in place (stdout, a device or a FIFO) */
 };
 
 /*

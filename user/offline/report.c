@@ -26,8 +26,8 @@ static int by_live(const void *a, const void *b)
 	const struct snap_task *y = *(const struct snap_task *const *)b;
 
 	return cmp_u64_desc(x->mem.live_bytes, y->mem.live_bytes) ?:
-	       cmp_u64_desc(x->mem.peak_live_bytes, y->mem.peak_live_bytes) ?:
-	       by_id(x, y);
+		       cmp_u64_desc(x->mem.peak_live_bytes, y->mem.peak_live_bytes) ?:
+		       by_id(x, y);
 }
 
 static int by_peak(const void *a, const void *b)
@@ -36,8 +36,8 @@ static int by_peak(const void *a, const void *b)
 	const struct snap_task *y = *(const struct snap_task *const *)b;
 
 	return cmp_u64_desc(x->mem.peak_live_bytes, y->mem.peak_live_bytes) ?:
-	       cmp_u64_desc(x->mem.live_bytes, y->mem.live_bytes) ?:
-	       by_id(x, y);
+		       cmp_u64_desc(x->mem.live_bytes, y->mem.live_bytes)   ?:
+		       by_id(x, y);
 }
 
 /* Tasks passing keep(), sorted; *n is how many. Caller frees. */
@@ -152,7 +152,8 @@ static void sec_snapshot(struct table *t, const struct snap *s,
 	   fmt__duration(b[nb++], sizeof(b[0]), s->taken_ns));
 	kv(t, "events", "%" PRIu64 " records, %" PRIu64 " lost", tt->records,
 	   tt->lost_events);
-	kv(t, "complete", "%s", s->incomplete ?
+	kv(t, "complete", "%s",
+	   s->incomplete ?
 		   "NO: events were lost or missed, figures may be low" :
 		   "yes");
 	if (s->generator)
@@ -184,7 +185,8 @@ static void sec_memory(struct table *t, const struct snap *s)
 		kv(t, "stale allocations", "%" PRIu64 " (a free was missed)",
 		   tt->stale_allocs);
 	if (tt->kernel_no_state)
-		kv(t, "missed events", "%" PRIu64 " (no per-thread kernel state)",
+		kv(t, "missed events",
+		   "%" PRIu64 " (no per-thread kernel state)",
 		   tt->kernel_no_state);
 	if (tt->bad_records)
 		kv(t, "bad records", "%" PRIu64, tt->bad_records);
@@ -209,13 +211,14 @@ static void sec_async(struct table *t, const struct snap *s)
 	kv(t, "largest future size", "%s",
 	   fmt__bytes_exact(b[nb++], sizeof(b[0]), a->largest_future_size));
 	if (a->has_task_cell_bytes)
-		kv(t, "task cells", "%s (the runtime's allocation per user task: header, future or its box, trailer)",
+		kv(t, "task cells",
+		   "%s (the runtime's allocation per user task: header, future or its box, trailer)",
 		   fmt__bytes_exact(b[nb++], sizeof(b[0]), a->task_cell_bytes));
 	kv(t, "runtime overhead", "%s (runtime threads, outside any task)",
 	   fmt__bytes_exact(b[nb++], sizeof(b[0]), a->runtime_overhead_bytes));
-	kv(t, "user tasks", "%" PRIu64 " alive, %" PRIu64 " completed, %" PRIu64
-	   " cancelled", a->tasks_alive, a->tasks_completed,
-	   a->tasks_cancelled);
+	kv(t, "user tasks",
+	   "%" PRIu64 " alive, %" PRIu64 " completed, %" PRIu64 " cancelled",
+	   a->tasks_alive, a->tasks_completed, a->tasks_cancelled);
 	kv(t, "runtime tasks", "%zu", nrt);
 	kv(t, "never finished", "%" PRIu64, a->never_finished_count);
 }
@@ -231,9 +234,10 @@ static const char *const reason_help[] = {
 static void sec_never_finished(struct table *t, const struct snap *s,
 			       const struct report_opts *o)
 {
-	static const char *const head[] = { "task", "reason", "state",
-					    "held", "peak", "age", "polls",
-					    "future", "spawn site", NULL };
+	static const char *const head[] = { "task",  "reason", "state",
+					    "held",  "peak",   "age",
+					    "polls", "future", "spawn site",
+					    NULL };
 	const struct snap_task **v;
 	size_t nreason[5] = { 0 }, limit = o->top * 5;
 	char b[8][64];
@@ -243,7 +247,9 @@ static void sec_never_finished(struct table *t, const struct snap *s,
 
 	table__init(t, "Tasks that never finished",
 		    s->has_spawn_sites ? "llrrrrrrw" : "llrrrrrr", head);
-	table__empty(t, "none: every task finished or is still within the never-finished threshold");
+	table__empty(
+		t,
+		"none: every task finished or is still within the never-finished threshold");
 	v = pick_tasks(s, is_nf, by_live, &n);
 	if (!v) {
 		t->err = -ENOMEM;
@@ -263,15 +269,17 @@ static void sec_never_finished(struct table *t, const struct snap *s,
 		table__cell(t, "%s", B(k->mem.peak_live_bytes));
 		table__cell(t, "%s", fmt__age(b[nb++ % 8], 64, s, k));
 		table__cell(t, "%" PRIu64, k->polls);
-		table__cell(t, "%s", k->has_future_size ?
-					     B(k->future_size) : "?");
+		table__cell(t, "%s",
+			    k->has_future_size ? B(k->future_size) : "?");
 		table__cell(t, "%s", fmt__site(site, sizeof(site), k));
 	}
 	if (n > limit)
-		table__note(t, "... and %zu more (%zu in all: %zu aborted, %zu no-waker, %zu pending, %zu shutdown)",
-			    n - limit, n, nreason[SNAP_NF_ABORTED],
-			    nreason[SNAP_NF_NO_WAKER], nreason[SNAP_NF_PENDING],
-			    nreason[SNAP_NF_SHUTDOWN]);
+		table__note(
+			t,
+			"... and %zu more (%zu in all: %zu aborted, %zu no-waker, %zu pending, %zu shutdown)",
+			n - limit, n, nreason[SNAP_NF_ABORTED],
+			nreason[SNAP_NF_NO_WAKER], nreason[SNAP_NF_PENDING],
+			nreason[SNAP_NF_SHUTDOWN]);
 	for (int r = 1; r < 5; r++)
 		if (nreason[r])
 			table__note(t, "%s", reason_help[r]);
@@ -282,11 +290,11 @@ static void sec_largest(struct table *t, const struct snap *s,
 			const struct report_opts *o, bool peak)
 {
 	static const char *const head_live[] = {
-		"task", "kind", "state", "live", "blocks", "peak",
+		"task",	     "kind",  "state",	"live",	      "blocks", "peak",
 		"allocated", "polls", "future", "spawn site", NULL
 	};
 	static const char *const head_peak[] = {
-		"task", "kind", "state", "peak", "live", "allocated",
+		"task",	  "kind",  "state",  "peak",	   "live", "allocated",
 		"allocs", "polls", "future", "spawn site", NULL
 	};
 	const struct snap_task **v;
@@ -295,8 +303,9 @@ static void sec_largest(struct table *t, const struct snap *s,
 	unsigned nb = 0;
 	size_t n;
 
-	table__init(t, peak ? "Largest tasks by peak" :
-			      "Largest tasks by live bytes",
+	table__init(t,
+		    peak ? "Largest tasks by peak" :
+			   "Largest tasks by live bytes",
 		    s->has_spawn_sites ? "lllrrrrrrw" : "lllrrrrrr",
 		    peak ? head_peak : head_live);
 	table__empty(t, peak ? "no task allocated memory" :
@@ -327,8 +336,8 @@ static void sec_largest(struct table *t, const struct snap *s,
 			table__cell(t, "%s", B(k->mem.alloc_bytes));
 		}
 		table__cell(t, "%" PRIu64, k->polls);
-		table__cell(t, "%s", k->has_future_size ?
-					     B(k->future_size) : "?");
+		table__cell(t, "%s",
+			    k->has_future_size ? B(k->future_size) : "?");
 		table__cell(t, "%s", fmt__site(site, sizeof(site), k));
 	}
 	if (n > o->top)
@@ -341,9 +350,9 @@ static int by_site_live(const void *a, const void *b)
 	const struct snap_site *x = *(const struct snap_site *const *)a;
 	const struct snap_site *y = *(const struct snap_site *const *)b;
 
-	return cmp_u64_desc(x->live_bytes, y->live_bytes) ?:
-	       cmp_u64_desc(x->alloc_bytes, y->alloc_bytes) ?:
-	       (x->id > y->id) - (x->id < y->id);
+	return cmp_u64_desc(x->live_bytes, y->live_bytes)	    ?:
+		       cmp_u64_desc(x->alloc_bytes, y->alloc_bytes) ?:
+		       (x->id > y->id) - (x->id < y->id);
 }
 
 /* True when no name was found for the frame, only its module address. */
@@ -356,9 +365,10 @@ static bool unnamed(const struct snap_frame *f)
 static void sec_sites(struct table *t, const struct snap *s,
 		      const struct report_opts *o)
 {
-	static const char *const head[] = { "live", "allocated", "allocs",
-					    "samples", "allocation site",
-					    NULL };
+	static const char *const head[] = {
+		"live",	   "allocated",	      "allocs",
+		"samples", "allocation site", NULL
+	};
 	const struct snap_site **v = calloc(s->nsites ?: 1, sizeof(*v));
 	char b[8][64], site[512];
 	unsigned nb = 0;
@@ -366,7 +376,9 @@ static void sec_sites(struct table *t, const struct snap *s,
 	bool anon = false;
 
 	table__init(t, "Allocation sites", "rrrrw", head);
-	table__empty(t, "no sampled allocation stacks (memscoped --sample-bytes 0 or --tasks-only, or an older snapshot)");
+	table__empty(
+		t,
+		"no sampled allocation stacks (memscoped --sample-bytes 0 or --tasks-only, or an older snapshot)");
 	if (!v) {
 		t->err = -ENOMEM;
 		return;
@@ -383,16 +395,20 @@ static void sec_sites(struct table *t, const struct snap *s,
 		table__cell(t, "%s", B(st->alloc_bytes));
 		table__cell(t, "%" PRIu64, st->alloc_count);
 		table__cell(t, "%" PRIu64, st->samples);
-		table__cell(t, "%s", fmt__frame(site, sizeof(site),
-						&st->frames[0]));
+		table__cell(t, "%s",
+			    fmt__frame(site, sizeof(site), &st->frames[0]));
 		anon |= unnamed(&st->frames[0]);
 	}
 	if (n > o->top)
 		table__note(t, "... and %zu more sites", n - o->top);
 	if (n)
-		table__note(t, "estimates from sampled allocation stacks (memscoped --sample-bytes); the innermost frame, runtime and allocator frames folded");
+		table__note(
+			t,
+			"estimates from sampled allocation stacks (memscoped --sample-bytes); the innermost frame, runtime and allocator frames folded");
 	if (anon)
-		table__note(t, "module+0xADDR: no debug file found for that build; memscope report --debug-dir DIR names it from DIR/.build-id/");
+		table__note(
+			t,
+			"module+0xADDR: no debug file found for that build; memscope report --debug-dir DIR names it from DIR/.build-id/");
 	free(v);
 }
 
@@ -421,14 +437,14 @@ static void sec_classes(struct table *t, const struct snap *s)
 			table__cell(t, "[%s, %s)", lo, B(c->max + 1));
 		table__cell(t, "%" PRIu64, c->live_count);
 		table__cell(t, "%s", B(c->live_bytes));
-		table__cell(t, "%.1f %%", total ? 100.0 * (double)c->live_bytes /
-							  (double)total :
-						  0.0);
+		table__cell(t, "%.1f %%",
+			    total ? 100.0 * (double)c->live_bytes /
+					    (double)total :
+				    0.0);
 	}
 }
 
-static void mem_row(struct table *t, const char *name,
-		    const struct snap_mem *m)
+static void mem_row(struct table *t, const char *name, const struct snap_mem *m)
 {
 	char b[8][64];
 	unsigned nb = 0;
@@ -445,16 +461,20 @@ static void mem_row(struct table *t, const char *name,
 
 static void sec_outside(struct table *t, const struct snap *s)
 {
-	static const char *const head[] = { "where", "live", "blocks",
-					    "peak", "allocated", "allocs",
+	static const char *const head[] = { "where", "live",	  "blocks",
+					    "peak",  "allocated", "allocs",
 					    "freed", NULL };
 
 	table__init(t, "Runtime overhead and memory outside tasks", "lrrrrrr",
 		    head);
 	mem_row(t, "runtime overhead", &s->runtime_overhead);
 	mem_row(t, "outside tasks", &s->outside_tasks);
-	table__note(t, "runtime overhead: allocations on runtime threads (workers, threads that poll tasks) outside any task");
-	table__note(t, "outside tasks: allocations on other threads (main, plain threads)");
+	table__note(
+		t,
+		"runtime overhead: allocations on runtime threads (workers, threads that poll tasks) outside any task");
+	table__note(
+		t,
+		"outside tasks: allocations on other threads (main, plain threads)");
 }
 
 static void sec_warnings(struct table *t, const struct snap *s)
@@ -467,7 +487,9 @@ static void sec_warnings(struct table *t, const struct snap *s)
 	}
 	if (s->tasks_only) {
 		table__row(t, 0);
-		table__cell(t, "tasks-only mode: memscoped did not probe the allocator, memory figures are 0");
+		table__cell(
+			t,
+			"tasks-only mode: memscoped did not probe the allocator, memory figures are 0");
 	}
 }
 
@@ -479,8 +501,10 @@ int report__build(const struct snap *s, const struct report_opts *o,
 
 	memset(r, 0, sizeof(*r));
 	if (s->incomplete)
-		err = alert(r, "INCOMPLETE SNAPSHOT: %" PRIu64 " events lost, %" PRIu64
-			       " missed, %" PRIu64 " stale allocations: memory figures may be low",
+		err = alert(r,
+			    "INCOMPLETE SNAPSHOT: %" PRIu64
+			    " events lost, %" PRIu64 " missed, %" PRIu64
+			    " stale allocations: memory figures may be low",
 			    tt->lost_events, tt->kernel_no_state,
 			    tt->stale_allocs);
 	else if (tt->lost_events)

@@ -10,7 +10,7 @@
 
 struct report_opts {
 	const char *file; /* shown in the header; may be NULL */
-	size_t top;	  /* rows in the "largest tasks" tables */
+	size_t top; /* rows in the "largest tasks" tables */
 };
 
 #define REPORT_TOP_DEFAULT 10

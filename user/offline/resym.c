@@ -63,8 +63,8 @@ static size_t parse_id(const char *hex, uint8_t *id)
 /* The binary at path, if it is still the one the frames came from: its
  * build id equals theirs (a rebuilt binary has another), or they have
  * none to compare. Its .gnu_debuglink goes to link ("" for none). */
-static bool binary_matches(const char *path, const uint8_t *id,
-			   size_t id_len, char *link, size_t len)
+static bool binary_matches(const char *path, const uint8_t *id, size_t id_len,
+			   char *link, size_t len)
 {
 	uint8_t got[DEBUGFILE_ID_MAX];
 	struct elf_file *ef;
@@ -250,8 +250,8 @@ int resym__snap(struct snap *s, struct resym_stats *st)
 
 		if (t->frames_shared)
 			t->nframes = t->frames_of_site ?
-				s->sites[t->frames_owner].nframes :
-				s->tasks[t->frames_owner].nframes;
+					     s->sites[t->frames_owner].nframes :
+					     s->tasks[t->frames_owner].nframes;
 	}
 	for (size_t i = 0; i < r.n; i++) {
 		sym__file_close(r.mods[i].file);

@@ -16,9 +16,9 @@
 #include "offline/snap.h"
 
 struct resym_stats {
-	size_t frames;	 /* frames with no function but a module address */
+	size_t frames; /* frames with no function but a module address */
 	size_t resolved; /* of those, named now */
-	size_t files;	 /* modules for which a file was found */
+	size_t files; /* modules for which a file was found */
 };
 
 /*

@@ -117,16 +117,18 @@ static int want(struct ld *l, struct json_object *v, enum json_type type,
 static int int_value(struct ld *l, struct json_object *v, const char *where,
 		     const char *key, uint64_t *out)
 {
-	int err = want(l, v, json_type_int, "a non-negative integer", where,
-		       key);
+	int err =
+		want(l, v, json_type_int, "a non-negative integer", where, key);
 
 	if (err)
 		return err;
 	/* json-c keeps values above INT64_MAX as uint64: never negative. */
 	if (json_object_get_int64(v) < 0)
-		return ld_fail(l, "%s%s%s: expected a non-negative integer, found %lld",
-			       where, *where && *key ? "." : "", key,
-			       (long long)json_object_get_int64(v));
+		return ld_fail(
+			l,
+			"%s%s%s: expected a non-negative integer, found %lld",
+			where, *where && *key ? "." : "", key,
+			(long long)json_object_get_int64(v));
 	*out = json_object_get_uint64(v);
 	return 0;
 }
@@ -155,16 +157,17 @@ static int get_opt_u64(struct ld *l, struct json_object *o, const char *where,
 		return 0;
 	err = int_value(l, v, where, key, out);
 	if (err)
-		return ld_fail(l, "%s.%s: expected a non-negative integer or null, found %s",
-			       where, key, type_name(v));
+		return ld_fail(
+			l,
+			"%s.%s: expected a non-negative integer or null, found %s",
+			where, key, type_name(v));
 	return 0;
 }
 
 /* A field later snapshots added: absent (an older writer), null or an
  * integer. */
-static int get_added_u64(struct ld *l, struct json_object *o,
-			 const char *where, const char *key, bool *has,
-			 uint64_t *out)
+static int get_added_u64(struct ld *l, struct json_object *o, const char *where,
+			 const char *key, bool *has, uint64_t *out)
 {
 	if (!json_object_object_get_ex(o, key, NULL)) {
 		*has = false;
@@ -207,8 +210,8 @@ static int get_str(struct ld *l, struct json_object *o, const char *where,
 }
 
 /* A frame field: string, null or absent, all but string meaning unknown. */
-static int get_frame_str(struct ld *l, struct json_object *o,
-			 const char *where, const char *key, char **out)
+static int get_frame_str(struct ld *l, struct json_object *o, const char *where,
+			 const char *key, char **out)
 {
 	struct json_object *v;
 
@@ -262,8 +265,9 @@ static int load_mem(struct ld *l, struct json_object *o, const char *where,
 	err = err ?: get_u64(l, o, where, "free_bytes", &m->free_bytes);
 	err = err ?: get_u64(l, o, where, "live_count", &m->live_count);
 	err = err ?: get_u64(l, o, where, "live_bytes", &m->live_bytes);
-	err = err ?: get_u64(l, o, where, "peak_live_bytes",
-			     &m->peak_live_bytes);
+	err = err   ?:
+		      get_u64(l, o, where, "peak_live_bytes",
+			      &m->peak_live_bytes);
 	return err;
 }
 
@@ -292,8 +296,10 @@ static int load_target(struct ld *l, struct json_object *doc, struct snap *s)
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_int))
-		return ld_fail(l, "target.exit_status: expected an integer or null, found %s",
-			       type_name(v));
+		return ld_fail(
+			l,
+			"target.exit_status: expected an integer or null, found %s",
+			type_name(v));
 	s->has_exit_status = true;
 	s->exit_status = json_object_get_int64(v);
 	return 0;
@@ -310,11 +316,13 @@ static int load_totals(struct ld *l, struct json_object *doc,
 	err = err ?: get_u64(l, o, "totals", "lost_events", &t->lost_events);
 	err = err ?: get_u64(l, o, "totals", "records", &t->records);
 	err = err ?: get_u64(l, o, "totals", "stale_allocs", &t->stale_allocs);
-	err = err ?: get_u64(l, o, "totals", "kernel_no_state",
-			     &t->kernel_no_state);
+	err = err   ?:
+		      get_u64(l, o, "totals", "kernel_no_state",
+			      &t->kernel_no_state);
 	err = err ?: get_u64(l, o, "totals", "bad_records", &t->bad_records);
-	err = err ?: get_u64(l, o, "totals", "untracked_frees",
-			     &t->untracked_frees);
+	err = err   ?:
+		      get_u64(l, o, "totals", "untracked_frees",
+			      &t->untracked_frees);
 	return err;
 }
 
@@ -326,23 +334,31 @@ static int load_async(struct ld *l, struct json_object *doc,
 	int err;
 
 	err = get_obj(l, doc, "", w, &o);
-	err = err ?: get_u64(l, o, w, "async_allocation_count",
-			     &a->async_allocation_count);
-	err = err ?: get_u64(l, o, w, "async_allocation_bytes",
-			     &a->async_allocation_bytes);
-	err = err ?: get_u64(l, o, w, "future_state_overhead",
-			     &a->future_state_overhead);
-	err = err ?: get_u64(l, o, w, "average_future_size",
-			     &a->average_future_size);
-	err = err ?: get_u64(l, o, w, "largest_future_size",
-			     &a->largest_future_size);
-	err = err ?: get_added_u64(l, o, w, "task_cell_bytes",
-				   &a->has_task_cell_bytes,
-				   &a->task_cell_bytes);
-	err = err ?: get_u64(l, o, w, "runtime_overhead_bytes",
-			     &a->runtime_overhead_bytes);
-	err = err ?: get_u64(l, o, w, "never_finished_count",
-			     &a->never_finished_count);
+	err = err   ?:
+		      get_u64(l, o, w, "async_allocation_count",
+			      &a->async_allocation_count);
+	err = err   ?:
+		      get_u64(l, o, w, "async_allocation_bytes",
+			      &a->async_allocation_bytes);
+	err = err   ?:
+		      get_u64(l, o, w, "future_state_overhead",
+			      &a->future_state_overhead);
+	err = err   ?:
+		      get_u64(l, o, w, "average_future_size",
+			      &a->average_future_size);
+	err = err   ?:
+		      get_u64(l, o, w, "largest_future_size",
+			      &a->largest_future_size);
+	err = err   ?:
+		      get_added_u64(l, o, w, "task_cell_bytes",
+				    &a->has_task_cell_bytes,
+				    &a->task_cell_bytes);
+	err = err   ?:
+		      get_u64(l, o, w, "runtime_overhead_bytes",
+			      &a->runtime_overhead_bytes);
+	err = err   ?:
+		      get_u64(l, o, w, "never_finished_count",
+			      &a->never_finished_count);
 	err = err ?: get_u64(l, o, w, "tasks_alive", &a->tasks_alive);
 	err = err ?: get_u64(l, o, w, "tasks_completed", &a->tasks_completed);
 	err = err ?: get_u64(l, o, w, "tasks_cancelled", &a->tasks_cancelled);
@@ -422,8 +438,8 @@ const char *snap_kind__name(enum snap_kind k)
 }
 
 /* A frame's address: absent (older snapshots), null or an integer. */
-static int get_frame_u64(struct ld *l, struct json_object *o,
-			 const char *where, const char *key, uint64_t *out)
+static int get_frame_u64(struct ld *l, struct json_object *o, const char *where,
+			 const char *key, uint64_t *out)
 {
 	struct json_object *v;
 
@@ -490,12 +506,14 @@ static bool share_frames(struct ld *l, struct json_object *o,
 	    (id = (uint64_t)json_object_get_int64(v)) >= SITE_SHARE_MAX)
 		return false;
 	if (id >= l->nsite_owner) {
-		size_t n = id + 1 > l->nsite_owner * 2 ? id + 1 : l->nsite_owner * 2;
+		size_t n = id + 1 > l->nsite_owner * 2 ? id + 1 :
+							 l->nsite_owner * 2;
 		size_t *na = realloc(l->site_owner, n * sizeof(*na));
 
 		if (!na)
 			return false;
-		memset(na + l->nsite_owner, 0, (n - l->nsite_owner) * sizeof(*na));
+		memset(na + l->nsite_owner, 0,
+		       (n - l->nsite_owner) * sizeof(*na));
 		l->site_owner = na;
 		l->nsite_owner = n;
 	}
@@ -549,11 +567,13 @@ static int load_task(struct ld *l, struct json_object *o, size_t i,
 	if (err)
 		return err;
 	if (v) {
-		err = name_value(l, o, w, "never_finished_reason",
-				 reason_names, 5, &reason);
+		err = name_value(l, o, w, "never_finished_reason", reason_names,
+				 5, &reason);
 		if (err == -EINVAL && !json_object_is_type(v, json_type_string))
-			err = ld_fail(l, "%s.never_finished_reason: expected a string or null, found %s",
-				      w, type_name(v));
+			err = ld_fail(
+				l,
+				"%s.never_finished_reason: expected a string or null, found %s",
+				w, type_name(v));
 		if (err)
 			return err;
 	}
@@ -562,23 +582,28 @@ static int load_task(struct ld *l, struct json_object *o, size_t i,
 	/* The reason is the fact; the boolean only restates it. */
 	t->reason = reason;
 	err = get_opt_u64(l, o, w, "parent", &t->has_parent, &t->parent);
-	err = err ?: get_opt_u64(l, o, w, "spawned_ns", &t->has_spawned,
-				 &t->spawned_ns);
-	err = err ?: get_opt_u64(l, o, w, "ended_ns", &t->has_ended,
-				 &t->ended_ns);
+	err = err   ?:
+		      get_opt_u64(l, o, w, "spawned_ns", &t->has_spawned,
+				  &t->spawned_ns);
+	err = err   ?:
+		      get_opt_u64(l, o, w, "ended_ns", &t->has_ended,
+				  &t->ended_ns);
 	err = err ?: get_u64(l, o, w, "polls", &t->polls);
 	err = err ?: get_u64(l, o, w, "busy_ns", &t->busy_ns);
-	err = err ?: get_opt_u64(l, o, w, "future_size", &t->has_future_size,
-				 &t->future_size);
-	err = err ?: get_added_u64(l, o, w, "cell_size", &t->has_cell_size,
-				   &t->cell_size);
+	err = err   ?:
+		      get_opt_u64(l, o, w, "future_size", &t->has_future_size,
+				  &t->future_size);
+	err = err   ?:
+		      get_added_u64(l, o, w, "cell_size", &t->has_cell_size,
+				    &t->cell_size);
 	err = err ?: load_mem(l, o, w, &t->mem);
 	err = err ?: get_u64(l, o, w, "outliving_count", &t->outliving_count);
 	err = err ?: get_u64(l, o, w, "outliving_bytes", &t->outliving_bytes);
 	err = err ?: get_str(l, o, w, "runtime", &t->runtime);
 	err = err ?: get_u64(l, o, w, "key", &t->key);
-	err = err ?: get_added_u64(l, o, w, "spawn_site_id", &t->has_site_id,
-				   &t->site_id);
+	err = err   ?:
+		      get_added_u64(l, o, w, "spawn_site_id", &t->has_site_id,
+				    &t->site_id);
 	err = err ?: load_frames(l, o, w, t);
 	return err;
 }
@@ -651,9 +676,9 @@ static int load_site(struct ld *l, struct json_object *o, size_t i,
 	if (err)
 		return err;
 	if (!arr)
-		return ld_fail(l, "%s.frames: expected an array, found null", w);
-	return load_frame_array(l, arr, w, "frames", &st->frames,
-				&st->nframes);
+		return ld_fail(l, "%s.frames: expected an array, found null",
+			       w);
+	return load_frame_array(l, arr, w, "frames", &st->frames, &st->nframes);
 }
 
 /* Optional: older snapshots and hand-made ones have no sites. */
@@ -742,8 +767,11 @@ static int link_sites(struct ld *l, struct snap *s)
 			continue;
 		si = site_index(s, &order, t->site_id);
 		if (si == SIZE_MAX) {
-			err = ld_fail(l, "tasks[%zu].spawn_site_id: no site %" PRIu64 " in sites",
-				      i, t->site_id);
+			err = ld_fail(
+				l,
+				"tasks[%zu].spawn_site_id: no site %" PRIu64
+				" in sites",
+				i, t->site_id);
 			break;
 		}
 		t->spawn_site = s->sites[si].frames;
@@ -786,8 +814,9 @@ static int load_sample(struct ld *l, struct json_object *o, size_t i,
 		snprintf(tw, sizeof(tw), "%s.top_tasks[%zu]", w, j);
 		err = want(l, to, json_type_object, "an object", tw, "");
 		err = err ?: get_u64(l, to, tw, "id", &sm->top[j].id);
-		err = err ?: get_u64(l, to, tw, "live_bytes",
-				     &sm->top[j].live_bytes);
+		err = err   ?:
+			      get_u64(l, to, tw, "live_bytes",
+				      &sm->top[j].live_bytes);
 		if (err)
 			return err;
 	}
@@ -849,19 +878,26 @@ static int check_schema(struct ld *l, struct json_object *doc)
 	const char *s;
 
 	if (!json_object_is_type(doc, json_type_object))
-		return ld_fail(l, "not a memscope snapshot: the JSON document is %s, not an object",
-			       type_name(doc));
+		return ld_fail(
+			l,
+			"not a memscope snapshot: the JSON document is %s, not an object",
+			type_name(doc));
 	if (!json_object_object_get_ex(doc, "schema", &v))
-		return ld_fail(l, "not a memscope snapshot: no \"schema\" field");
+		return ld_fail(l,
+			       "not a memscope snapshot: no \"schema\" field");
 	if (!json_object_is_type(v, json_type_string))
-		return ld_fail(l, "not a memscope snapshot: \"schema\" is %s, not a string",
-			       type_name(v));
+		return ld_fail(
+			l,
+			"not a memscope snapshot: \"schema\" is %s, not a string",
+			type_name(v));
 	s = json_object_get_string(v);
 	if (!strcmp(s, SNAP_SCHEMA))
 		return 0;
 	if (!strncmp(s, prefix, sizeof(prefix) - 1))
-		return ld_fail(l, "unsupported snapshot version %s (this memscope reads %s)",
-			       quote(q, sizeof(q), s), SNAP_SCHEMA);
+		return ld_fail(
+			l,
+			"unsupported snapshot version %s (this memscope reads %s)",
+			quote(q, sizeof(q), s), SNAP_SCHEMA);
 	return ld_fail(l, "not a memscope snapshot: schema is %s, expected %s",
 		       quote(q, sizeof(q), s), SNAP_SCHEMA);
 }
@@ -890,8 +926,9 @@ static int load_doc(struct ld *l, struct json_object *doc, struct snap *s)
 	err = err ?: get_str(l, doc, "", "runtime", &s->runtime);
 	err = err ?: load_totals(l, doc, &s->totals);
 	err = err ?: load_classes(l, doc, s);
-	err = err ?: load_mem_field(l, doc, "runtime_overhead",
-				    &s->runtime_overhead);
+	err = err   ?:
+		      load_mem_field(l, doc, "runtime_overhead",
+				     &s->runtime_overhead);
 	err = err ?: load_mem_field(l, doc, "outside_tasks", &s->outside_tasks);
 	err = err ?: load_async(l, doc, &s->async);
 	err = err ?: load_tasks(l, doc, s);
@@ -951,7 +988,9 @@ static int parse(struct ld *l, const char *buf, size_t len,
 		return ld_fail(l, "empty file, not a memscope snapshot");
 	/* json-c would stop at a NUL and call the rest trailing garbage. */
 	if (memchr(buf, '\0', len))
-		return ld_fail(l, "not a memscope snapshot: binary data (NUL bytes), not JSON");
+		return ld_fail(
+			l,
+			"not a memscope snapshot: binary data (NUL bytes), not JSON");
 	if (len > INT32_MAX)
 		return ld_fail(l, "too large for a snapshot (%zu bytes)", len);
 	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
@@ -976,12 +1015,16 @@ static int parse(struct ld *l, const char *buf, size_t len,
 		}
 	}
 	if (jerr == json_tokener_continue && blank(buf, len)) {
-		err = ld_fail(l, "empty file (only white space), not a memscope snapshot");
+		err = ld_fail(
+			l,
+			"empty file (only white space), not a memscope snapshot");
 		goto out;
 	}
 	if (jerr == json_tokener_continue) {
-		err = ld_fail(l, "truncated: the JSON document ends early (after %zu bytes)",
-			      len);
+		err = ld_fail(
+			l,
+			"truncated: the JSON document ends early (after %zu bytes)",
+			len);
 		goto out;
 	}
 	/* Success with no object is a JSON null: check_schema says so. */
@@ -994,7 +1037,8 @@ static int parse(struct ld *l, const char *buf, size_t len,
 		/* Wrong from the first byte: some other kind of file. */
 		if (first < len && end <= first + 1 && buf[first] != '{' &&
 		    buf[first] != '[') {
-			err = ld_fail(l, "not a memscope snapshot: not JSON at all");
+			err = ld_fail(
+				l, "not a memscope snapshot: not JSON at all");
 			goto out;
 		}
 		position(buf, end, &line, &col);
@@ -1005,8 +1049,10 @@ static int parse(struct ld *l, const char *buf, size_t len,
 	for (size_t i = end; i < len; i++) {
 		if (!is_ws(buf[i])) {
 			position(buf, i, &line, &col);
-			err = ld_fail(l, "not valid JSON: data after the end of the document at line %zu, column %zu",
-				      line, col);
+			err = ld_fail(
+				l,
+				"not valid JSON: data after the end of the document at line %zu, column %zu",
+				line, col);
 			goto out;
 		}
 	}
@@ -1080,14 +1126,15 @@ static const char *skip_value(const char *p, const char *end)
 }
 
 /* One element of tasks[] or sites[], parsed and loaded on its own. */
-static int load_element(struct ld *l, const char *p, const char *q,
-			bool task, size_t i, struct snap *s)
+static int load_element(struct ld *l, const char *p, const char *q, bool task,
+			size_t i, struct snap *s)
 {
 	struct json_object *o;
 	int err;
 
 	if (q - p > INT32_MAX)
-		return ld_fail(l, "%s[%zu]: too large", task ? "tasks" : "sites", i);
+		return ld_fail(l, "%s[%zu]: too large",
+			       task ? "tasks" : "sites", i);
 	err = parse(l, p, (size_t)(q - p), &o);
 	if (err)
 		return err;
@@ -1123,14 +1170,17 @@ static int load_array(struct ld *l, const char *p, const char *q, bool task,
 
 	p = skip_ws(p, q);
 	if (p == q || *p != '[')
-		return ld_fail(l, "%s: expected an array", task ? "tasks" : "sites");
+		return ld_fail(l, "%s: expected an array",
+			       task ? "tasks" : "sites");
 	p = skip_ws(p + 1, q);
 	while (p < q && *p != ']') {
 		const char *e = skip_value(p, q);
 
 		if (!e)
-			return ld_fail(l, "truncated: the JSON document ends early (in %s[%zu])",
-				       task ? "tasks" : "sites", n);
+			return ld_fail(
+				l,
+				"truncated: the JSON document ends early (in %s[%zu])",
+				task ? "tasks" : "sites", n);
 		err = task ? grow_for((void **)&s->tasks, &cap, n,
 				      sizeof(*s->tasks)) :
 			     grow_for((void **)&s->sites, &cap, n,
@@ -1150,7 +1200,8 @@ static int load_array(struct ld *l, const char *p, const char *q, bool task,
 		if (p < q && *p == ',')
 			p = skip_ws(p + 1, q);
 		else if (p < q && *p != ']')
-			return ld_fail(l, "not valid JSON: expected , or ] in %s",
+			return ld_fail(l,
+				       "not valid JSON: expected , or ] in %s",
 				       task ? "tasks" : "sites");
 	}
 	if (task) {
@@ -1196,14 +1247,16 @@ static int load_streamed(struct ld *l, const char *buf, size_t len,
 		ke = *p == '"' ? skip_string(p, end) : p;
 		v = ke ? skip_ws(ke, end) : end;
 		if (v < end && (ke == p || *v != ':')) {
-			err = ld_fail(l, "not valid JSON: a key expected at byte %zu",
-				      (size_t)(p - buf));
+			err = ld_fail(
+				l, "not valid JSON: a key expected at byte %zu",
+				(size_t)(p - buf));
 			break;
 		}
 		v = v < end ? skip_ws(v + 1, end) : end;
 		ve = v < end ? skip_value(v, end) : NULL;
 		if (!ve) {
-			err = ld_fail(l, "truncated: the JSON document ends early");
+			err = ld_fail(
+				l, "truncated: the JSON document ends early");
 			break;
 		}
 		if (ke - k == 7 && !memcmp(k, "\"tasks\"", 7)) {
@@ -1213,19 +1266,25 @@ static int load_streamed(struct ld *l, const char *buf, size_t len,
 			err = load_array(l, v, ve, false, s);
 			fprintf(f, "%s\"sites\":[]", first ? "" : ",");
 		} else {
-			fprintf(f, "%s%.*s", first ? "" : ",", (int)(ve - k), k);
+			fprintf(f, "%s%.*s", first ? "" : ",", (int)(ve - k),
+				k);
 		}
 		first = false;
 		p = skip_ws(ve, end);
 		if (p < end && *p == ',')
 			p = skip_ws(p + 1, end);
 		else if (p < end && *p != '}')
-			err = ld_fail(l, "not valid JSON: expected , or } at byte %zu",
-				      (size_t)(p - buf));
+			err = ld_fail(
+				l,
+				"not valid JSON: expected , or } at byte %zu",
+				(size_t)(p - buf));
 	}
 	if (!err && (p == end || !blank(p + 1, (size_t)(end - p - 1))))
-		err = ld_fail(l, p == end ? "truncated: the JSON document ends early" :
-					   "not valid JSON: data after the end of the document");
+		err = ld_fail(
+			l,
+			p == end ?
+				"truncated: the JSON document ends early" :
+				"not valid JSON: data after the end of the document");
 	fputc('}', f);
 	if (fclose(f)) {
 		free(rest);
@@ -1380,8 +1439,10 @@ int snap__load_file(const char *path, struct snap **out, char *err,
 	ret = read_all(fd, &buf, &len);
 	close(fd);
 	if (ret == -EFBIG) {
-		snprintf(err, errlen, "larger than %llu MiB: not a snapshot memscope can read",
-			 SNAP_MAX_BYTES >> 20);
+		snprintf(
+			err, errlen,
+			"larger than %llu MiB: not a snapshot memscope can read",
+			SNAP_MAX_BYTES >> 20);
 		return ret;
 	}
 	if (ret) {

@@ -62,15 +62,16 @@ struct snap_frame {
 	char *function, *file, *module;
 	uint64_t line;
 	char *build_id; /* hex */
-	char *path;	/* the module's file, full path */
-	uint64_t addr;	/* ELF virtual address in that file */
-	bool resolved;	/* function or file found by memscope, not memscoped */
+	char *path; /* the module's file, full path */
+	uint64_t addr; /* ELF virtual address in that file */
+	bool resolved; /* function or file found by memscope, not memscoped */
 };
 
 /* sites[]: where tasks were spawned and sampled allocations made. */
 struct snap_site {
 	uint64_t id, spawns, samples;
-	uint64_t alloc_count, alloc_bytes, live_count, live_bytes; /* estimates */
+	uint64_t alloc_count, alloc_bytes, live_count,
+		live_bytes; /* estimates */
 	struct snap_frame *frames; /* innermost first */
 	size_t nframes;
 };

@@ -93,8 +93,8 @@ void table__row(struct table *t, unsigned char flags)
 		return;
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
-		char **cells = realloc(t->cells,
-				       cap * t->ncols * sizeof(*cells));
+		char **cells =
+			realloc(t->cells, cap * t->ncols * sizeof(*cells));
 		unsigned char *fl;
 
 		if (!cells) {
@@ -280,15 +280,17 @@ int table__print_html(FILE *f, const struct table *t)
 	}
 	fputs("<tbody>\n", f);
 	for (size_t r = 0; r < t->nrows; r++) {
-		fprintf(f, "<tr%s>", t->flags[r] & TABLE_ROW_ALERT ?
-					     " class=\"alert\"" : "");
+		fprintf(f, "<tr%s>",
+			t->flags[r] & TABLE_ROW_ALERT ? " class=\"alert\"" :
+							"");
 		for (size_t c = 0; c < t->ncols; c++) {
 			/* A key/value list's first column is a header. */
 			const char *tag = !t->head && c == 0 ? "th" : "td";
 
 			fprintf(f, "<%s%s>", tag,
 				t->align[c] == 'r' ? " class=\"num\"" :
-				t->align[c] == 'w' ? " class=\"wrap\"" : "");
+				t->align[c] == 'w' ? " class=\"wrap\"" :
+						     "");
 			esc__html(f, cell(t, r, c));
 			fprintf(f, "</%s>", tag);
 		}

@@ -15,14 +15,14 @@
 
 struct table {
 	char *title;
-	char *id;	/* HTML anchor, derived from the title */
-	char *empty;	/* shown instead of a table without rows */
-	char **notes;	/* lines under the table */
+	char *id; /* HTML anchor, derived from the title */
+	char *empty; /* shown instead of a table without rows */
+	char **notes; /* lines under the table */
 	size_t nnotes;
 	size_t ncols;
-	char **head;	/* NULL: a key/value list, no header row */
-	char *align;	/* 'l', 'r', or 'w' (left, may wrap in HTML) */
-	char **cells;	/* nrows * ncols, NULL for an empty cell */
+	char **head; /* NULL: a key/value list, no header row */
+	char *align; /* 'l', 'r', or 'w' (left, may wrap in HTML) */
+	char **cells; /* nrows * ncols, NULL for an empty cell */
 	unsigned char *flags;
 	size_t nrows, cap, col;
 	int err;

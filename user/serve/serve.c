@@ -671,7 +671,7 @@ static int listen_socket(struct serve *s)
 int serve__start(const char *listen, const struct serve_opts *opts,
 		 struct serve **out)
 {
-	struct serve_opts o = opts ? *opts : (struct serve_opts){0};
+	struct serve_opts o = opts ? *opts : (struct serve_opts){ 0 };
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 			     MHD_USE_ERROR_LOG;
 	struct serve *s;

@@ -44,8 +44,7 @@ struct serve_doc {
 	uint32_t pid;
 	const char *exe; /* NULL: unknown */
 	const char *runtime; /* NULL: unknown; the index shows it */
-	const char
-		*json; /* the snapshot document, as snapshot__text made it */
+	const char *json; /* the snapshot document, as snapshot__text made it */
 	size_t json_len; /* 0: strlen(json) */
 };
 

@@ -110,8 +110,9 @@ int debugfile__find(const char *path, const uint8_t *id, size_t id_len,
 	for (size_t i = 0; i <= ndirs; i++) {
 		char sub[PATH_MAX];
 
-		if (dir[0] && snprintf(sub, sizeof(sub), "%s%s", dir_at(i),
-				       dir) < (int)sizeof(sub) &&
+		if (dir[0] &&
+		    snprintf(sub, sizeof(sub), "%s%s", dir_at(i), dir) <
+			    (int)sizeof(sub) &&
 		    !try(out, len, id, id_len, "%s/%s", sub, link))
 			return 0;
 		if (!try(out, len, id, id_len, "%s/%s", dir_at(i), link))

@@ -72,30 +72,45 @@ int sym__demangle(const char *name, char *buf, size_t size)
 /* Crates and namespaces whose frames belong to the runtime, the standard
  * libraries or the allocator glue, never to the user's code. */
 static const char *const runtime_paths[] = {
-	"tokio::", "tokio_util::", "tokio_stream::",
-	"core::", "alloc::", "std::", "__gnu_cxx::",
-	"futures::", "futures_util::", "futures_core::", "futures_task::",
-	"futures_executor::", "futures_channel::",
-	"hyper::", "h2::", "mio::", "parking_lot::", "parking_lot_core::",
+	"tokio::",
+	"tokio_util::",
+	"tokio_stream::",
+	"core::",
+	"alloc::",
+	"std::",
+	"__gnu_cxx::",
+	"futures::",
+	"futures_util::",
+	"futures_core::",
+	"futures_task::",
+	"futures_executor::",
+	"futures_channel::",
+	"hyper::",
+	"h2::",
+	"mio::",
+	"parking_lot::",
+	"parking_lot_core::",
 	"__rustc::",
 };
 
 /* Symbol prefixes: Rust's allocator shims (__rust_alloc, __rdl_alloc,
  * __rg_alloc), glibc internals, and the memscope crt runtime. */
 static const char *const runtime_prefixes[] = {
-	"__rust_", "__rdl_", "__rg_", "rust_begin_unwind", "rust_panic",
-	"__libc_", "__GI_", "_int_", "_dl_", "crt_",
+	"__rust_",    "__rdl_",	 "__rg_", "rust_begin_unwind",
+	"rust_panic", "__libc_", "__GI_", "_int_",
+	"_dl_",	      "crt_",
 };
 
 static const char *const runtime_names[] = {
-	"malloc", "calloc", "realloc", "reallocarray", "free", "cfree",
-	"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
-	"_start", "start_thread", "clone", "clone3", "__clone",
+	"malloc",	"calloc", "realloc",	    "reallocarray",
+	"free",		"cfree",  "posix_memalign", "aligned_alloc",
+	"memalign",	"valloc", "pvalloc",	    "_start",
+	"start_thread", "clone",  "clone3",	    "__clone",
 };
 
 /* glibc, the dynamic loader and the C++/unwinder support libraries. */
 static const char *const runtime_modules[] = {
-	"libc.so.6", "ld-linux-x86-64.so.2", "libpthread.so.0",
+	"libc.so.6",	  "ld-linux-x86-64.so.2", "libpthread.so.0",
 	"libstdc++.so.6", "libgcc_s.so.1",
 };
 

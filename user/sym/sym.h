@@ -25,11 +25,11 @@ struct sym_regs {
 };
 
 struct sym_frame {
-	uint64_t pc;          /* as given to sym__frame */
+	uint64_t pc; /* as given to sym__frame */
 	const char *function; /* demangled, or NULL */
-	const char *file;     /* source file from DWARF, or NULL */
-	int line;             /* 0: unknown */
-	const char *module;   /* basename of the ELF ("[vdso]"), or NULL */
+	const char *file; /* source file from DWARF, or NULL */
+	int line; /* 0: unknown */
+	const char *module; /* basename of the ELF ("[vdso]"), or NULL */
 	/* What symbolizes the frame later, when nothing does now (a
 	 * stripped binary): the module's file as the process maps it (full
 	 * path, NULL for the vDSO), its GNU build id in hex (NULL: none),

@@ -84,8 +84,14 @@ static int capture_thread(pid_t pid, pid_t tid, struct sym_regs *r,
 		goto detach;
 	}
 	*r = (struct sym_regs){
-		.ip = ur.rip, .sp = ur.rsp, .bp = ur.rbp, .bx = ur.rbx,
-		.r12 = ur.r12, .r13 = ur.r13, .r14 = ur.r14, .r15 = ur.r15,
+		.ip = ur.rip,
+		.sp = ur.rsp,
+		.bp = ur.rbp,
+		.bx = ur.rbx,
+		.r12 = ur.r12,
+		.r13 = ur.r13,
+		.r14 = ur.r14,
+		.r15 = ur.r15,
 	};
 	*len = stack_room(pid, ur.rsp, STACK_BYTES);
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)tid);
@@ -150,8 +156,8 @@ static int cmd_stack(pid_t pid)
 		}
 		n = sym__unwind(p, &r, stack, len, pcs, MAX_PCS);
 		printf("thread %d (%s): ip %#" PRIx64 " sp %#" PRIx64
-		       ", %zu stack bytes, %d frames\n", (int)tid, comm, r.ip,
-		       r.sp, len, n);
+		       ", %zu stack bytes, %d frames\n",
+		       (int)tid, comm, r.ip, r.sp, len, n);
 		print_stack(p, pcs, n);
 	}
 	closedir(d);
@@ -190,8 +196,8 @@ __attribute__((noinline)) static void bench_copy(uint64_t sp)
 	memcpy(bench_stack, (const void *)(uintptr_t)sp, bench_len);
 }
 
-__attribute__((noinline, noclone, optimize("omit-frame-pointer")))
-static int chain(int depth)
+__attribute__((noinline, noclone, optimize("omit-frame-pointer"))) static int
+chain(int depth)
 {
 	int r;
 
@@ -207,7 +213,9 @@ static int chain(int depth)
 				 "mov %%r13, 40(%0)\n\t"
 				 "mov %%r14, 48(%0)\n\t"
 				 "mov %%r15, 56(%0)\n\t"
-				 : : "r"(rg) : "rax", "memory");
+				 :
+				 : "r"(rg)
+				 : "rax", "memory");
 		bench_copy(bench_regs.sp);
 		return 0;
 	}
@@ -300,6 +308,7 @@ int main(int argc, char **argv)
 		return cmd_addr(atoi(argv[2]), argc - 3, argv + 3);
 	if (argc >= 2 && !strcmp(argv[1], "bench"))
 		return cmd_bench(argc >= 3 ? atoi(argv[2]) : 20000);
-	fprintf(stderr, "usage: symtool stack PID | addr PID ADDR... | bench [N]\n");
+	fprintf(stderr,
+		"usage: symtool stack PID | addr PID ADDR... | bench [N]\n");
 	return 2;
 }

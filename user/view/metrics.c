@@ -13,15 +13,16 @@
 #define NENDED 2 /* completed, cancelled */
 #define NREASONS 4 /* never-finished reasons */
 
-static const char *const alive_names[NSTATES + 1] = {"running", "pending",
-						     NULL};
-static const char *const ended_names[NENDED + 1] = {"completed", "cancelled",
-						    NULL};
-static const enum nf_reason reasons[NREASONS] = {NF_ABORTED, NF_NO_WAKER,
-						 NF_PENDING, NF_SHUTDOWN};
+static const char *const alive_names[NSTATES + 1] = { "running", "pending",
+						      NULL };
+static const char *const ended_names[NENDED + 1] = { "completed", "cancelled",
+						     NULL };
+static const enum nf_reason reasons[NREASONS] = { NF_ABORTED, NF_NO_WAKER,
+						  NF_PENDING, NF_SHUTDOWN };
 /* nf_reason__name()'s, checked by the unit test. */
-static const char *const reason_names[NREASONS + 1] = {
-	"aborted", "no-waker", "pending", "shutdown", NULL};
+static const char *const reason_names[NREASONS + 1] = { "aborted", "no-waker",
+							"pending", "shutdown",
+							NULL };
 
 /* One spawn site's (or several sharing a name) figures in a process. */
 struct site_row {
@@ -184,9 +185,10 @@ static bool all_hex(const char *s, size_t n)
 
 const char *metrics__container_id(const char *cgroup, char *buf, size_t len)
 {
-	static const char *const prefixes[] = {"docker-",     "cri-containerd-",
-					       "crio-",	      "libpod-",
-					       "containerd-", ""};
+	static const char *const prefixes[] = {
+		"docker-", "cri-containerd-", "crio-",
+		"libpod-", "containerd-",     ""
+	};
 	const char *end;
 
 	if (!cgroup || len < 65)

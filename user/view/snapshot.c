@@ -63,8 +63,8 @@ static void classes_arr(struct jw *w, const struct model *m)
 			continue;
 		jw__obj(w, NULL);
 		jw__u64(w, "min", c ? 1ull << (c - 1) : 0);
-		jw__u64(w, "max", c ? (c < 64 ? (1ull << c) - 1 : UINT64_MAX) :
-				      0);
+		jw__u64(w, "max",
+			c ? (c < 64 ? (1ull << c) - 1 : UINT64_MAX) : 0);
 		jw__u64(w, "live_count", cnt[c]);
 		jw__u64(w, "live_bytes", bytes[c]);
 		jw__end_obj(w);
@@ -278,7 +278,8 @@ int snapshot__write_file(const struct model *m,
 	jw__str(&w, "schema", MS_SNAPSHOT_SCHEMA);
 	jw__str(&w, "generator", "memscoped " MS_VERSION);
 	target_obj(&w, meta);
-	jw__u64(&w, "taken_ns", meta->now_ns > start ? meta->now_ns - start : 0);
+	jw__u64(&w, "taken_ns",
+		meta->now_ns > start ? meta->now_ns - start : 0);
 	jw__str(&w, "mode", meta->tasks_only ? "tasks-only" : "full");
 	jw__bool(&w, "incomplete", model__incomplete(m));
 	jw__str(&w, "runtime", runtime_name(model__runtime(m)));

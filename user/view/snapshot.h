@@ -11,7 +11,6 @@
 
 #include "memscope/schema.h" /* MS_SNAPSHOT_SCHEMA */
 
-
 struct snapshot_meta {
 	uint32_t pid;
 	const char *command; /* argv joined, or /proc/PID/cmdline */
@@ -26,7 +25,7 @@ struct snapshot_meta {
 	const struct snapshot_exec {
 		uint64_t t_ns;
 		const char *exe, *command;
-	} *execs;
+	} * execs;
 	unsigned nexecs;
 };
 

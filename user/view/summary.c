@@ -32,12 +32,14 @@ static void print_tasks(FILE *f, const struct model *m)
 	size_t shown = 0;
 
 	model__async(m, &a);
-	fprintf(f, "  tasks: %" PRIu64 " alive, %" PRIu64 " completed, %" PRIu64
-		   " cancelled, %" PRIu64 " never finished\n",
+	fprintf(f,
+		"  tasks: %" PRIu64 " alive, %" PRIu64 " completed, %" PRIu64
+		" cancelled, %" PRIu64 " never finished\n",
 		a.tasks_alive, a.tasks_completed, a.tasks_cancelled,
 		a.never_finished_count);
 	fprintf(f,
-		"  async: %" PRIu64 " allocations in tasks (%s), future state %s"
+		"  async: %" PRIu64
+		" allocations in tasks (%s), future state %s"
 		" (average %s, largest %s), task cells %s, runtime overhead %s\n",
 		a.async_allocation_count,
 		text__bytes(b1, sizeof(b1), a.async_allocation_bytes),
@@ -57,8 +59,8 @@ static void print_tasks(FILE *f, const struct model *m)
 			break;
 		}
 		fprintf(f,
-			"    never finished: task %" PRIu64 " (%s): %s, %" PRIu64
-			" polls, future %s, holds %s\n",
+			"    never finished: task %" PRIu64
+			" (%s): %s, %" PRIu64 " polls, future %s, holds %s\n",
 			t->id, task_state__name(t->state), nf, t->polls,
 			text__bytes(b1, sizeof(b1), t->future_size),
 			text__bytes(b2, sizeof(b2), t->mem.live_bytes));
@@ -73,7 +75,9 @@ void summary__print(FILE *f, const struct model *m, uint64_t now_ns)
 
 	fprintf(f, "memscoped summary (%.2f s traced)%s\n",
 		now_ns > start ? (double)(now_ns - start) / 1e9 : 0.0,
-		model__incomplete(m) ? "  [INCOMPLETE: events were lost or missed]" : "");
+		model__incomplete(m) ?
+			"  [INCOMPLETE: events were lost or missed]" :
+			"");
 	fprintf(f, "  allocations %12" PRIu64 "  %s\n", t->alloc_count,
 		text__bytes(b1, sizeof(b1), t->alloc_bytes));
 	fprintf(f, "  frees       %12" PRIu64 "  %s\n", t->free_count,

@@ -15,18 +15,18 @@ static const struct {
 	int min;
 	bool right;
 } cols[TOP_COL_MAX] = {
-	[TOP_COL_ID] = {"ID", 2, true},
-	[TOP_COL_KIND] = {"KIND", 7, false},
-	[TOP_COL_STATE] = {"STATE", 9, false},
-	[TOP_COL_REASON] = {"REASON", 8, false},
-	[TOP_COL_AGE] = {"AGE", 6, true},
-	[TOP_COL_POLLS] = {"POLLS", 5, true},
-	[TOP_COL_BUSY] = {"BUSY%", 5, true},
-	[TOP_COL_FUTURE] = {"FUTURE", 6, true},
-	[TOP_COL_LIVE] = {"LIVE", 6, true},
-	[TOP_COL_PEAK] = {"PEAK", 6, true},
-	[TOP_COL_ALLOCS] = {"ALLOCS", 6, true},
-	[TOP_COL_SITE] = {"SPAWN SITE", 10, false},
+	[TOP_COL_ID] = { "ID", 2, true },
+	[TOP_COL_KIND] = { "KIND", 7, false },
+	[TOP_COL_STATE] = { "STATE", 9, false },
+	[TOP_COL_REASON] = { "REASON", 8, false },
+	[TOP_COL_AGE] = { "AGE", 6, true },
+	[TOP_COL_POLLS] = { "POLLS", 5, true },
+	[TOP_COL_BUSY] = { "BUSY%", 5, true },
+	[TOP_COL_FUTURE] = { "FUTURE", 6, true },
+	[TOP_COL_LIVE] = { "LIVE", 6, true },
+	[TOP_COL_PEAK] = { "PEAK", 6, true },
+	[TOP_COL_ALLOCS] = { "ALLOCS", 6, true },
+	[TOP_COL_SITE] = { "SPAWN SITE", 10, false },
 };
 
 /* Narrow terminals lose columns in this order; ID, STATE and LIVE stay. */

@@ -295,7 +295,7 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 			 const struct top_ui *ui, struct top_line *lines,
 			 size_t max)
 {
-	struct text x = {lines, 0, max};
+	struct text x = { lines, 0, max };
 	const struct ms_task *t;
 	const char *nf;
 	uint64_t age;
@@ -325,33 +325,34 @@ size_t top_detail__build(const struct top_src *s, uint32_t row,
 size_t top_help__build(struct top_line *lines, size_t max)
 {
 	static const struct top_keyhelp keys[] = {
-		{"Up Down j k", "select a row (PgUp PgDn Home End too)"},
-		{"Enter", "the selected task: memory, family, lifecycle"},
-		{"l p a o f",
-		 "sort by live bytes, peak, age, polls, future size"},
-		{"", "(the same key again: smallest first)"},
-		{"< >", "previous / next sort column"},
-		{"/", "filter by id, state or reason (Esc clears)"},
-		{"e", "show or hide tasks that ended normally"},
-		{"b", "bytes exact or rounded (K = 1024)"},
-		{"Space", "pause: freeze the display (tracing goes on)"},
-		{"s", "write a snapshot now (-s FILE)"},
-		{"L", "memscoped's messages and the target's output"},
-		{"Tab ] [", "--all: next / previous process"},
-		{"Ctrl-L", "repaint the screen"},
-		{"q  Ctrl-C",
-		 "quit: final snapshot and summary (q: back in sub-screens)"},
+		{ "Up Down j k", "select a row (PgUp PgDn Home End too)" },
+		{ "Enter", "the selected task: memory, family, lifecycle" },
+		{ "l p a o f",
+		  "sort by live bytes, peak, age, polls, future size" },
+		{ "", "(the same key again: smallest first)" },
+		{ "< >", "previous / next sort column" },
+		{ "/", "filter by id, state or reason (Esc clears)" },
+		{ "e", "show or hide tasks that ended normally" },
+		{ "b", "bytes exact or rounded (K = 1024)" },
+		{ "Space", "pause: freeze the display (tracing goes on)" },
+		{ "s", "write a snapshot now (-s FILE)" },
+		{ "L", "memscoped's messages and the target's output" },
+		{ "Tab ] [", "--all: next / previous process" },
+		{ "Ctrl-L", "repaint the screen" },
+		{ "q  Ctrl-C",
+		  "quit: final snapshot and summary (q: back in sub-screens)" },
 	};
 	static const struct top_keyhelp legend[] = {
-		{"red", "never finished: aborted, no-waker, pending, shutdown"},
-		{"dim", "ended tasks and the runtime's own tasks"},
-		{"runtime", "allocations outside tasks on runtime threads"},
-		{"outside", "allocations outside tasks on other threads"},
-		{">AGE", "spawned before memscoped attached: at least"},
-		{"FUTURE", "the task's own size (tokio: its whole cell)"},
-		{"SPAWN SITE", "the innermost user frame of the spawn"},
+		{ "red",
+		  "never finished: aborted, no-waker, pending, shutdown" },
+		{ "dim", "ended tasks and the runtime's own tasks" },
+		{ "runtime", "allocations outside tasks on runtime threads" },
+		{ "outside", "allocations outside tasks on other threads" },
+		{ ">AGE", "spawned before memscoped attached: at least" },
+		{ "FUTURE", "the task's own size (tokio: its whole cell)" },
+		{ "SPAWN SITE", "the innermost user frame of the spawn" },
 	};
-	struct text x = {lines, 0, max};
+	struct text x = { lines, 0, max };
 
 	top_line__add(text_line(&x), TOP_HL_SECTION, " memscoped: keys");
 	text_line(&x);

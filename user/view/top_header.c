@@ -86,7 +86,7 @@ int top_header__build(const struct top_src *s, const struct top_ui *ui,
 {
 	/* Every line but the title for the figures; the sparkline only
 	 * if one is left. */
-	struct flow f = {lines + 1, max - 1, 0, width};
+	struct flow f = { lines + 1, max - 1, 0, width };
 	const struct ms_totals *t = &s->totals;
 	char b1[32], b2[32], v[96];
 	int n;
@@ -206,16 +206,18 @@ void top_status__build(const struct top_src *s, const struct top_ui *ui,
 void top_footer__build(const struct top_ui *ui, int width, struct top_line *out)
 {
 	static const struct top_keyhelp list[] = {
-		{"q", "Quit"},	       {"Enter", "Detail"}, {"/", "Filter"},
-		{"l p a o f", "Sort"}, {"e", "Ended"},	    {"b", "Bytes"},
-		{"Space", "Pause"},    {"s", "Snapshot"},   {"L", "Log"},
-		{"?", "Help"},
+		{ "q", "Quit" },      { "Enter", "Detail" },
+		{ "/", "Filter" },    { "l p a o f", "Sort" },
+		{ "e", "Ended" },     { "b", "Bytes" },
+		{ "Space", "Pause" }, { "s", "Snapshot" },
+		{ "L", "Log" },	      { "?", "Help" },
 	};
 	static const struct top_keyhelp page[] = {
-		{"Esc", "Back"},   {"Up/Down", "Scroll"}, {"Space", "Pause"},
-		{"s", "Snapshot"}, {"?", "Help"},	  {"F10", "Quit"},
+		{ "Esc", "Back" },    { "Up/Down", "Scroll" },
+		{ "Space", "Pause" }, { "s", "Snapshot" },
+		{ "?", "Help" },      { "F10", "Quit" },
 	};
-	static const struct top_keyhelp help[] = {{"any key", "Back"}};
+	static const struct top_keyhelp help[] = { { "any key", "Back" } };
 	const struct top_keyhelp *k = list;
 	size_t n = sizeof(list) / sizeof(*list);
 

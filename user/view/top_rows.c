@@ -124,7 +124,7 @@ static void max_mem(struct top_rows *r, const struct ms_mem *mm)
 int top_rows__build(struct top_rows *r, const struct top_src *s,
 		    const struct top_ui *ui)
 {
-	static const uint32_t special[] = {TOP_ROW_RUNTIME, TOP_ROW_OUTSIDE};
+	static const uint32_t special[] = { TOP_ROW_RUNTIME, TOP_ROW_OUTSIDE };
 	struct top_sort_item *items;
 	uint32_t *idx;
 	size_t n = 0;

@@ -73,7 +73,7 @@ static void fmt_sig3(char *buf, size_t len, double v, const char *unit)
 
 const char *top_fmt__bytes(char *buf, size_t len, uint64_t b, bool exact)
 {
-	static const char *const unit[] = {"K", "M", "G", "T", "P", "E"};
+	static const char *const unit[] = { "K", "M", "G", "T", "P", "E" };
 	double v = (double)b / 1024;
 	int u = 0;
 

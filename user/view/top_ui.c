@@ -14,9 +14,11 @@ static const struct {
 	const char *name;
 	char key;
 } sorts[TOP_SORT_MAX] = {
-	[TOP_SORT_LIVE] = {"live", 'l'},     [TOP_SORT_PEAK] = {"peak", 'p'},
-	[TOP_SORT_AGE] = {"age", 'a'},	     [TOP_SORT_POLLS] = {"polls", 'o'},
-	[TOP_SORT_FUTURE] = {"future", 'f'},
+	[TOP_SORT_LIVE] = { "live", 'l' },
+	[TOP_SORT_PEAK] = { "peak", 'p' },
+	[TOP_SORT_AGE] = { "age", 'a' },
+	[TOP_SORT_POLLS] = { "polls", 'o' },
+	[TOP_SORT_FUTURE] = { "future", 'f' },
 };
 
 const char *top_sort__name(enum top_sort s)
