@@ -125,220 +125,222 @@ static int parse_int(const char *s, unsigned long long min,
 	return 0;
 }
 
-int options__parse(int argc, char **argv, struct options *o)
+enum {
+	OPT_NF = 256,
+	OPT_EVERY,
+	OPT_SAMPLE,
+	OPT_NO_SPAWN,
+	OPT_RECORD,
+	OPT_NO_MULTI,
+	OPT_TASKS_ONLY,
+	OPT_RING,
+	OPT_FLOOR,
+	OPT_VERSION,
+	OPT_TRACE,
+	OPT_TOP,
+	OPT_NO_TOP,
+	OPT_ALL,
+	OPT_DEBUG_DIR,
+	OPT_USER,
+	OPT_KEEP,
+	OPT_LISTEN,
+	OPT_METRICS_SITES,
+	OPT_MAX_PROCS
+};
+
+static const struct option longopts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "snapshot", required_argument, NULL, 's' },
+	{ "never-finished", required_argument, NULL, OPT_NF },
+	{ "keep-ended", required_argument, NULL, OPT_KEEP },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "metrics-sites", required_argument, NULL, OPT_METRICS_SITES },
+	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
+	{ "snapshot-every", required_argument, NULL, OPT_EVERY },
+	{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
+	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE },
+	{ "record", required_argument, NULL, OPT_RECORD },
+	{ "no-uprobe-multi", no_argument, NULL, OPT_NO_MULTI },
+	{ "no-spawn-stacks", no_argument, NULL, OPT_NO_SPAWN },
+	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "ring-mb", required_argument, NULL, OPT_RING },
+	{ "bench-floor", no_argument, NULL, OPT_FLOOR },
+	{ "trace-records", no_argument, NULL, OPT_TRACE },
+	{ "top", no_argument, NULL, OPT_TOP },
+	{ "no-top", no_argument, NULL, OPT_NO_TOP },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ 0 },
+};
+
+/* An option that takes a value: 0, -EINVAL once said, or 1 when c is
+ * not one of them. */
+static int apply_value(int c, const char *arg, struct options *o)
 {
-	enum {
-		OPT_NF = 256,
-		OPT_EVERY,
-		OPT_SAMPLE,
-		OPT_NO_SPAWN,
-		OPT_RECORD,
-		OPT_NO_MULTI,
-		OPT_TASKS_ONLY,
-		OPT_RING,
-		OPT_FLOOR,
-		OPT_VERSION,
-		OPT_TRACE,
-		OPT_TOP,
-		OPT_NO_TOP,
-		OPT_ALL,
-		OPT_DEBUG_DIR,
-		OPT_USER,
-		OPT_KEEP,
-		OPT_LISTEN,
-		OPT_METRICS_SITES,
-		OPT_MAX_PROCS
-	};
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "all", no_argument, NULL, OPT_ALL },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "snapshot", required_argument, NULL, 's' },
-		{ "never-finished", required_argument, NULL, OPT_NF },
-		{ "keep-ended", required_argument, NULL, OPT_KEEP },
-		{ "listen", required_argument, NULL, OPT_LISTEN },
-		{ "metrics-sites", required_argument, NULL, OPT_METRICS_SITES },
-		{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
-		{ "snapshot-every", required_argument, NULL, OPT_EVERY },
-		{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
-		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE },
-		{ "record", required_argument, NULL, OPT_RECORD },
-		{ "no-uprobe-multi", no_argument, NULL, OPT_NO_MULTI },
-		{ "no-spawn-stacks", no_argument, NULL, OPT_NO_SPAWN },
-		{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
-		{ "user", required_argument, NULL, OPT_USER },
-		{ "ring-mb", required_argument, NULL, OPT_RING },
-		{ "bench-floor", no_argument, NULL, OPT_FLOOR },
-		{ "trace-records", no_argument, NULL, OPT_TRACE },
-		{ "top", no_argument, NULL, OPT_TOP },
-		{ "no-top", no_argument, NULL, OPT_NO_TOP },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ 0 },
-	};
 	unsigned long long n;
-	int c, err;
+	int err;
 
-	o->never_finished = 10;
-	o->sample_bytes = 512 * 1024; /* jemalloc's default lg_prof_sample */
-	o->spawn_stacks = true;
-	o->ring_mb = 64;
-	o->top = -1;
-	o->metrics_sites = METRICS_SITES_DEFAULT;
-	o->max_procs = OPTIONS_MAX_PROCS_DEFAULT;
-	opterr = 0; /* one error line, ours */
-	while ((c = getopt_long(argc, argv, "+p:d:s:qvh", longopts, NULL)) !=
-	       -1) {
-		switch (c) {
-		case 'p':
-			if (parse_int(optarg, 1, INT_MAX, &n))
-				return options__bad_usage(
-					"--pid takes a process id (a positive number), not '%s'",
-					optarg);
-			o->pid = (pid_t)n;
-			break;
-		case 'd':
-			if (parse_seconds(optarg, &o->duration) ||
-			    o->duration == 0)
-				return options__bad_usage(
-					"--duration takes a positive number of seconds, not '%s'",
-					optarg);
-			break;
-		case 's':
-			if (!*optarg)
-				return options__bad_usage(
-					"--snapshot takes a file name%s", "");
-			o->snapshot = optarg;
-			break;
-		case OPT_EVERY:
-			if (parse_seconds(optarg, &o->snapshot_every) ||
-			    o->snapshot_every < 0.1)
-				return options__bad_usage(
-					"--snapshot-every takes a number of seconds (at least 0.1), not '%s'",
-					optarg);
-			break;
-		case OPT_NF:
-			if (parse_seconds(optarg, &o->never_finished))
-				return options__bad_usage(
-					"--never-finished takes a number of seconds, not '%s'",
-					optarg);
-			break;
-		case OPT_LISTEN: {
-			struct sockaddr_storage ss;
-			socklen_t len;
-
-			if (serve__parse_listen(optarg, &ss, &len))
-				return options__bad_usage(
-					"--listen '%s': " SERVE_LISTEN_USAGE,
-					optarg);
-			o->listen = optarg;
-			break;
-		}
-		case OPT_METRICS_SITES:
-			if (parse_int(optarg, 0, 1000, &n))
-				return options__bad_usage(
-					"--metrics-sites takes a number of sites from 0 to 1000, not '%s'",
-					optarg);
-			o->metrics_sites = (unsigned)n;
-			break;
-		case OPT_MAX_PROCS:
-			/* The kernel's watched map holds 1024 processes. */
-			if (parse_int(optarg, 1, OPTIONS_MAX_PROCS, &n))
-				return options__bad_usage(
-					"--max-procs takes a number of processes from 1 to 1024, not '%s'",
-					optarg);
-			o->max_procs = (unsigned)n;
-			break;
-		case OPT_KEEP:
-			/* A million ended tasks are about 400 MB of model and
-			 * of every snapshot: a bound that still bounds. */
-			if (parse_int(optarg, 1, 1000000, &n))
-				return options__bad_usage(
-					"--keep-ended takes a number of tasks from 1 to 1000000, not '%s'",
-					optarg);
-			o->keep_ended = (size_t)n;
-			break;
-		case OPT_SAMPLE:
-			if (parse_int(optarg, 0, 1ull << 40, &n))
-				return options__bad_usage(
-					"--sample-bytes takes a number of bytes up to 1 TiB (0: no sampling), not '%s'",
-					optarg);
-			o->sample_bytes = n;
-			break;
-		case OPT_NO_MULTI:
-			o->no_multi = true;
-			break;
-		case OPT_RECORD:
-			o->record = optarg;
-			break;
-		case OPT_NO_SPAWN:
-			o->spawn_stacks = false;
-			break;
-		case OPT_TASKS_ONLY:
-			o->tasks_only = true;
-			break;
-		case OPT_DEBUG_DIR:
-			err = debugfile__add_dir(optarg);
-			if (err == -E2BIG) {
-				char max[16];
-
-				snprintf(max, sizeof(max), "%d",
-					 DEBUGFILE_MAX_DIRS);
-				return options__bad_usage(
-					"--debug-dir: at most %s directories",
-					max);
-			}
-			if (err)
-				return options__bad_usage(
-					"--debug-dir takes a directory, not '%s'",
-					optarg);
-			break;
-		case OPT_RING:
-			/* The kernel takes ring buffers below 4 GiB. */
-			if (parse_int(optarg, 1, 2048, &n) || (n & (n - 1)))
-				return options__bad_usage(
-					"--ring-mb takes a power of two from 1 to 2048, not '%s'",
-					optarg);
-			o->ring_mb = (unsigned)n;
-			break;
-		case OPT_FLOOR:
-			o->floor = true;
-			break;
-		case OPT_USER:
-			o->user = optarg;
-			break;
-		case OPT_ALL:
-			o->all = true;
-			break;
-		case OPT_TRACE:
-			o->trace = true;
-			break;
-		case OPT_TOP:
-		case OPT_NO_TOP:
-			o->top = c == OPT_TOP;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			log__set_level(MS_LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case OPT_VERSION:
-			printf("memscoped %s\n", MS_VERSION);
-			exit(0);
-		default:
+	switch (c) {
+	case 'p':
+		if (parse_int(arg, 1, INT_MAX, &n))
 			return options__bad_usage(
-				"unknown option or missing argument: '%s'",
-				argv[optind - 1]);
-		}
+				"--pid takes a process id (a positive number), not '%s'",
+				arg);
+		o->pid = (pid_t)n;
+		break;
+	case 'd':
+		if (parse_seconds(arg, &o->duration) || o->duration == 0)
+			return options__bad_usage(
+				"--duration takes a positive number of seconds, not '%s'",
+				arg);
+		break;
+	case 's':
+		if (!*arg)
+			return options__bad_usage(
+				"--snapshot takes a file name%s", "");
+		o->snapshot = arg;
+		break;
+	case OPT_EVERY:
+		if (parse_seconds(arg, &o->snapshot_every) ||
+		    o->snapshot_every < 0.1)
+			return options__bad_usage(
+				"--snapshot-every takes a number of seconds (at least 0.1), not '%s'",
+				arg);
+		break;
+	case OPT_NF:
+		if (parse_seconds(arg, &o->never_finished))
+			return options__bad_usage(
+				"--never-finished takes a number of seconds, not '%s'",
+				arg);
+		break;
+	case OPT_LISTEN: {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (serve__parse_listen(arg, &ss, &len))
+			return options__bad_usage(
+				"--listen '%s': " SERVE_LISTEN_USAGE, arg);
+		o->listen = arg;
+		break;
 	}
-	if (optind < argc)
-		o->argv = argv + optind;
+	case OPT_METRICS_SITES:
+		if (parse_int(arg, 0, 1000, &n))
+			return options__bad_usage(
+				"--metrics-sites takes a number of sites from 0 to 1000, not '%s'",
+				arg);
+		o->metrics_sites = (unsigned)n;
+		break;
+	case OPT_MAX_PROCS:
+		/* The kernel's watched map holds 1024 processes. */
+		if (parse_int(arg, 1, OPTIONS_MAX_PROCS, &n))
+			return options__bad_usage(
+				"--max-procs takes a number of processes from 1 to 1024, not '%s'",
+				arg);
+		o->max_procs = (unsigned)n;
+		break;
+	case OPT_KEEP:
+		/* A million ended tasks are about 400 MB of model and
+		 * of every snapshot: a bound that still bounds. */
+		if (parse_int(arg, 1, 1000000, &n))
+			return options__bad_usage(
+				"--keep-ended takes a number of tasks from 1 to 1000000, not '%s'",
+				arg);
+		o->keep_ended = (size_t)n;
+		break;
+	case OPT_SAMPLE:
+		if (parse_int(arg, 0, 1ull << 40, &n))
+			return options__bad_usage(
+				"--sample-bytes takes a number of bytes up to 1 TiB (0: no sampling), not '%s'",
+				arg);
+		o->sample_bytes = n;
+		break;
+	case OPT_DEBUG_DIR:
+		err = debugfile__add_dir(arg);
+		if (err == -E2BIG) {
+			char max[16];
+
+			snprintf(max, sizeof(max), "%d", DEBUGFILE_MAX_DIRS);
+			return options__bad_usage(
+				"--debug-dir: at most %s directories", max);
+		}
+		if (err)
+			return options__bad_usage(
+				"--debug-dir takes a directory, not '%s'", arg);
+		break;
+	case OPT_RING:
+		/* The kernel takes ring buffers below 4 GiB. */
+		if (parse_int(arg, 1, 2048, &n) || (n & (n - 1)))
+			return options__bad_usage(
+				"--ring-mb takes a power of two from 1 to 2048, not '%s'",
+				arg);
+		o->ring_mb = (unsigned)n;
+		break;
+	default:
+		return 1;
+	}
+	return 0;
+}
+
+/* A flag, or what ends the parse (--help, --version, an unknown one). */
+static int apply_flag(int c, char **argv, struct options *o)
+{
+	switch (c) {
+	case OPT_NO_MULTI:
+		o->no_multi = true;
+		break;
+	case OPT_RECORD:
+		o->record = optarg;
+		break;
+	case OPT_NO_SPAWN:
+		o->spawn_stacks = false;
+		break;
+	case OPT_TASKS_ONLY:
+		o->tasks_only = true;
+		break;
+	case OPT_FLOOR:
+		o->floor = true;
+		break;
+	case OPT_USER:
+		o->user = optarg;
+		break;
+	case OPT_ALL:
+		o->all = true;
+		break;
+	case OPT_TRACE:
+		o->trace = true;
+		break;
+	case OPT_TOP:
+	case OPT_NO_TOP:
+		o->top = c == OPT_TOP;
+		break;
+	case 'q':
+		o->quiet = true;
+		break;
+	case 'v':
+		log__set_level(MS_LOG_DEBUG);
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case OPT_VERSION:
+		printf("memscoped %s\n", MS_VERSION);
+		exit(0);
+	default:
+		return options__bad_usage(
+			"unknown option or missing argument: '%s'",
+			argv[optind - 1]);
+	}
+	return 0;
+}
+
+/* What the options say together. */
+static int check_together(const struct options *o)
+{
 	if ((o->pid != 0) + (o->argv != NULL) + o->all != 1)
 		return options__bad_usage(
 			"give one of --pid PID, --all or -- PROGRAM [ARGS]%s",
@@ -361,4 +363,29 @@ int options__parse(int argc, char **argv, struct options *o)
 		return options__bad_usage(
 			"--snapshot-every needs --snapshot FILE%s", "");
 	return 0;
+}
+
+int options__parse(int argc, char **argv, struct options *o)
+{
+	int c, err;
+
+	o->never_finished = 10;
+	o->sample_bytes = 512 * 1024; /* jemalloc's default lg_prof_sample */
+	o->spawn_stacks = true;
+	o->ring_mb = 64;
+	o->top = -1;
+	o->metrics_sites = METRICS_SITES_DEFAULT;
+	o->max_procs = OPTIONS_MAX_PROCS_DEFAULT;
+	opterr = 0; /* one error line, ours */
+	while ((c = getopt_long(argc, argv, "+p:d:s:qvh", longopts, NULL)) !=
+	       -1) {
+		err = apply_value(c, optarg, o);
+		if (err == 1)
+			err = apply_flag(c, argv, o);
+		if (err)
+			return err;
+	}
+	if (optind < argc)
+		o->argv = argv + optind;
+	return check_together(o);
 }

@@ -49,6 +49,21 @@ expect_usage "sample-bytes ' -5'" "$MEMSCOPED" --sample-bytes " -5" -- /bin/true
 expect_usage "sample-bytes +5" "$MEMSCOPED" --sample-bytes +5 -- /bin/true
 expect_usage "keep-ended 0" "$MEMSCOPED" --keep-ended 0 -- /bin/true
 expect_usage "keep-ended too many" "$MEMSCOPED" --keep-ended 1000001 -- /bin/true
+expect_usage "listen on a name" "$MEMSCOPED" --listen example.com:9464 --all
+expect_usage "listen on no port" "$MEMSCOPED" --listen 127.0.0.1: --all
+expect_usage "listen on port 70000" "$MEMSCOPED" --listen 70000 --all
+expect_usage "max-procs 0" "$MEMSCOPED" --max-procs 0 --all
+expect_usage "max-procs 1025" "$MEMSCOPED" --max-procs 1025 --all
+expect_usage "metrics-sites -1" "$MEMSCOPED" --metrics-sites -1 --all
+# A port in use is found before anything is attached: one memscoped holds
+# it, the next one is refused.
+"$MEMSCOPED" --all --no-top --listen 127.0.0.1:0 --duration 60 </dev/null \
+	>/dev/null 2>"$T/holder.err" &
+MS_PIDS+=("$!")
+wait_for "$T/holder.err" 'serving http://' 30
+BUSY=$(sed -nE 's|^memscoped: serving http://([0-9.]+:[0-9]+)/.*|\1|p' "$T/holder.err")
+expect_usage "listen on a port in use" "$MEMSCOPED" --listen "$BUSY" --all
+kill -INT "${MS_PIDS[-1]}"
 expect_usage "pid with a space" "$MEMSCOPED" --pid " 12"
 # The kernel takes no ring buffer of 4 GiB: a limit, said as such.
 expect_usage "ring of 4096 MiB" "$MEMSCOPED" --ring-mb 4096 -- /bin/true
