@@ -58,6 +58,27 @@ if [ $ran = 0 ]; then
 	exit 77
 fi
 
+# LD_PRELOAD: a glibc program given tcmalloc by its environment, through
+# env (an exec followed): tcmalloc has the whole family, and frees on
+# realloc(p, 0) as glibc does, so alloc_family's truth holds.
+if [ -x "$TARGETS/alloc_tcmalloc" ]; then
+	lib=$(jqv "$T/full_tcmalloc.json" '.allocators[0]' | sed 's/.*(\(.*\))$/\1/')
+	launch_pre() { # name args...
+		local name=$1
+		shift
+		"$MEMSCOPED" -q -s "$T/$name.json" -- /usr/bin/env \
+			LD_PRELOAD="$lib" "$TARGETS/alloc_family" "$@" \
+			>"$T/$name.out" 2>"$T/$name.err" ||
+			fail "$name: memscoped exited $?"
+		truth "$T/$name.err" >"$T/$name.truth"
+	}
+	launch_pre full_pre --threads 4 --iters 200
+	launch_pre base_pre --threads 4 --iters 200 --baseline
+	check_named "LD_PRELOAD" tcmalloc "$T/full_pre.err" "$T/full_pre.json"
+	check_delta "LD_PRELOAD tcmalloc, alloc_family" "$T/full_pre.json" \
+		"$T/base_pre.json" "$T/full_pre.truth"
+fi
+
 # --pid: the library is found in the process's maps; counting starts at
 # "go" on stdin.
 attach_run() { # prog name args...
