@@ -260,8 +260,11 @@ int alloc_enter(struct pt_regs *ctx)
 	 * limit) would leave depth stuck: an entry at or above the outer
 	 * frame proves the old outer call is gone. At the same frame it may
 	 * be a tail call (reallocarray -> realloc); above it, the old call's
-	 * allocation was surely missed. */
-	if (ts->depth && sp >= ts->outer_sp) {
+	 * allocation was surely missed. A pvalloc that jumps to what it
+	 * calls (mimalloc, tcmalloc) stays the outer call: its size is the
+	 * one asked for, not the one it rounded to. */
+	if (ts->depth && (sp > ts->outer_sp ||
+			  (sp == ts->outer_sp && ts->fn != MS_FN_PVALLOC))) {
 		if (sp > ts->outer_sp)
 			stat_inc(MS_STAT_UNMATCHED);
 		ts->depth = 0;
@@ -277,6 +280,8 @@ int alloc_enter(struct pt_regs *ctx)
 	case MS_FN_MALLOC:
 	case MS_FN_VALLOC:
 	case MS_FN_PVALLOC:
+	case MS_FN_NEW:
+	case MS_FN_MALLOCX:
 		ts->args[0] = a0; /* size */
 		ts->args[1] = 0;
 		break;
@@ -286,6 +291,9 @@ int alloc_enter(struct pt_regs *ctx)
 		ts->args[1] = 0;
 		break;
 	case MS_FN_REALLOC:
+	case MS_FN_RALLOCX:
+	case MS_FN_XALLOCX:
+	case MS_FN_EXPAND:
 		ts->args[0] = a1;
 		ts->args[1] = a0; /* old block */
 		break;
@@ -417,7 +425,7 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, struct ms_tstate *ts,
 	__u64 size = ts->args[0], old = ts->args[1];
 	__u32 fn = ts->fn;
 
-	if (fn >= MS_FN_MAX)
+	if (fn >= MS_FN_MAX || fn == MS_FN_DELETE)
 		return 0;
 	if (!addr) {
 		/* Failed: nothing happened, except realloc(p, 0), which
@@ -435,6 +443,10 @@ static __always_inline int emit_alloc(struct pt_regs *ctx, struct ms_tstate *ts,
 	r->old_addr = old;
 	r->task = current_task(ts);
 	submit(ts, r);
+	/* A resize in place is no new block to sample (and may count
+	 * nothing: user space compares the sizes). */
+	if (fn == MS_FN_XALLOCX || fn == MS_FN_EXPAND)
+		return 0;
 	if (addr && (kind = stack_kind(ts, size)))
 		emit_stack(ctx, kind, addr, size, 0);
 	return 0;
@@ -444,12 +456,19 @@ SEC("uretprobe")
 int alloc_ret(struct pt_regs *ctx)
 {
 	struct ms_tstate *ts = get_tstate();
+	__u64 rc;
 
 	if (!ts || !ts->depth)
 		return 0;
 	if (--ts->depth)
 		return 0;
-	return emit_alloc(ctx, ts, PT_REGS_RC(ctx));
+	rc = PT_REGS_RC(ctx);
+	/* xallocx returns the block's real size: at least the size asked
+	 * for when it could resize in place, and the block stays where it
+	 * is. */
+	if (ts->fn == MS_FN_XALLOCX)
+		rc = rc >= ts->args[0] ? ts->args[1] : 0;
+	return emit_alloc(ctx, ts, rc);
 }
 
 SEC("uretprobe")
@@ -471,24 +490,12 @@ int posix_memalign_ret(struct pt_regs *ctx)
 	return emit_alloc(ctx, ts, addr);
 }
 
-/* Placed after glibc's NULL check when the prologue allows, so it only
- * sees non-NULL pointers and hits an emulated instruction. */
-SEC("uprobe")
-int free_enter(struct pt_regs *ctx)
+static __always_inline int emit_free(struct ms_tstate *ts, __u64 addr)
 {
-	struct ms_tstate *ts = get_tstate();
-	__u64 addr = PT_REGS_PARM1(ctx);
 	struct ms_poll_entry *e;
 	struct ms_free_rec *r;
 	__u64 task, state = 0;
 
-	if (!ts || !addr)
-		return 0;
-	if (ts->depth && PT_REGS_SP(ctx) < ts->outer_sp)
-		return 0; /* inside realloc(p, 0) and friends */
-	if (ts->poll_depth)
-		close_returned(ts, PT_REGS_SP(ctx), MS_POLL_F_SEEN_ALLOC,
-			       false);
 	e = top_poll(ts);
 	task = e ? e->task : 0;
 	if (task == addr) {
@@ -512,6 +519,59 @@ int free_enter(struct pt_regs *ctx)
 	r->task_state = state;
 	submit(ts, r);
 	return 0;
+}
+
+/* Placed after glibc's NULL check when the prologue allows, so it only
+ * sees non-NULL pointers and hits an emulated instruction. */
+SEC("uprobe")
+int free_enter(struct pt_regs *ctx)
+{
+	struct ms_tstate *ts = get_tstate();
+	__u64 addr = PT_REGS_PARM1(ctx);
+	__u64 sp = PT_REGS_SP(ctx);
+
+	if (!ts || !addr)
+		return 0;
+	/* Inside realloc(p, 0) and friends; or inside a release that was
+	 * reported already (a sized delete calling, or jumping to, free). */
+	if (ts->depth && (sp < ts->outer_sp ||
+			  (sp == ts->outer_sp && ts->fn == MS_FN_DELETE)))
+		return 0;
+	if (ts->poll_depth)
+		close_returned(ts, sp, MS_POLL_F_SEEN_ALLOC, false);
+	return emit_free(ts, addr);
+}
+
+/*
+ * A release at another address than free (dallocx, sdallocx, operator
+ * delete, mi_free_size): it may call free or another of them, so it is
+ * nested like an allocating call (alloc_ret ends it, reporting nothing)
+ * and reports its free at entry. Attached with free_enter, before the
+ * allocating entries (see pending_cmp).
+ */
+SEC("uprobe")
+int delete_enter(struct pt_regs *ctx)
+{
+	struct ms_tstate *ts = get_tstate();
+	__u64 addr = PT_REGS_PARM1(ctx);
+	__u64 sp = PT_REGS_SP(ctx);
+
+	if (!ts)
+		return 0;
+	if (ts->poll_depth)
+		close_returned(ts, sp, MS_POLL_F_SEEN_ALLOC, false);
+	/* As in alloc_enter, a stale depth is dropped; but at the outer
+	 * call's frame this is a tail call from it (an aligned delete
+	 * jumping to sdallocx), which reported the release already. */
+	if (ts->depth && sp > ts->outer_sp) {
+		stat_inc(MS_STAT_UNMATCHED);
+		ts->depth = 0;
+	}
+	if (ts->depth++)
+		return 0;
+	ts->outer_sp = sp;
+	ts->fn = MS_FN_DELETE;
+	return addr ? emit_free(ts, addr) : 0;
 }
 
 /* ---- tokio ------------------------------------------------------------- */

@@ -97,6 +97,7 @@ static void snapshot_meta(const struct options *o, const struct target *t,
 		.warnings = log__notes(),
 		.forks = t->forks,
 		.execs = execs,
+		.allocator = t->alloc_desc[0] ? t->alloc_desc : NULL,
 	};
 	for (unsigned i = 0; i < t->nexecs && i < TARGET_MAX_EXECS; i++) {
 		execs[i].t_ns = t->execs[i].t_ns;
@@ -186,15 +187,22 @@ static void tokio_notes(const struct options *o, const struct attach *a,
 static int probe_tasks(const struct options *o, struct attach *a,
 		       const struct target *t);
 
-static int probe(const struct options *o, struct attach *a,
-		 const struct target *t)
+/* The malloc family where the program's malloc is: libc, or an allocator
+ * library that takes its place (probing both would see what the library
+ * does, not what the program asked for). */
+static int probe(const struct options *o, struct attach *a, struct target *t)
 {
 	int err;
 
 	if (!o->tasks_only) {
-		err = attach__allocator(a, t->libc, o->floor);
+		attach__find_malloc(t->exe, t->pid, !t->launched && !t->at_exec,
+				    t->libc, t->alloc, sizeof(t->alloc));
+		snprintf(t->alloc_desc, sizeof(t->alloc_desc), "%s (%s)",
+			 attach__allocator_name(t->alloc), t->alloc);
+		pr_info("allocator: %s", t->alloc_desc);
+		err = attach__allocator(a, t->alloc, o->floor);
 		if (err) {
-			pr_err("cannot probe the allocator in %s: %s", t->libc,
+			pr_err("cannot probe the allocator in %s: %s", t->alloc,
 			       strerror(-err));
 			return err;
 		}
@@ -295,12 +303,23 @@ void session__follow_exec(struct session *s)
 	s->a[s->na++] = a;
 	/* Another libc (or a static program): probe what it uses. */
 	if (!o->tasks_only &&
-	    !attach__find_libc_prog(path, libc, sizeof(libc)) &&
-	    strcmp(libc, t->libc)) {
-		err = attach__allocator(a, libc, o->floor);
-		if (err)
-			pr_warn("pid %d: cannot probe the allocator of %s: %s",
-				(int)t->pid, exe, strerror(-err));
+	    !attach__find_libc_prog(path, libc, sizeof(libc))) {
+		char alloc[PATH_MAX];
+
+		attach__find_malloc(path, t->pid, false, libc, alloc,
+				    sizeof(alloc));
+		if (strcmp(alloc, t->alloc)) {
+			err = attach__allocator(a, alloc, o->floor);
+			if (err)
+				pr_warn("pid %d: cannot probe the allocator of %s: %s",
+					(int)t->pid, exe, strerror(-err));
+			snprintf(t->alloc, sizeof(t->alloc), "%s", alloc);
+			snprintf(t->alloc_desc, sizeof(t->alloc_desc),
+				 "%s (%s)", attach__allocator_name(alloc),
+				 alloc);
+			pr_info("pid %d: allocator: %s", (int)t->pid,
+				t->alloc_desc);
+		}
 		snprintf(t->libc, sizeof(t->libc), "%s", libc);
 	}
 	t->at_exec = true; /* its libraries are not mapped yet */

@@ -21,6 +21,8 @@ struct target {
 	char exe[PATH_MAX];
 	char exe_real[PATH_MAX]; /* --pid: what /proc/PID/exe points to */
 	char libc[PATH_MAX];
+	char alloc[PATH_MAX]; /* where its malloc is: libc or a library */
+	char alloc_desc[PATH_MAX + 32]; /* "jemalloc (/usr/lib/...)" */
 	char command[1024];
 	int pidfd;
 	unsigned forks; /* children it forked (not followed) */

@@ -45,6 +45,15 @@ enum ms_alloc_fn {
 	MS_FN_VALLOC,
 	MS_FN_PVALLOC,
 	MS_FN_FREE,
+	/* Allocator libraries other than glibc (jemalloc, mimalloc, tcmalloc,
+	 * probed instead of libc when the program's malloc is theirs). */
+	MS_FN_NEW, /* C++ operator new, new[], nothrow, aligned: size first */
+	MS_FN_MALLOCX, /* mallocx(n, flags), mi_malloc_aligned(n, al), ... */
+	MS_FN_RALLOCX, /* rallocx(p, n, flags): realloc, NULL never frees */
+	MS_FN_XALLOCX, /* xallocx(p, n, extra, flags): resize in place */
+	MS_FN_EXPAND, /* mi_expand(p, n): resize in place, p or NULL */
+	MS_FN_DELETE, /* a release other than free (dallocx, sized delete):
+			* reported at entry, what it calls is not */
 	MS_FN_MAX,
 };
 

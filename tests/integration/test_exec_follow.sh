@@ -12,8 +12,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/async_lib.sh"
 
-BUF=$TOKIO/tk_buffers
-[ -x "$BUF" ] || { echo "SKIP: $BUF not built"; exit 77; }
+# By its real path: what /proc/PID/exe (target.execs[].exe) says, even when
+# tools/tokio/target is a symlink (a git worktree sharing another's build).
+BUF=$(readlink -f "$TOKIO/tk_buffers" || true)
+[ -x "$BUF" ] || { echo "SKIP: $TOKIO/tk_buffers not built"; exit 77; }
 
 check_followed() {
 	local name=$1 snap=$T/$1.end.json r=$T/$1.ready.json

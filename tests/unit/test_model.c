@@ -346,6 +346,34 @@ static void test_realloc_moves(void **state)
 	assert_int_equal(t->untracked_frees, 1);
 }
 
+/* xallocx and mi_expand: a resize in place counts like a realloc only when
+ * the size changes; to the same size it counts nothing. */
+static void test_resize_in_place(void **state)
+{
+	struct model *m = new_model();
+	const struct ms_totals *t = model__totals(m);
+
+	alloc_fn(m, MAIN, 1 * MS, MS_FN_MALLOCX, A1, 100, 0, 0);
+	alloc_fn(m, MAIN, 2 * MS, MS_FN_XALLOCX, A1, 100, A1, 0);
+	assert_int_equal(t->alloc_count, 1);
+	assert_int_equal(t->free_count, 0);
+	alloc_fn(m, MAIN, 3 * MS, MS_FN_XALLOCX, A1, 300, A1, 0);
+	assert_int_equal(t->alloc_count, 2);
+	assert_int_equal(t->alloc_bytes, 400);
+	assert_int_equal(t->free_count, 1);
+	assert_int_equal(t->free_bytes, 100);
+	assert_int_equal(t->live_bytes, 300);
+	alloc_fn(m, MAIN, 4 * MS, MS_FN_EXPAND, A1, 300, A1, 0);
+	assert_int_equal(t->alloc_count, 2);
+	alloc_fn(m, MAIN, 5 * MS, MS_FN_EXPAND, A1, 50, A1, 0);
+	assert_int_equal(t->alloc_count, 3);
+	assert_int_equal(t->free_bytes, 400);
+	assert_int_equal(t->live_count, 1);
+	assert_int_equal(t->live_bytes, 50);
+	assert_int_equal(t->untracked_frees, 0);
+	assert_int_equal(t->stale_allocs, 0);
+}
+
 static void test_realloc_in_place(void **state)
 {
 	struct model *m = new_model();
@@ -1772,6 +1800,7 @@ int main(void)
 		T(test_alloc_free_totals),
 		T(test_realloc_moves),
 		T(test_realloc_in_place),
+		T(test_resize_in_place),
 		T(test_realloc_untracked_old),
 		T(test_realloc_zero),
 		T(test_free_untracked),

@@ -37,6 +37,103 @@ static const struct family_fn family[] = {
 	{ "pvalloc", MS_FN_PVALLOC },
 };
 
+/*
+ * What an allocator library adds to the family: its own API and C++'s
+ * operators, which it defines ahead of libstdc++'s. Names at the address
+ * of one probed already share its probe (tcmalloc's tc_malloc is malloc,
+ * mimalloc's _ZdlPv is free): the first name in family, then here, wins.
+ * Releases other than free are MS_FN_DELETE: they may call free.
+ * Counting nothing: nallocx, sallocx, malloc_usable_size, mallctl,
+ * mi_usable_size, tc_malloc_size.
+ */
+static const struct family_fn extra[] = {
+	/* jemalloc */
+	{ "mallocx", MS_FN_MALLOCX },
+	{ "rallocx", MS_FN_RALLOCX },
+	{ "xallocx", MS_FN_XALLOCX },
+	{ "dallocx", MS_FN_DELETE },
+	{ "sdallocx", MS_FN_DELETE },
+	/* mimalloc */
+	{ "mi_malloc", MS_FN_MALLOC },
+	{ "mi_zalloc", MS_FN_MALLOC },
+	{ "mi_calloc", MS_FN_CALLOC },
+	{ "mi_realloc", MS_FN_REALLOC },
+	{ "mi_expand", MS_FN_EXPAND },
+	{ "mi_malloc_aligned", MS_FN_MALLOCX },
+	{ "mi_zalloc_aligned", MS_FN_MALLOCX },
+	{ "mi_new", MS_FN_NEW },
+	{ "mi_free", MS_FN_DELETE },
+	{ "mi_free_size", MS_FN_DELETE },
+	/* tcmalloc */
+	{ "tc_malloc", MS_FN_MALLOC },
+	{ "tc_calloc", MS_FN_CALLOC },
+	{ "tc_realloc", MS_FN_REALLOC },
+	{ "tc_memalign", MS_FN_MEMALIGN },
+	{ "tc_posix_memalign", MS_FN_POSIX_MEMALIGN },
+	{ "tc_valloc", MS_FN_VALLOC },
+	{ "tc_pvalloc", MS_FN_PVALLOC },
+	{ "tc_new", MS_FN_NEW },
+	{ "tc_newarray", MS_FN_NEW },
+	{ "tc_new_nothrow", MS_FN_NEW },
+	{ "tc_newarray_nothrow", MS_FN_NEW },
+	{ "tc_free", MS_FN_DELETE },
+	{ "tc_free_sized", MS_FN_DELETE },
+	{ "tc_delete", MS_FN_DELETE },
+	{ "tc_delete_sized", MS_FN_DELETE },
+	{ "tc_deletearray", MS_FN_DELETE },
+	{ "tc_deletearray_sized", MS_FN_DELETE },
+	{ "tc_delete_nothrow", MS_FN_DELETE },
+	{ "tc_deletearray_nothrow", MS_FN_DELETE },
+	{ "tc_cfree", MS_FN_DELETE },
+	/* C++ operator new and delete (size, or pointer, first) */
+	{ "_Znwm", MS_FN_NEW },
+	{ "_Znam", MS_FN_NEW },
+	{ "_ZnwmRKSt9nothrow_t", MS_FN_NEW },
+	{ "_ZnamRKSt9nothrow_t", MS_FN_NEW },
+	{ "_ZnwmSt11align_val_t", MS_FN_NEW },
+	{ "_ZnamSt11align_val_t", MS_FN_NEW },
+	{ "_ZnwmSt11align_val_tRKSt9nothrow_t", MS_FN_NEW },
+	{ "_ZnamSt11align_val_tRKSt9nothrow_t", MS_FN_NEW },
+	{ "_ZdlPv", MS_FN_DELETE },
+	{ "_ZdaPv", MS_FN_DELETE },
+	{ "_ZdlPvm", MS_FN_DELETE },
+	{ "_ZdaPvm", MS_FN_DELETE },
+	{ "_ZdlPvRKSt9nothrow_t", MS_FN_DELETE },
+	{ "_ZdaPvRKSt9nothrow_t", MS_FN_DELETE },
+	{ "_ZdlPvSt11align_val_t", MS_FN_DELETE },
+	{ "_ZdaPvSt11align_val_t", MS_FN_DELETE },
+	{ "_ZdlPvmSt11align_val_t", MS_FN_DELETE },
+	{ "_ZdaPvmSt11align_val_t", MS_FN_DELETE },
+	{ "_ZdlPvSt11align_val_tRKSt9nothrow_t", MS_FN_DELETE },
+	{ "_ZdaPvSt11align_val_tRKSt9nothrow_t", MS_FN_DELETE },
+};
+
+#define NFAMILY (sizeof(family) / sizeof(family[0]))
+#define NEXTRA (sizeof(extra) / sizeof(extra[0]))
+
+const char *attach__allocator_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	struct elf_file *ef;
+	struct elf_sym s;
+	const char *name = "unknown";
+
+	if (attach_lib__is_libc(base ? base + 1 : path))
+		return "glibc";
+	if (elf__open(path, &ef))
+		return name;
+	/* By their own API: the file may have any name. */
+	if (!elf__find_func(ef, "mallocx", &s) ||
+	    !elf__find_func(ef, "je_malloc", &s))
+		name = "jemalloc";
+	else if (!elf__find_func(ef, "mi_malloc", &s))
+		name = "mimalloc";
+	else if (!elf__find_func(ef, "tc_malloc", &s))
+		name = "tcmalloc";
+	elf__close(ef);
+	return name;
+}
+
 int attach__place(struct elf_file *ef, const struct elf_sym *s,
 		  enum prologue_kind kind, uint64_t *off)
 {
@@ -54,14 +151,38 @@ int attach__place(struct elf_file *ef, const struct elf_sym *s,
 	return err;
 }
 
-int attach__allocator(struct attach *a, const char *libc_path, bool floor)
+/* One function's probes, unless its address has one already. */
+static int probe_fn(struct attach *a, struct elf_file *ef, const char *path,
+		    const struct family_fn *f, const struct elf_sym *s,
+		    struct bpf_program *enter, struct bpf_program *ret,
+		    uint64_t *seen, size_t *nseen)
 {
-	struct bpf_program *enter, *ret, *pm_ret, *fr;
-	uint64_t seen[sizeof(family) / sizeof(family[0])];
+	uint64_t off;
+	int err;
+
+	for (size_t j = 0; j < *nseen; j++)
+		if (seen[j] == s->vaddr)
+			return 0;
+	seen[(*nseen)++] = s->vaddr;
+	/* The return probe first (see pending_cmp). */
+	err = attach__place(ef, s, PROLOGUE_ENTRY, &off);
+	if (!err)
+		err = attach__uprobe(a, ret, path, off, true, f->fn);
+	if (!err)
+		err = attach__uprobe(a, enter, path, off, false, f->fn);
+	return err;
+}
+
+int attach__allocator(struct attach *a, const char *path, bool floor)
+{
+	struct bpf_program *enter, *ret, *pm_ret, *fr, *del;
+	uint64_t seen[1 + NFAMILY + NEXTRA];
+	const char *base = strrchr(path, '/');
 	struct elf_file *ef;
 	size_t nseen = 0;
 	struct elf_sym s;
 	uint64_t off;
+	bool libc;
 	int err;
 
 	enter = floor ? a->skel->progs.floor_enter : a->skel->progs.alloc_enter;
@@ -69,53 +190,67 @@ int attach__allocator(struct attach *a, const char *libc_path, bool floor)
 	pm_ret = floor ? a->skel->progs.floor_ret :
 			 a->skel->progs.posix_memalign_ret;
 	fr = floor ? a->skel->progs.floor_enter : a->skel->progs.free_enter;
+	del = floor ? a->skel->progs.floor_enter : a->skel->progs.delete_enter;
+	/* glibc's probes stay what they were: its family only. */
+	libc = attach_lib__is_libc(base ? base + 1 : path);
 
-	err = elf__open(libc_path, &ef);
+	err = elf__open(path, &ef);
 	if (err)
 		return err;
 	/* free before the allocating calls (see pending_cmp). */
 	if (elf__find_func(ef, "free", &s)) {
-		pr_err("%s has no free: not a libc", libc_path);
+		pr_err("%s has no free: not an allocator", path);
 		err = -ENOENT;
 		goto out;
 	}
 	err = attach__place(ef, &s, PROLOGUE_FREE, &off);
 	if (!err)
-		err = attach__uprobe(a, fr, libc_path, off, false, MS_FN_FREE);
+		err = attach__uprobe(a, fr, path, off, false, MS_FN_FREE);
 	if (err)
 		goto out;
-	for (size_t i = 0; i < sizeof(family) / sizeof(family[0]); i++) {
+	seen[nseen++] = s.vaddr;
+	/* Then the other releases, which may call free. */
+	for (size_t i = 0; !libc && i < NEXTRA; i++) {
+		if (extra[i].fn != MS_FN_DELETE ||
+		    elf__find_func(ef, extra[i].name, &s))
+			continue;
+		err = probe_fn(a, ef, path, &extra[i], &s, del, ret, seen,
+			       &nseen);
+		if (err)
+			goto out;
+	}
+	for (size_t i = 0; i < NFAMILY; i++) {
 		const struct family_fn *f = &family[i];
-		bool dup = false;
 
 		if (elf__find_func(ef, f->name, &s)) {
 			if (f->fn == MS_FN_MALLOC || f->fn == MS_FN_REALLOC ||
 			    f->fn == MS_FN_CALLOC) {
-				pr_err("%s has no %s: not a libc", libc_path,
+				pr_err("%s has no %s: not an allocator", path,
 				       f->name);
 				err = -ENOENT;
 				goto out;
 			}
-			pr_debug("%s: no %s", libc_path, f->name);
+			pr_debug("%s: no %s", path, f->name);
 			continue;
 		}
-		for (size_t j = 0; j < nseen; j++)
-			dup |= seen[j] == s.vaddr;
-		if (dup)
-			continue;
-		seen[nseen++] = s.vaddr;
-		/* The return probe first (see pending_cmp). */
-		err = attach__place(ef, &s, PROLOGUE_ENTRY, &off);
-		if (!err)
-			err = attach__uprobe(
-				a, f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret : ret,
-				libc_path, off, true, f->fn);
-		if (!err)
-			err = attach__uprobe(a, enter, libc_path, off, false,
-					     f->fn);
+		err = probe_fn(a, ef, path, f, &s, enter,
+			       f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret : ret,
+			       seen, &nseen);
 		if (err)
 			goto out;
 	}
+	for (size_t i = 0; !libc && i < NEXTRA; i++) {
+		const struct family_fn *f = &extra[i];
+
+		if (f->fn == MS_FN_DELETE || elf__find_func(ef, f->name, &s))
+			continue;
+		err = probe_fn(a, ef, path, f, &s, enter,
+			       f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret : ret,
+			       seen, &nseen);
+		if (err)
+			goto out;
+	}
+	pr_debug("%s: %zu allocator functions probed", path, nseen);
 out:
 	elf__close(ef);
 	return err;

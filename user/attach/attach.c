@@ -128,10 +128,11 @@ void attach__prepare_multi(struct memscope_bpf *skel)
 	struct bpf_program *progs[] = {
 		skel->progs.alloc_enter,	skel->progs.alloc_ret,
 		skel->progs.posix_memalign_ret, skel->progs.free_enter,
-		skel->progs.tokio_poll_enter,	skel->progs.tokio_shutdown,
-		skel->progs.spawn_enter,	skel->progs.spawn_ret,
-		skel->progs.spawn_bound,	skel->progs.poll_return,
-		skel->progs.floor_enter,	skel->progs.floor_ret,
+		skel->progs.delete_enter,	skel->progs.tokio_poll_enter,
+		skel->progs.tokio_shutdown,	skel->progs.spawn_enter,
+		skel->progs.spawn_ret,		skel->progs.spawn_bound,
+		skel->progs.poll_return,	skel->progs.floor_enter,
+		skel->progs.floor_ret,
 	};
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
@@ -162,6 +163,7 @@ static int queue_probe(struct attach *a, struct bpf_program *prog,
 	p->cookie = cookie;
 	p->rank = ret ? 0 :
 		  prog == a->skel->progs.free_enter ||
+				  prog == a->skel->progs.delete_enter ||
 				  prog == a->skel->progs.poll_return ?
 			1 :
 			2;

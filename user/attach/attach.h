@@ -22,9 +22,21 @@ struct attach *attach__new(struct memscope_bpf *skel, pid_t pid,
 int attach__commit(struct attach *a);
 void attach__destroy(struct attach *a);
 
-/* The whole malloc family of the libc at path. floor: attach the empty
+/* The whole malloc family of the libc (or allocator library) at path, and
+ * an allocator library's own API and C++ operators. floor: attach the empty
  * programs instead (benchmarks). Negative errno. */
 int attach__allocator(struct attach *a, const char *libc_path, bool floor);
+/* The library whose malloc the program calls: the first in the loader's
+ * order (LD_PRELOAD from /proc/PID/environ, then exe's DT_NEEDED breadth
+ * first) that defines malloc. mapped: look the names up in pid's maps
+ * (--pid), else where the loader would find them. out: its path, or libc
+ * when there is no other (-ENOENT when none defines malloc). Allocators
+ * linked into the executable itself are not looked for. */
+int attach__find_malloc(const char *exe, pid_t pid, bool mapped,
+			const char *libc, char *out, size_t len);
+/* "glibc", "jemalloc", "mimalloc", "tcmalloc" (by their own API
+ * symbols), or "unknown". */
+const char *attach__allocator_name(const char *path);
 /* tokio's task functions in the executable, found from its task vtables
  * (stripped or not): each task type's poll and shutdown, and where symbols
  * or a debug file exist, the functions that create tasks. Returns the

@@ -120,3 +120,128 @@ int attach__find_libc_prog(const char *prog, char *out, size_t len)
 	elf__close(ef);
 	return nc.found ? 0 : -ENOENT;
 }
+
+/* Where a library name is mapped in pid, by file name ("" if nowhere). */
+static void mapped_path(pid_t pid, const char *name, char *out, size_t len)
+{
+	char path[64], line[PATH_MAX + 128];
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+		size_t n;
+
+		if (!p)
+			continue;
+		n = strlen(p);
+		while (n && p[n - 1] == '\n')
+			p[--n] = '\0';
+		if (!strcmp(strrchr(p, '/') + 1, name)) {
+			snprintf(out, len, "%s", p);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* The dynamic loader's search order for symbols, as far as it matters
+ * here: LD_PRELOAD, then the executable's DT_NEEDED libraries breadth
+ * first (each library once). */
+#define SCOPE_MAX 128
+
+struct scope {
+	char *names[SCOPE_MAX];
+	size_t n;
+};
+
+static int scope_add(const char *name, void *ctx)
+{
+	struct scope *sc = ctx;
+
+	for (size_t i = 0; i < sc->n; i++)
+		if (!strcmp(sc->names[i], name))
+			return 0;
+	if (sc->n < SCOPE_MAX && (sc->names[sc->n] = strdup(name)))
+		sc->n++;
+	return 0;
+}
+
+/* LD_PRELOAD from the process's environment (what its loader read). */
+static void scope_preload(struct scope *sc, pid_t pid)
+{
+	char path[64], *env = NULL, *save, *tok;
+	size_t cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (getdelim(&env, &cap, '\0', f) > 0) {
+		if (strncmp(env, "LD_PRELOAD=", 11))
+			continue;
+		for (tok = strtok_r(env + 11, " :", &save); tok;
+		     tok = strtok_r(NULL, " :", &save))
+			scope_add(tok, sc);
+		break;
+	}
+	free(env);
+	fclose(f);
+}
+
+int attach__find_malloc(const char *exe, pid_t pid, bool mapped,
+			const char *libc, char *out, size_t len)
+{
+	struct scope sc = { .n = 0 };
+	struct elf_file *ef;
+	struct elf_sym s;
+	int err = -ENOENT;
+
+	snprintf(out, len, "%s", libc);
+	if (pid > 0)
+		scope_preload(&sc, pid);
+	if (!elf__open(exe, &ef)) {
+		/* Its calls to malloc never reach a library: not probed yet. */
+		if (!elf__find_func(ef, "malloc", &s))
+			pr_warn("%s has its own malloc (an allocator linked in): the allocations it serves are not seen",
+				exe);
+		elf__foreach_needed(ef, scope_add, &sc);
+		elf__close(ef);
+	}
+	for (size_t i = 0; i < sc.n; i++) {
+		char path[PATH_MAX];
+		struct attach_lib lib = { path, sizeof(path), false };
+		const char *name = sc.names[i];
+
+		path[0] = '\0';
+		if (strchr(name, '/'))
+			snprintf(path, sizeof(path), "%s", name);
+		else if (mapped && pid > 0)
+			mapped_path(pid, name, path, sizeof(path));
+		if (!path[0] && !strchr(name, '/'))
+			attach_lib__find(name, &lib);
+		if (!path[0] || elf__open(path, &ef))
+			continue;
+		if (!elf__find_func(ef, "malloc", &s)) {
+			const char *base = strrchr(path, '/');
+
+			/* libc itself: keep the path the caller found. */
+			if (!attach_lib__is_libc(base ? base + 1 : path))
+				snprintf(out, len, "%s", path);
+			err = 0;
+			elf__close(ef);
+			break;
+		}
+		/* Not the allocator: its own needs come later. */
+		elf__foreach_needed(ef, scope_add, &sc);
+		elf__close(ef);
+	}
+	for (size_t i = 0; i < sc.n; i++)
+		free(sc.names[i]);
+	return err;
+}

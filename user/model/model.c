@@ -349,6 +349,16 @@ static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 	struct alloc_entry e, old;
 	uint32_t owner;
 
+	/* xallocx and mi_expand to the size the block has: nothing
+	 * happened (see docs/snapshot.md). */
+	if ((r->h.aux == MS_FN_XALLOCX || r->h.aux == MS_FN_EXPAND) &&
+	    r->addr == r->old_addr) {
+		const struct alloc_entry *cur =
+			allocs__find(m->allocs, r->addr);
+
+		if (cur && cur->size == r->size)
+			return 0;
+	}
 	if (r->old_addr) {
 		sample__release(m, r->old_addr);
 		if (!allocs__remove(m->allocs, r->old_addr, &old)) {

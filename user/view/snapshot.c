@@ -283,6 +283,10 @@ int snapshot__write_file(const struct model *m,
 	jw__str(&w, "mode", meta->tasks_only ? "tasks-only" : "full");
 	jw__bool(&w, "incomplete", model__incomplete(m));
 	jw__str(&w, "runtime", runtime_name(model__runtime(m)));
+	jw__arr(&w, "allocators");
+	if (meta->allocator)
+		jw__str(&w, NULL, meta->allocator);
+	jw__end_arr(&w);
 	totals_obj(&w, m);
 	classes_arr(&w, m);
 	mem_obj(&w, "runtime_overhead", model__runtime_mem(m));

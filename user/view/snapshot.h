@@ -27,6 +27,8 @@ struct snapshot_meta {
 		const char *exe, *command;
 	} * execs;
 	unsigned nexecs;
+	/* The allocator probed, "jemalloc (/usr/lib/...)"; NULL: none. */
+	const char *allocator;
 };
 
 /* The document, written as it goes. 0, or -EIO when f failed. */
