@@ -29,15 +29,19 @@ rss0=$(rss "$ms")
 ports=()
 for i in $(seq 1 "$N"); do
 	"$HELLO" --port 0 --forever >"$T/h$i.out" 2>&1 &
-	until grep -q READY "$T/h$i.out"; do sleep 0.05; done
+	until grep -qs READY "$T/h$i.out"; do sleep 0.05; done
 	ports+=("$(sed -n 's/^LISTEN //p' "$T/h$i.out")")
 done
 until [ "$(grep -c '^memscoped: attached to pid' "$T/ms.err")" -ge "$N" ]; do sleep 0.1; done
 rss_idle=$(rss "$ms")
+sleep 1.5
+watched_idle=$(curl -s "http://$addr/metrics" | awk '/^memscope_daemon_watched_processes / { print $2 }')
 
 t0=$(cpu_ticks "$ms")
+wrks=()
 for p in "${ports[@]}"; do
 	wrk -t1 -c2 -d"${SECS}s" "http://127.0.0.1:$p/" >"$T/wrk.$p" 2>&1 &
+	wrks+=($!)
 done
 scrapes=0 slowest=0 peak=0
 end=$((SECONDS + SECS))
@@ -49,14 +53,14 @@ while [ $SECONDS -lt $end ]; do
 	[ "$r" -le "$peak" ] || peak=$r
 	sleep 1
 done
-wait $(jobs -p | grep -v "^$ms\$") 2>/dev/null || true
+wait "${wrks[@]}" 2>/dev/null || true
 t1=$(cpu_ticks "$ms")
 hz=$(getconf CLK_TCK)
 reqs=$(cat "$T"/wrk.* | awk '/requests in/ { s += $1 } END { print s + 0 }')
 lost=$(awk '/^memscope_daemon_lost_events_total / { print $2 }' "$T/metrics")
 watched=$(awk '/^memscope_daemon_watched_processes / { print $2 }' "$T/metrics")
 series=$(grep -vc '^#' "$T/metrics")
-echo "watched processes:        $watched"
+echo "watched processes:        $watched_idle before the load, $watched at the last scrape"
 echo "requests served:          $reqs in ${SECS}s"
 echo "memscoped CPU:            $(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$SECS" 'BEGIN { printf "%.0f%% of one core", (b - a) / hz / s * 100 }')"
 echo "memscoped RSS:            ${rss0} KiB alone, ${rss_idle} KiB with $N idle, peak ${peak} KiB under load"
