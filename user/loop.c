@@ -391,24 +391,6 @@ static void end_session(struct loop *l, size_t i, const char *why)
 	l->s[l->ns] = NULL;
 }
 
-/* The kernel's counters, all processes: what was lost in the ring. */
-static uint64_t lost_events(struct loop *l)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint32_t k = MS_STAT_LOST;
-	uint64_t *vals, sum = 0;
-
-	if (ncpu <= 0)
-		return 0;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (vals &&
-	    !bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.stats), &k, vals))
-		for (int i = 0; i < ncpu; i++)
-			sum += vals[i];
-	free(vals);
-	return sum;
-}
-
 static void read_cgroup(pid_t pid, char *buf, size_t len, const char **out)
 {
 	char path[64], text[4096];
@@ -436,7 +418,8 @@ static int publish_metrics(struct loop *l, uint64_t now)
 		.ring_bytes = (uint64_t)l->o->ring_mb << 20,
 		.ring_used_bytes = dispatch__ring_used(l->env.d),
 		.records_total = dispatch__records(l->env.d),
-		.lost_events_total = lost_events(l),
+		.lost_events_total = collector__kernel_stat(
+			bpf_map__fd(l->skel->maps.stats), MS_STAT_LOST),
 		.watched = l->ns,
 		.attach_failures_total = discover__failures(l->disc),
 	};
@@ -511,9 +494,7 @@ static void publish(struct loop *l, uint64_t now, bool docs)
 	int err;
 
 	if (!l->srv)
-		return;
-	for (size_t i = 0; i < l->ns; i++)
-		session__refresh(l->s[i], COLLECTOR_LONG_POLL_NS, now);
+		return; /* the models were refreshed by the tick just before */
 	if (docs || serve__docs_wanted(l->srv) ||
 	    now - l->last_docs >= DOCS_MAX_AGE_NS) {
 		err = publish_docs(l);

@@ -444,10 +444,10 @@ void collector__free(struct collector *c)
 	free(c);
 }
 
-void collector__refresh_stats(struct collector *c)
+/* The kernel's per-CPU counters, summed: sum[k] for k < MS_STAT_MAX. */
+static void read_stats(int fd, uint64_t *sum)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	uint64_t sum[MS_STAT_MAX] = { 0 };
 	uint64_t *vals;
 
 	if (ncpu <= 0)
@@ -456,12 +456,27 @@ void collector__refresh_stats(struct collector *c)
 	if (!vals)
 		return;
 	for (uint32_t k = 0; k < MS_STAT_MAX; k++) {
-		if (bpf_map_lookup_elem(c->o.stats_fd, &k, vals))
+		if (bpf_map_lookup_elem(fd, &k, vals))
 			continue;
 		for (int i = 0; i < ncpu; i++)
 			sum[k] += vals[i];
 	}
 	free(vals);
+}
+
+uint64_t collector__kernel_stat(int stats_fd, unsigned int stat)
+{
+	uint64_t sum[MS_STAT_MAX] = { 0 };
+
+	read_stats(stats_fd, sum);
+	return stat < MS_STAT_MAX ? sum[stat] : 0;
+}
+
+void collector__refresh_stats(struct collector *c)
+{
+	uint64_t sum[MS_STAT_MAX] = { 0 };
+
+	read_stats(c->o.stats_fd, sum);
 	model__set_kernel_stats(c->o.model, sum, MS_STAT_MAX);
 }
 

@@ -37,6 +37,8 @@ void collector__exec(struct collector *c, struct attach *a);
  * gives what waits in the batch to the model (after each drain). */
 void collector__feed(struct collector *c, const void *data, size_t len);
 void collector__flush(struct collector *c);
+/* One of the kernel's counters (MS_STAT_*), all CPUs and processes. */
+uint64_t collector__kernel_stat(int stats_fd, unsigned int stat);
 /* Copy the kernel-side counters (lost events...) into the model. */
 void collector__refresh_stats(struct collector *c);
 uint64_t collector__records(const struct collector *c);

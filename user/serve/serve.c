@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "offline/export.h"
+#include "offline/fmt.h"
 #include "offline/snap.h"
 #include "serve/serve.h"
 #include "view/metrics.h"
@@ -304,31 +305,6 @@ static enum MHD_Result reply_blob(struct MHD_Connection *c, struct blob *b,
 	return queue(c, MHD_HTTP_OK, r);
 }
 
-static void html_text(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		case '\'':
-			fputs("&#39;", f);
-			break;
-		default:
-			fputc(*s, f);
-		}
-	}
-}
-
 static enum MHD_Result page_index(struct MHD_Connection *c, const struct pub *p)
 {
 	struct MHD_Response *r;
@@ -353,9 +329,9 @@ static enum MHD_Result page_index(struct MHD_Connection *c, const struct pub *p)
 			const struct sdoc *d = p->docs[i];
 
 			fprintf(f, "<tr><td>%" PRIu32 "</td><td>", d->pid);
-			html_text(f, d->runtime);
+			esc__html(f, d->runtime);
 			fputs("</td><td>", f);
-			html_text(f, d->exe);
+			esc__html(f, d->exe);
 			fprintf(f,
 				"</td><td><a href=\"/snapshot?pid=%" PRIu32
 				"\">snapshot</a> "
