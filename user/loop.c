@@ -174,6 +174,11 @@ static int bpf_open(struct loop *l)
 
 		bpf_object__for_each_program(p, skel->obj)
 			bpf_program__set_autoload(p, false);
+		/* Exec, exit and fork of the target: off the measured path,
+		 * and needed to follow it as full tracking does. */
+		bpf_program__set_autoload(skel->progs.proc_exec, true);
+		bpf_program__set_autoload(skel->progs.proc_exit, true);
+		bpf_program__set_autoload(skel->progs.proc_fork, true);
 	}
 	bpf_program__set_autoload(skel->progs.floor_enter, o->floor);
 	bpf_program__set_autoload(skel->progs.floor_ret, o->floor);

@@ -19,3 +19,11 @@ done
 attach_run alloc_family pfull --threads 4 --iters 300
 attach_run alloc_family pbase --threads 4 --iters 300 --baseline
 check_delta "--pid, 4 threads" "$T/pfull.json" "$T/pbase.json" "$T/pfull.truth"
+
+# The benchmarks' floor (same probes, empty programs) attaches and runs the
+# target to its end.
+"$MEMSCOPED" -q --bench-floor -- "$TARGETS/alloc_family" --threads 2 \
+	--iters 50 >"$T/floor.out" 2>"$T/floor.err" ||
+	fail "--bench-floor: memscoped exited $? ($(cat "$T/floor.err"))"
+grep -q 'attached to pid' "$T/floor.err" || fail "--bench-floor: not attached"
+pass "--bench-floor attaches and runs the target to its end"
