@@ -80,6 +80,15 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* Scratch for reading the stage of a task that ended (cancelled_in_poll). */
+#define STAGE_SCAN_WORDS 64
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64[STAGE_SCAN_WORDS]);
+} stage_scan SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -173,12 +182,69 @@ static __always_inline __u64 current_task(struct ms_tstate *ts)
 	return e ? e->task : 0;
 }
 
+static __always_inline __u64 vt_offsets(struct ms_tstate *ts, __u64 vtable);
+
+/* Does the stage of the task at header hold its JoinError::Cancelled (with
+ * the task's id)? The stage follows the id in the repr(C) Core, and ends
+ * at the Trailer: tokio writes a whole Stage when it sets one, so the
+ * words of an old future are gone, and the id is in the stage only as
+ * a JoinError's. Its payload lies within the first words (after a tag of
+ * up to the future's alignment, 128). Past the trailer lies other memory,
+ * where a small id is a common number: never looked at. */
+static __always_inline bool stage_cancelled(struct ms_tstate *ts, __u64 header,
+					    __u64 vtable, __u64 task_id)
+{
+	__u64 off, trailer, *w;
+	__u32 zero = 0, n;
+
+	off = vt_offsets(ts, vtable) & 0xffffffffull;
+	w = bpf_map_lookup_elem(&stage_scan, &zero);
+	if (!w || !task_id || off >= 4096 ||
+	    bpf_probe_read_user(&trailer, sizeof(trailer),
+				(void *)(vtable + MS_TOKIO_VT_OFFSETS * 8)) ||
+	    trailer <= off + 8)
+		return false;
+	n = (trailer - off - 8) / 8;
+	if (n > STAGE_SCAN_WORDS)
+		n = STAGE_SCAN_WORDS;
+	if (bpf_probe_read_user(w, STAGE_SCAN_WORDS * sizeof(__u64),
+				(void *)(header + off + 8))) {
+		/* A small cell near the end of a mapping. */
+		if (n > STAGE_SCAN_WORDS / 2 ||
+		    bpf_probe_read_user(w, STAGE_SCAN_WORDS / 2 * sizeof(__u64),
+					(void *)(header + off + 8)))
+			return false;
+	}
+	for (int i = 0; i < STAGE_SCAN_WORDS; i++)
+		if (i < n && w[i] == task_id)
+			return true;
+	return false;
+}
+
+#define COMPLETE_CANCELLED (MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED)
+
+/* A poll that ended the task with CANCELLED set since its entry: was the
+ * future cancelled, or did it return Ready anyway? (The JoinHandle may
+ * take the output first: tokio_output sees it then.) */
+static __always_inline bool cancelled_in_poll(struct ms_tstate *ts,
+					      const struct ms_poll_entry *e,
+					      __u64 state)
+{
+	if ((state & COMPLETE_CANCELLED) != COMPLETE_CANCELLED ||
+	    (e->state & MS_TOKIO_CANCELLED))
+		return false;
+	return stage_cancelled(ts, e->task, e->vtable, e->task_id);
+}
+
 static __always_inline void emit_tokio_poll(struct ms_tstate *ts,
 					    struct ms_poll_entry *e,
 					    __u64 state, __u32 flags)
 {
-	struct ms_tokio_poll_rec *r = reserve(sizeof(*r));
+	struct ms_tokio_poll_rec *r;
 
+	if (cancelled_in_poll(ts, e, state))
+		flags |= MS_POLL_F_CANCELLED_IN_POLL;
+	r = reserve(sizeof(*r));
 	if (!r)
 		return;
 	fill_hdr(&r->h, MS_REC_TOKIO_POLL, MS_RT_TOKIO);
@@ -814,6 +880,37 @@ int tokio_shutdown(struct pt_regs *ctx)
 	if (bpf_probe_read_user(&state, sizeof(state), (void *)task))
 		stat_inc(MS_STAT_READ_FAILED);
 	return emit_task(MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, task, 0, 0, state);
+}
+
+/* raw::try_read_output and raw::drop_join_handle_slow: a JoinHandle takes
+ * or drops the output of a task that completed. If it is the task's
+ * JoinError::Cancelled, the task was cancelled, however its last poll
+ * looked when it ended. */
+SEC("uprobe")
+int tokio_output(struct pt_regs *ctx)
+{
+	struct ms_tstate *ts = get_tstate();
+	__u64 task = PT_REGS_PARM1(ctx), hw[3], id, off;
+	struct ms_task_rec *r;
+
+	if (!ts || bpf_probe_read_user(hw, sizeof(hw), (void *)task) ||
+	    (hw[0] & COMPLETE_CANCELLED) != COMPLETE_CANCELLED)
+		return 0;
+	off = vt_offsets(ts, hw[2]) & 0xffffffffull;
+	if (off >= 4096 ||
+	    bpf_probe_read_user(&id, sizeof(id), (void *)(task + off)) ||
+	    !stage_cancelled(ts, task, hw[2], id))
+		return 0;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->h, MS_REC_TOKIO_CANCELLED, MS_RT_TOKIO);
+	r->task = task;
+	r->parent = 0;
+	r->size = 0;
+	r->state = hw[0];
+	submit(ts, r);
+	return 0;
 }
 
 /* Functions that spawn tasks (tokio's OwnedTasks::bind, spawn_blocking...):

@@ -31,6 +31,9 @@ enum ms_rec_type {
 	MS_REC_RET_SITE = 14, /* a tokio poll returns to a new address */
 	MS_REC_EXIT = 15, /* a watched process's last thread exits */
 	MS_REC_FORK = 16, /* a watched process forks a new process */
+	/* tokio: a JoinHandle is about to read or drop a task's output, and
+	 * it is the task's JoinError::Cancelled (ms_task_rec) */
+	MS_REC_TOKIO_CANCELLED = 17,
 	MS_REC_TYPE_MAX,
 };
 
@@ -115,6 +118,12 @@ struct ms_poll_rec {
 #define MS_POLL_F_SEEN_ALLOC 32u /* its next allocation or free */
 #define MS_POLL_F_SEEN_SWITCH 64u /* its next context switch */
 #define MS_POLL_F_SEEN_RETURN 128u /* a probe at its return site: exact */
+/* The task was cancelled in this poll: CANCELLED came while it ran
+ * (abort(), runtime shutdown), its future returned Pending, and tokio
+ * stored the task's JoinError::Cancelled (it holds the task's id) in the
+ * stage. Without it, CANCELLED set during a poll that completed the task
+ * means the future returned Ready: a completion. */
+#define MS_POLL_F_CANCELLED_IN_POLL 256u
 
 /*
  * tokio: one record per poll, sent when it ends (a record at entry costs
@@ -163,7 +172,8 @@ struct ms_task_rec {
 	__u64 parent;
 	__u64 size;
 	/* MS_REC_TASK_SHUTDOWN: tokio's Header.state when raw::shutdown was
-	 * entered (CANCELLED set: aborted before the shutdown). */
+	 * entered (CANCELLED set: aborted before the shutdown);
+	 * MS_REC_TOKIO_CANCELLED: the state word read then. */
 	__u64 state;
 };
 

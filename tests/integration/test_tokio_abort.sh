@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# tk_abort --sleepers K --workers M: K tasks sleep "forever" and are aborted
-# before READY (each ends Err(cancelled)); M tasks do a small job and
-# complete. memscoped must flag exactly the K aborted tasks, as "aborted" and
-# "cancelled", while the program still runs (SIGUSR1 snapshot at READY) and
-# at the end, and leave the M workers unflagged.
+# tk_abort --sleepers K --workers M --racers R: K tasks sleep "forever" and
+# are aborted before READY (each ends Err(cancelled)); M tasks do a small job
+# and complete; (multi_thread) R tasks are aborted while their first poll
+# runs, so tokio cancels them at the end of that poll. memscoped must flag
+# exactly the K + R aborted tasks, as "aborted" and "cancelled", while the
+# program still runs (SIGUSR1 snapshot at READY) and at the end, and leave
+# the M workers unflagged.
 # shellcheck disable=SC2016 # jq programs: their $vars are jq's
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -15,7 +17,7 @@ K=3
 M=2
 
 check_abort() {
-	local name=$1 f at
+	local name=$1 K=$2 f at
 	for f in "$T/$name.ready.json" "$T/$name.end.json"; do
 		at=end
 		case $f in *.ready.json) at=READY ;; esac
@@ -48,9 +50,12 @@ check_abort() {
 }
 
 for rt in mt ct; do
+	R=0
+	[ $rt = mt ] && R=2
 	session "launch-$rt" launch -- "$TOKIO/tk_abort" --rt "$rt" \
-		--sleepers "$K" --workers "$M"
-	check "$T/launch-$rt.truth" "launch-$rt: TRUTH" '"\(.aborted) \(.completed)"' "$K $M"
-	check_abort "launch-$rt"
+		--sleepers "$K" --workers "$M" --racers $R
+	check "$T/launch-$rt.truth" "launch-$rt: TRUTH" '"\(.aborted) \(.completed)"' \
+		"$((K + R)) $M"
+	check_abort "launch-$rt" $((K + R))
 done
 echo "PASS"

@@ -538,6 +538,7 @@ static const struct {
 	REC(MS_REC_RET_SITE, ms_ret_site_rec, ret),
 	REC(MS_REC_EXIT, ms_exit_rec, pad),
 	REC(MS_REC_FORK, ms_fork_rec, pad),
+	REC(MS_REC_TOKIO_CANCELLED, ms_task_rec, state),
 };
 #undef REC
 
@@ -1200,6 +1201,84 @@ static void test_tokio_poll_record_self_free(void **state)
 	assert_int_equal(task_by_id(m, 8)->state, TASK_PENDING);
 }
 
+/* abort() lands while the task's first poll runs (it sets CANCELLED and
+ * NOTIFIED), the future returns Pending, and tokio cancels the task in
+ * that same poll: BPF found the task's JoinError::Cancelled in the stage.
+ * One poll, never begun CANCELLED, and still aborted. */
+static void test_tokio_abort_during_poll(void **state)
+{
+	struct model *m = new_model();
+	const struct ms_task *h;
+
+	alloc(m, MAIN, 1 * MS, H, 256, 0);
+	tpoll(m, W1, 2 * MS, 3 * MS, H, IDLE3 | MS_TOKIO_RUNNING,
+	      MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | MS_TOKIO_NOTIFIED |
+		      MS_TOKIO_JOIN_INTEREST | REFS(2),
+	      7, 1, MS_POLL_F_SEEN_RETURN | MS_POLL_F_CANCELLED_IN_POLL);
+	h = task_by_id(m, 7);
+	assert_int_equal(h->polls, 1);
+	assert_int_equal(h->state, TASK_CANCELLED);
+	assert_int_equal(h->nf_reason, NF_ABORTED);
+	/* The same poll without the JoinError: the future was Ready. */
+	alloc(m, MAIN, 10 * MS, H2, 256, 0);
+	tpoll(m, W1, 11 * MS, 12 * MS, H2, IDLE3 | MS_TOKIO_RUNNING,
+	      MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | MS_TOKIO_NOTIFIED |
+		      MS_TOKIO_JOIN_INTEREST | REFS(2),
+	      8, 1, MS_POLL_F_SEEN_RETURN);
+	assert_int_equal(task_by_id(m, 8)->state, TASK_COMPLETED);
+	assert_int_equal(task_by_id(m, 8)->nf_reason, NF_NONE);
+}
+
+/* The JoinHandle takes the output (the task's JoinError::Cancelled) before
+ * or after the poll's record: the task was aborted either way. */
+static void test_tokio_output_cancelled(void **state)
+{
+	struct model *m = new_model();
+	const uint64_t st = MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED |
+			    MS_TOKIO_NOTIFIED | MS_TOKIO_JOIN_INTEREST |
+			    REFS(1);
+
+	/* After: the poll looked like a completion. */
+	alloc(m, MAIN, 1 * MS, H, 256, 0);
+	tpoll(m, W1, 2 * MS, 3 * MS, H, IDLE3 | MS_TOKIO_RUNNING, st, 7, 1,
+	      MS_POLL_F_SEEN_RETURN);
+	assert_int_equal(task_by_id(m, 7)->state, TASK_COMPLETED);
+	task_rec(m, MS_REC_TOKIO_CANCELLED, MS_RT_TOKIO, MAIN, 4 * MS, H, 0, 0);
+	assert_int_equal(task_by_id(m, 7)->state, TASK_CANCELLED);
+	assert_int_equal(task_by_id(m, 7)->nf_reason, NF_ABORTED);
+	/* Before: the task is not known yet (its one poll's record, sent at
+	 * the free of its cell, comes later). */
+	alloc(m, MAIN, 10 * MS, H2, 256, 0);
+	task_rec(m, MS_REC_TOKIO_CANCELLED, MS_RT_TOKIO, MAIN, 12 * MS, H2, 0,
+		 0);
+	assert_int_equal(model__task_count(m), 1);
+	tpoll(m, W1, 11 * MS, 13 * MS, H2, IDLE3 | MS_TOKIO_RUNNING, st, 8, 1,
+	      MS_POLL_F_FREED);
+	assert_int_equal(task_by_id(m, 8)->state, TASK_CANCELLED);
+	assert_int_equal(task_by_id(m, 8)->nf_reason, NF_ABORTED);
+	assert_int_equal(model__task_count(m), 2);
+}
+
+/* The runtime shuts down while the task is in a poll that then cancels
+ * it: the shutdown ended it, not an abort. */
+static void test_tokio_shutdown_cancels_in_poll(void **state)
+{
+	struct model *m = new_model();
+	const struct ms_task *h;
+
+	alloc(m, MAIN, 1 * MS, H, 256, 0);
+	tpoll(m, W1, 2 * MS, 3 * MS, H, IDLE3 | MS_TOKIO_RUNNING, IDLE3, 7, 1,
+	      0);
+	task_rec(m, MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, W2, 100 * MS, H, 0, 0);
+	tpoll(m, W1, 99 * MS, 101 * MS, H, IDLE3 | MS_TOKIO_RUNNING,
+	      MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | MS_TOKIO_JOIN_INTEREST |
+		      REFS(2),
+	      7, 1, MS_POLL_F_CANCELLED_IN_POLL);
+	h = task_by_id(m, 7);
+	assert_int_equal(h->state, TASK_CANCELLED);
+	assert_int_equal(h->nf_reason, NF_SHUTDOWN);
+}
+
 /* Runtime shutdown marks a task that is in a poll on another thread; its
  * poll record comes later and covers that moment: the poll decides. */
 static void test_tokio_poll_record_shutdown_in_poll(void **state)
@@ -1824,6 +1903,9 @@ int main(void)
 		T(test_tokio_poll_record_first_poll),
 		T(test_tokio_poll_record_self_free),
 		T(test_tokio_poll_record_shutdown_in_poll),
+		T(test_tokio_abort_during_poll),
+		T(test_tokio_output_cancelled),
+		T(test_tokio_shutdown_cancels_in_poll),
 		T(test_tokio_poll_record_runtime_task),
 		T(test_tokio_layout_future_size),
 		T(test_tokio_boxed_future),

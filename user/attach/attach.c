@@ -129,10 +129,10 @@ void attach__prepare_multi(struct memscope_bpf *skel)
 		skel->progs.alloc_enter,	skel->progs.alloc_ret,
 		skel->progs.posix_memalign_ret, skel->progs.free_enter,
 		skel->progs.delete_enter,	skel->progs.tokio_poll_enter,
-		skel->progs.tokio_shutdown,	skel->progs.spawn_enter,
-		skel->progs.spawn_ret,		skel->progs.spawn_bound,
-		skel->progs.poll_return,	skel->progs.floor_enter,
-		skel->progs.floor_ret,
+		skel->progs.tokio_shutdown,	skel->progs.tokio_output,
+		skel->progs.spawn_enter,	skel->progs.spawn_ret,
+		skel->progs.spawn_bound,	skel->progs.poll_return,
+		skel->progs.floor_enter,	skel->progs.floor_ret,
 	};
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)

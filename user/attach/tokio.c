@@ -2,9 +2,9 @@
 /*
  * tokio's task functions in an executable. Task types come from their
  * vtables (tokio_vt.c), which every release binary keeps, stripped or not:
- * each vtable's poll and shutdown functions are probed. Symbols, from the
- * executable or its separate debug file, only add the functions that
- * create tasks (spawn stacks).
+ * each vtable's poll, shutdown, try_read_output and drop_join_handle_slow
+ * functions are probed. Symbols, from the executable or its separate debug
+ * file, only add the functions that create tasks (spawn stacks).
  */
 #include <errno.h>
 #include <limits.h>
@@ -32,8 +32,8 @@ struct spawn_fn {
 };
 
 struct tokio_found {
-	uint64_t *shutdown;
-	size_t nshutdown, cap_shutdown, cap_poll;
+	uint64_t *shutdown, *output;
+	size_t nshutdown, cap_shutdown, cap_poll, noutput, cap_output;
 	struct spawn_fn *spawn;
 	size_t nspawn, cap_spawn;
 	int err;
@@ -171,6 +171,14 @@ static int index_polls(struct attach_tokio *t, struct tokio_found *f)
 			err = push_u64(&f->shutdown, &f->nshutdown,
 				       &f->cap_shutdown,
 				       t->vt[i].fn[TOKIO_VT_SHUTDOWN]);
+		/* Where a JoinHandle takes or drops an output. */
+		if (!err)
+			err = push_u64(&f->output, &f->noutput, &f->cap_output,
+				       t->vt[i].fn[TOKIO_VT_TRY_READ_OUTPUT]);
+		if (!err)
+			err = push_u64(
+				&f->output, &f->noutput, &f->cap_output,
+				t->vt[i].fn[TOKIO_VT_DROP_JOIN_HANDLE_SLOW]);
 	}
 	t->vt_first[t->npoll] = t->nvtables;
 	return err;
@@ -213,6 +221,7 @@ static int probe_all(struct attach *a, struct elf_file *ef, const char *exe,
 		floor ? fl_enter : sk->progs.tokio_poll_enter;
 	struct bpf_program *shutdown =
 		floor ? fl_enter : sk->progs.tokio_shutdown;
+	struct bpf_program *output = floor ? fl_enter : sk->progs.tokio_output;
 	struct bpf_program *bound = floor ? fl_enter : sk->progs.spawn_bound;
 	struct bpf_program *sp_enter = floor ? fl_enter : sk->progs.spawn_enter;
 	struct bpf_program *sp_ret = floor ? fl_ret : sk->progs.spawn_ret;
@@ -232,6 +241,11 @@ static int probe_all(struct attach *a, struct elf_file *ef, const char *exe,
 		err = elf__vaddr_to_off(ef, f->shutdown[i], &off);
 		if (!err)
 			err = attach__uprobe(a, shutdown, exe, off, false, i);
+	}
+	for (size_t i = 0; i < f->noutput && !err; i++) {
+		err = elf__vaddr_to_off(ef, f->output[i], &off);
+		if (!err)
+			err = attach__uprobe(a, output, exe, off, false, i);
 	}
 	for (size_t i = 0; i < f->nspawn && !err && a->spawn_stacks; i++) {
 		const struct spawn_fn *s = &f->spawn[i];
@@ -353,6 +367,7 @@ int attach__tokio(struct attach *a, const char *exe_path, bool floor)
 		err = probe_returns(a, ef, floor);
 	free(f.spawn);
 	free(f.shutdown);
+	free(f.output);
 	elf__close(ef);
 	return err ? err : (int)a->tokio.npoll;
 }

@@ -44,6 +44,7 @@ struct model *model__new(const struct model_opts *opts)
 	m->freed_keys = idmap__new();
 	m->site_keys = idmap__new();
 	m->pending_spawn = idmap__new();
+	m->pending_cancel = idmap__new();
 	m->sampled = idmap__new();
 	m->next_own_id = 1;
 	if (!m->opts.max_ended_tasks)
@@ -52,7 +53,7 @@ struct model *model__new(const struct model_opts *opts)
 	m->last_ns = opts->start_ns;
 	if (!m->allocs || !m->task_keys || !m->tids || !m->bad_vtables ||
 	    !m->vt_layouts || !m->freed_keys || !m->site_keys ||
-	    !m->pending_spawn || !m->sampled) {
+	    !m->pending_spawn || !m->pending_cancel || !m->sampled) {
 		model__free(m);
 		return NULL;
 	}
@@ -65,6 +66,7 @@ void model__free(struct model *m)
 		return;
 	sites__free(m);
 	idmap__free(m->pending_spawn);
+	idmap__free(m->pending_cancel);
 	free(m->ended);
 	free(m->samples);
 	free(m->threads);
@@ -425,6 +427,7 @@ static int on_free(struct model *m, const struct ms_free_rec *r)
 	}
 	sample__release(m, r->addr);
 	idmap__del(m->pending_spawn, r->addr);
+	idmap__del(m->pending_cancel, r->addr);
 	if (allocs__remove(m->allocs, r->addr, &old)) {
 		m->totals.untracked_frees++;
 		return 0;
@@ -616,6 +619,7 @@ static const size_t rec_size[MS_REC_TYPE_MAX] = {
 	[MS_REC_RET_SITE] = sizeof(struct ms_ret_site_rec),
 	[MS_REC_EXIT] = sizeof(struct ms_exit_rec),
 	[MS_REC_FORK] = sizeof(struct ms_fork_rec),
+	[MS_REC_TOKIO_CANCELLED] = sizeof(struct ms_task_rec),
 	[MS_REC_TOKIO_POLL] = sizeof(struct ms_tokio_poll_rec),
 };
 
@@ -663,6 +667,8 @@ int model__apply(struct model *m, const void *rec, size_t len)
 		return 0; /* memscoped's business: the process, not the model */
 	case MS_REC_TOKIO_POLL:
 		return tokio__apply_poll(m, rec);
+	case MS_REC_TOKIO_CANCELLED:
+		return tokio__output_cancelled(m, rec);
 	default:
 		return on_task(m, rec);
 	}
@@ -746,6 +752,7 @@ void model__exec(struct model *m, uint64_t ts_ns)
 		task__release(m, t, ts_ns);
 	}
 	idmap__clear(m->pending_spawn);
+	idmap__clear(m->pending_cancel);
 	idmap__clear(m->vt_layouts);
 	m->nlayouts = 0;
 	idmap__clear(m->bad_vtables);

@@ -87,6 +87,10 @@ struct ms_task {
 			     * Cell: header, future or its box, trailer) */
 	uint64_t vtable, owner_id;
 	uint64_t begin_state; /* tokio: Header.state when the last poll began */
+	/* tokio: its last poll cancelled it (MS_POLL_F_CANCELLED_IN_POLL or
+	 * MS_REC_TOKIO_CANCELLED); the runtime's shutdown came while that
+	 * poll ran */
+	bool cancelled_in_poll, shutdown_in_poll;
 	uint32_t spawn_site; /* MS_NO_SITE: unknown */
 	struct ms_mem mem;
 	/* Where this task's sampled allocations come from (estimates), the

@@ -79,6 +79,9 @@ struct model {
 	size_t nsites, cap_sites;
 	struct idmap *site_keys; /* hash of a site's pcs -> index */
 	struct idmap *pending_spawn; /* tokio cell address -> site */
+	/* tokio cells whose output was seen cancelled before any poll record
+	 * of theirs (MS_REC_TOKIO_CANCELLED) -> 1 */
+	struct idmap *pending_cancel;
 	struct idmap *sampled; /* live sampled block -> sample index */
 	struct sampled_block *blocks;
 	size_t nblocks, cap_blocks;
@@ -117,6 +120,7 @@ void tokio__identify(struct model *m, struct ms_task *t,
 struct ms_task *tokio__in_poll(struct model *m, struct thread *th, uint64_t key,
 			       uint64_t begin_ns, uint32_t *idx);
 int tokio__apply_poll(struct model *m, const struct ms_tokio_poll_rec *r);
+int tokio__output_cancelled(struct model *m, const struct ms_task_rec *r);
 
 /* sites.c */
 void sample__release(struct model *m, uint64_t addr);

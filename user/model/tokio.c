@@ -25,7 +25,7 @@ void tokio__state(struct model *m, struct ms_task *t, uint64_t st, uint64_t ts)
 		task__finish(m, t,
 			     (st & MS_TOKIO_CANCELLED) &&
 				     ((t->begin_state & MS_TOKIO_CANCELLED) ||
-				      t->shutdown),
+				      t->cancelled_in_poll || t->shutdown),
 			     ts);
 		return;
 	}
@@ -182,7 +182,7 @@ static void tokio_poll_ended(struct model *m, struct ms_task *t, uint64_t st,
 		 * freed in its poll only once it ended. */
 		task__finish(m, t,
 			     (t->begin_state & MS_TOKIO_CANCELLED) ||
-				     t->shutdown,
+				     t->cancelled_in_poll || t->shutdown,
 			     ts);
 		task__release(m, t, ts);
 	}
@@ -230,7 +230,7 @@ int tokio__apply_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 {
 	struct thread *th = thread__get(m, r->h.tid);
 	struct ms_task *t = NULL;
-	uint32_t idx;
+	uint32_t idx, seen;
 
 	if (!th)
 		return -ENOMEM;
@@ -272,11 +272,19 @@ int tokio__apply_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 			});
 	thread__polls(m, th);
 	t->in_poll = false;
+	if ((r->flags & MS_POLL_F_CANCELLED_IN_POLL) ||
+	    !idmap__get(m->pending_cancel, r->task, &seen)) {
+		t->cancelled_in_poll = true;
+		idmap__del(m->pending_cancel, r->task);
+	}
 	/* Shut down while in this poll (its record came first, from another
-	 * thread): tokio left it alone, its poll decides how it ends. */
+	 * thread): tokio left it alone, its poll decides how it ends: it
+	 * completed, or it cancelled the task (then the shutdown did). */
 	if (t->shutdown && t->shutdown_ns >= r->begin_ns &&
-	    t->shutdown_ns <= r->h.ts_ns && !t->freed) {
+	    t->shutdown_ns <= r->h.ts_ns && !t->freed &&
+	    !t->cancelled_in_poll) {
 		t->shutdown = false;
+		t->shutdown_in_poll = true;
 		if (t->nf_reason == NF_SHUTDOWN)
 			t->nf_reason = NF_NONE;
 	}
@@ -292,6 +300,34 @@ int tokio__apply_poll(struct model *m, const struct ms_tokio_poll_rec *r)
 		t->state = TASK_PENDING;
 	tokio_poll_ended(m, t, r->state, r->flags & MS_POLL_F_END_READ_FAILED,
 			 r->h.ts_ns);
+	return 0;
+}
+
+/*
+ * A JoinHandle is about to read or drop the task's output, and it is the
+ * task's JoinError::Cancelled: it was cancelled, even if its last poll
+ * looked like a completion (abort() or the shutdown landed while that poll
+ * ran, the future returned Pending, and the handle took the output before
+ * the poll's end was seen).
+ */
+int tokio__output_cancelled(struct model *m, const struct ms_task_rec *r)
+{
+	struct ms_task *t = task__by_key(m, r->task, NULL);
+
+	if (!t) /* its one poll's record is still to come */
+		return idmap__put(m->pending_cancel, r->task, 1);
+	if (t->runtime != MS_RT_TOKIO || t->kind != TASK_USER ||
+	    model__vtable_rejected(m, t->vtable))
+		return 0;
+	t->cancelled_in_poll = true;
+	if (t->state != TASK_COMPLETED)
+		return 0; /* its poll's record, still to come, ends it */
+	t->state = TASK_CANCELLED;
+	if (t->nf_reason != NF_NO_WAKER)
+		t->nf_reason =
+			(t->shutdown || t->shutdown_in_poll) && !t->aborted ?
+				NF_SHUTDOWN :
+				NF_ABORTED;
 	return 0;
 }
 
