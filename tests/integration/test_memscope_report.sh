@@ -33,6 +33,9 @@ pass "memscope report runs without root"
 grep -q "^  target .*tk_demo$" "$T/demo.txt" || fail "no target line"
 grep -q "^  status .*exited with status 0$" "$T/demo.txt" || fail "no exit status"
 grep -q "^  runtime  *tokio$" "$T/demo.txt" || fail "no runtime"
+alloc=$(jqv "$T/demo.json" '.allocators[0]')
+grep -qF "  allocators  $alloc" "$T/demo.txt" ||
+	fail "no allocators line with '$alloc'"
 grep -q "^  events  *$(jqv "$T/demo.json" .totals.records) records, 0 lost$" \
 	"$T/demo.txt" || fail "events line wrong"
 grep -q "INCOMPLETE" "$T/demo.txt" && fail "complete snapshot reported incomplete"

@@ -119,7 +119,7 @@ static void test_incomplete_is_loud(void **state)
 		out,
 		"memscope report\n\n!!! INCOMPLETE SNAPSHOT: 1234 events lost"));
 	assert_non_null(strstr(out, "ring buffer full: 1234 events lost"));
-	assert_non_null(strstr(out, "complete   NO"));
+	assert_non_null(strstr(out, "complete    NO"));
 	free(out);
 	snap__free(s);
 }

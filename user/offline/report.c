@@ -148,6 +148,10 @@ static void sec_snapshot(struct table *t, const struct snap *s,
 	kv(t, "runtime", "%s", s->runtime);
 	kv(t, "mode", "%s%s", s->mode,
 	   s->tasks_only ? " (no allocator probes: memory figures are 0)" : "");
+	for (size_t i = 0; i < s->nallocators; i++)
+		kv(t, i ? "" : "allocators", "%s", s->allocators[i]);
+	if (!s->nallocators && !s->tasks_only)
+		kv(t, "allocators", "%s", "none recorded in this snapshot");
 	kv(t, "duration", "%s traced when the snapshot was taken",
 	   fmt__duration(b[nb++], sizeof(b[0]), s->taken_ns));
 	kv(t, "events", "%" PRIu64 " records, %" PRIu64 " lost", tt->records,

@@ -845,24 +845,29 @@ static int load_timeline(struct ld *l, struct json_object *doc, struct snap *s)
 	return 0;
 }
 
-static int load_warnings(struct ld *l, struct json_object *doc, struct snap *s)
+/* An array of strings at key: "warnings", "allocators" (absent in older
+ * snapshots when optional: none). */
+static int load_strings(struct ld *l, struct json_object *doc, const char *key,
+			bool optional, char ***out, size_t *nout)
 {
 	struct json_object *arr;
 	size_t n;
 	int err;
 
-	err = get_arr(l, doc, "", "warnings", &arr, &n);
-	err = err ?: alloc_array((void **)&s->warnings, n, sizeof(char *));
+	if (optional && !json_object_object_get_ex(doc, key, NULL))
+		return 0;
+	err = get_arr(l, doc, "", key, &arr, &n);
+	err = err ?: alloc_array((void **)out, n, sizeof(char *));
 	if (err)
 		return err;
-	s->nwarnings = n;
+	*nout = n;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *v = json_object_array_get_idx(arr, i);
 		char w[48];
 
-		snprintf(w, sizeof(w), "warnings[%zu]", i);
+		snprintf(w, sizeof(w), "%s[%zu]", key, i);
 		err = want(l, v, json_type_string, "a string", w, "");
-		err = err ?: dup_string(v, &s->warnings[i]);
+		err = err ?: dup_string(v, &(*out)[i]);
 		if (err)
 			return err;
 	}
@@ -935,7 +940,12 @@ static int load_doc(struct ld *l, struct json_object *doc, struct snap *s)
 	err = err ?: load_sites(l, doc, s);
 	err = err ?: link_sites(l, s);
 	err = err ?: load_timeline(l, doc, s);
-	err = err ?: load_warnings(l, doc, s);
+	err = err   ?:
+		      load_strings(l, doc, "warnings", false, &s->warnings,
+				   &s->nwarnings);
+	err = err   ?:
+		      load_strings(l, doc, "allocators", true, &s->allocators,
+				   &s->nallocators);
 	s->tasks_only = mode == 1;
 	return err;
 }
@@ -1498,6 +1508,9 @@ void snap__free(struct snap *s)
 	for (size_t i = 0; i < s->nwarnings; i++)
 		free(s->warnings[i]);
 	free(s->warnings);
+	for (size_t i = 0; i < s->nallocators; i++)
+		free(s->allocators[i]);
+	free(s->allocators);
 	for (size_t i = 0; i < s->nsamples; i++)
 		free(s->samples[i].top);
 	free(s->samples);

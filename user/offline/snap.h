@@ -142,6 +142,8 @@ struct snap {
 	size_t nsamples;
 	char **warnings;
 	size_t nwarnings;
+	char **allocators; /* "NAME (PATH)", as probed; absent: none */
+	size_t nallocators;
 	/* The validated document itself: export --format json prints it.
 	 * A large snapshot is read piece by piece instead (the whole tree
 	 * would take ten times the file): then doc is NULL and raw holds
