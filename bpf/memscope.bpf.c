@@ -182,29 +182,29 @@ static __always_inline __u64 current_task(struct ms_tstate *ts)
 	return e ? e->task : 0;
 }
 
-static __always_inline __u64 vt_offsets(struct ms_tstate *ts, __u64 vtable);
-
-/* Does the stage of the task at header hold its JoinError::Cancelled (with
- * the task's id)? The stage follows the id in the repr(C) Core, and ends
- * at the Trailer: tokio writes a whole Stage when it sets one, so the
- * words of an old future are gone, and the id is in the stage only as
- * a JoinError's. Its payload lies within the first words (after a tag of
- * up to the future's alignment, 128). Past the trailer lies other memory,
- * where a small id is a common number: never looked at. */
-static __always_inline bool stage_cancelled(struct ms_tstate *ts, __u64 header,
-					    __u64 vtable, __u64 task_id)
+/* Does the stage of the task at header hold its JoinError::Cancelled? The
+ * stage follows the id in the repr(C) Core and ends at the Trailer; the
+ * JoinError lies within its first words (after tags of up to the future's
+ * alignment, 128): a Repr::Cancelled (a null Box pointer, then a word)
+ * and the task's id. Ids are small numbers, common in a future's old
+ * words: the null pointer two words before must be there too, and past
+ * the trailer (other memory) is never looked at. A global function: the
+ * verifier checks its loop once, not at every place a poll may end. */
+__noinline int stage_cancelled(__u64 header, __u64 vtable, __u64 task_id)
 {
-	__u64 off, trailer, *w;
+	__u64 vt[3], off, *w;
 	__u32 zero = 0, n;
 
-	off = vt_offsets(ts, vtable) & 0xffffffffull;
 	w = bpf_map_lookup_elem(&stage_scan, &zero);
-	if (!w || !task_id || off >= 4096 ||
-	    bpf_probe_read_user(&trailer, sizeof(trailer),
-				(void *)(vtable + MS_TOKIO_VT_OFFSETS * 8)) ||
-	    trailer <= off + 8)
-		return false;
-	n = (trailer - off - 8) / 8;
+	if (!w || !task_id ||
+	    bpf_probe_read_user(vt, sizeof(vt),
+				(void *)(vtable + MS_TOKIO_VT_OFFSETS * 8)))
+		return 0;
+	/* vt: trailer_offset, scheduler_offset, id_offset */
+	off = vt[2];
+	if (off >= 4096 || vt[0] <= off + 8)
+		return 0;
+	n = (vt[0] - off - 8) / 8;
 	if (n > STAGE_SCAN_WORDS)
 		n = STAGE_SCAN_WORDS;
 	if (bpf_probe_read_user(w, STAGE_SCAN_WORDS * sizeof(__u64),
@@ -213,12 +213,12 @@ static __always_inline bool stage_cancelled(struct ms_tstate *ts, __u64 header,
 		if (n > STAGE_SCAN_WORDS / 2 ||
 		    bpf_probe_read_user(w, STAGE_SCAN_WORDS / 2 * sizeof(__u64),
 					(void *)(header + off + 8)))
-			return false;
+			return 0;
 	}
-	for (int i = 0; i < STAGE_SCAN_WORDS; i++)
-		if (i < n && w[i] == task_id)
-			return true;
-	return false;
+	for (int i = 2; i < STAGE_SCAN_WORDS; i++)
+		if (i < n && w[i] == task_id && w[i - 2] == 0)
+			return 1;
+	return 0;
 }
 
 #define COMPLETE_CANCELLED (MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED)
@@ -233,7 +233,7 @@ static __always_inline bool cancelled_in_poll(struct ms_tstate *ts,
 	if ((state & COMPLETE_CANCELLED) != COMPLETE_CANCELLED ||
 	    (e->state & MS_TOKIO_CANCELLED))
 		return false;
-	return stage_cancelled(ts, e->task, e->vtable, e->task_id);
+	return stage_cancelled(e->task, e->vtable, e->task_id);
 }
 
 static __always_inline void emit_tokio_poll(struct ms_tstate *ts,
@@ -899,7 +899,7 @@ int tokio_output(struct pt_regs *ctx)
 	off = vt_offsets(ts, hw[2]) & 0xffffffffull;
 	if (off >= 4096 ||
 	    bpf_probe_read_user(&id, sizeof(id), (void *)(task + off)) ||
-	    !stage_cancelled(ts, task, hw[2], id))
+	    !stage_cancelled(task, hw[2], id))
 		return 0;
 	r = reserve(sizeof(*r));
 	if (!r)

@@ -1259,6 +1259,30 @@ static void test_tokio_output_cancelled(void **state)
 	assert_int_equal(model__task_count(m), 2);
 }
 
+/* The runtime shuts down while the task's last poll releases it: the task
+ * is COMPLETE already (its JoinHandle may have read the output), shutdown
+ * only adds CANCELLED. Completed, whatever the poll's end suggests. */
+static void test_tokio_shutdown_after_complete(void **state)
+{
+	struct model *m = new_model();
+	struct ms_task_rec r;
+	const struct ms_task *h;
+
+	alloc(m, MAIN, 1 * MS, H, 384, 0);
+	tpoll(m, W1, 2 * MS, 3 * MS, H, IDLE3 | MS_TOKIO_RUNNING, IDLE3, 7, 1,
+	      0);
+	r = rec__task(MS_REC_TASK_SHUTDOWN, MS_RT_TOKIO, PID, W2,
+		      START + 100 * MS, H, 0, 0,
+		      MS_TOKIO_COMPLETE | MS_TOKIO_JOIN_INTEREST | REFS(2));
+	apply_sink(m, &r, sizeof(r));
+	tpoll(m, W1, 99 * MS, 101 * MS, H, IDLE3 | MS_TOKIO_NOTIFIED,
+	      MS_TOKIO_COMPLETE | MS_TOKIO_CANCELLED | MS_TOKIO_JOIN_INTEREST,
+	      7, 1, MS_POLL_F_FREED | MS_POLL_F_CANCELLED_IN_POLL);
+	h = task_by_id(m, 7);
+	assert_int_equal(h->state, TASK_COMPLETED);
+	assert_int_equal(h->nf_reason, NF_NONE);
+}
+
 /* The runtime shuts down while the task is in a poll that then cancels
  * it: the shutdown ended it, not an abort. */
 static void test_tokio_shutdown_cancels_in_poll(void **state)
@@ -1905,6 +1929,7 @@ int main(void)
 		T(test_tokio_poll_record_shutdown_in_poll),
 		T(test_tokio_abort_during_poll),
 		T(test_tokio_output_cancelled),
+		T(test_tokio_shutdown_after_complete),
 		T(test_tokio_shutdown_cancels_in_poll),
 		T(test_tokio_poll_record_runtime_task),
 		T(test_tokio_layout_future_size),

@@ -567,9 +567,13 @@ static int on_task(struct model *m, const struct ms_task_rec *r)
 		break;
 	case MS_REC_TASK_SHUTDOWN:
 		/* A task in a poll is left alone by tokio's shutdown (it only
-		 * marks it CANCELLED): its poll decides how it ends. */
+		 * marks it CANCELLED): its poll decides how it ends. One that
+		 * is COMPLETE already (its poll is releasing it) completed. */
+		if (t && (r->state & MS_TOKIO_COMPLETE))
+			t->complete_at_shutdown = true;
 		if (t && !t->in_poll && t->state != TASK_COMPLETED &&
-		    t->state != TASK_CANCELLED) {
+		    t->state != TASK_CANCELLED &&
+		    !(r->state & MS_TOKIO_COMPLETE)) {
 			t->shutdown = true;
 			t->shutdown_ns = r->h.ts_ns;
 			/* CANCELLED already set: abort() came first, and the

@@ -91,6 +91,7 @@ struct ms_task {
 	 * MS_REC_TOKIO_CANCELLED); the runtime's shutdown came while that
 	 * poll ran */
 	bool cancelled_in_poll, shutdown_in_poll;
+	bool complete_at_shutdown; /* tokio: COMPLETE when shut down */
 	uint32_t spawn_site; /* MS_NO_SITE: unknown */
 	struct ms_mem mem;
 	/* Where this task's sampled allocations come from (estimates), the

@@ -24,6 +24,7 @@ void tokio__state(struct model *m, struct ms_task *t, uint64_t st, uint64_t ts)
 		 * shut it down while idle. */
 		task__finish(m, t,
 			     (st & MS_TOKIO_CANCELLED) &&
+				     !t->complete_at_shutdown &&
 				     ((t->begin_state & MS_TOKIO_CANCELLED) ||
 				      t->cancelled_in_poll || t->shutdown),
 			     ts);
@@ -317,7 +318,7 @@ int tokio__output_cancelled(struct model *m, const struct ms_task_rec *r)
 	if (!t) /* its one poll's record is still to come */
 		return idmap__put(m->pending_cancel, r->task, 1);
 	if (t->runtime != MS_RT_TOKIO || t->kind != TASK_USER ||
-	    model__vtable_rejected(m, t->vtable))
+	    t->complete_at_shutdown || model__vtable_rejected(m, t->vtable))
 		return 0;
 	t->cancelled_in_poll = true;
 	if (t->state != TASK_COMPLETED)
