@@ -23,6 +23,9 @@ struct target {
 	char libc[PATH_MAX];
 	char alloc[PATH_MAX]; /* where its malloc is: libc or a library */
 	char alloc_desc[PATH_MAX + 32]; /* "jemalloc (/usr/lib/...)" */
+	/* An allocator in the executable itself, "jemalloc (static, _rjem_)
+	 * in /path/exe"; "" when none. */
+	char alloc_static[PATH_MAX + 160];
 	char command[1024];
 	int pidfd;
 	unsigned forks; /* children it forked (not followed) */

@@ -173,6 +173,102 @@ static int probe_fn(struct attach *a, struct elf_file *ef, const char *path,
 	return err;
 }
 
+/* prefix + name, looked up in ef (a static allocator's symbols carry its
+ * prefix: jemalloc-sys's _rjem_malloc). */
+static int find_prefixed(struct elf_file *ef, const char *prefix,
+			 const char *name, struct elf_sym *s)
+{
+	char buf[128];
+
+	if (!*prefix)
+		return elf__find_func(ef, name, s);
+	snprintf(buf, sizeof(buf), "%s%s", prefix, name);
+	return elf__find_func(ef, buf, s);
+}
+
+/* The programs each kind of entry attaches. */
+struct alloc_progs {
+	struct bpf_program *enter, *ret, *pm_ret, *fr, *del;
+};
+
+static void alloc_progs(const struct attach *a, bool floor,
+			struct alloc_progs *p)
+{
+	struct memscope_bpf *k = a->skel;
+
+	p->enter = floor ? k->progs.floor_enter : k->progs.alloc_enter;
+	p->ret = floor ? k->progs.floor_ret : k->progs.alloc_ret;
+	p->pm_ret = floor ? k->progs.floor_ret : k->progs.posix_memalign_ret;
+	p->fr = floor ? k->progs.floor_enter : k->progs.free_enter;
+	p->del = floor ? k->progs.floor_enter : k->progs.delete_enter;
+}
+
+/* One table's entries of kind releases (MS_FN_DELETE) or the others. */
+static int probe_table(struct attach *a, struct elf_file *ef, const char *path,
+		       const char *prefix, const struct family_fn *t, size_t n,
+		       bool releases, const struct alloc_progs *p,
+		       uint64_t *seen, size_t *nseen)
+{
+	struct elf_sym s;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct family_fn *f = &t[i];
+
+		if ((f->fn == MS_FN_DELETE) != releases ||
+		    find_prefixed(ef, prefix, f->name, &s))
+			continue;
+		err = probe_fn(a, ef, path, f, &s, releases ? p->del : p->enter,
+			       f->fn == MS_FN_POSIX_MEMALIGN ? p->pm_ret :
+							       p->ret,
+			       seen, nseen);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int attach__allocator_static(struct attach *a, const char *path,
+			     const char *prefix, bool floor)
+{
+	uint64_t seen[1 + NFAMILY + NEXTRA];
+	struct alloc_progs p;
+	struct elf_file *ef;
+	size_t nseen = 0;
+	struct elf_sym s;
+	uint64_t off;
+	int err;
+
+	alloc_progs(a, floor, &p);
+	err = elf__open(path, &ef);
+	if (err)
+		return err;
+	/* Releases first (see pending_cmp); any entry may be missing: the
+	 * linker drops those the program never calls (--gc-sections). */
+	if (!find_prefixed(ef, prefix, "free", &s)) {
+		err = attach__place(ef, &s, PROLOGUE_FREE, &off);
+		if (!err)
+			err = attach__uprobe(a, p.fr, path, off, false,
+					     MS_FN_FREE);
+		if (err)
+			goto out;
+		seen[nseen++] = s.vaddr;
+	}
+	err = probe_table(a, ef, path, prefix, extra, NEXTRA, true, &p, seen,
+			  &nseen);
+	if (!err)
+		err = probe_table(a, ef, path, prefix, family, NFAMILY, false,
+				  &p, seen, &nseen);
+	if (!err)
+		err = probe_table(a, ef, path, prefix, extra, NEXTRA, false, &p,
+				  seen, &nseen);
+	pr_debug("%s: %zu allocator functions (prefix '%s') probed", path,
+		 nseen, prefix);
+out:
+	elf__close(ef);
+	return err ? err : (int)nseen;
+}
+
 int attach__allocator(struct attach *a, const char *path, bool floor)
 {
 	struct bpf_program *enter, *ret, *pm_ret, *fr, *del;

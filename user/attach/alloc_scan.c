@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "attach/alloc_scan.h"
+#include "attach/elf.h"
+
+/* Identifiers as rustc's v0 mangling writes them: a length, then "_" when
+ * the identifier starts with one or a digit. */
+static const char *const shim_v0[ALLOC_SHIM_N] = {
+	[ALLOC_SHIM_ALLOC] = "12___rust_alloc",
+	[ALLOC_SHIM_ZEROED] = "19___rust_alloc_zeroed",
+	[ALLOC_SHIM_REALLOC] = "14___rust_realloc",
+	[ALLOC_SHIM_DEALLOC] = "14___rust_dealloc",
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+int alloc_scan__shim_kind(const char *name)
+{
+	for (int k = 0; k < ALLOC_SHIM_N; k++) {
+		/* The plain name is the v0 identifier without its length
+		 * and separator. */
+		const char *plain = strchr(shim_v0[k], '_') + 1;
+
+		if (!strcmp(name, plain) ||
+		    (!strncmp(name, "_RNv", 4) && ends_with(name, shim_v0[k])))
+			return k;
+	}
+	return -1;
+}
+
+/* What a #[global_allocator] adds: the shim calls __rg_alloc (the
+ * default, System, is __rdl_alloc in std). */
+static bool is_custom_global(const char *name)
+{
+	return !strcmp(name, "__rg_alloc") ||
+	       (!strncmp(name, "_RNv", 4) && ends_with(name, "10___rg_alloc"));
+}
+
+bool alloc_scan__jemalloc_prefix(const char *name, char *prefix, size_t len)
+{
+	static const char *const api[] = { "mallocx", "mallctl" };
+
+	for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++) {
+		size_t n = strlen(name), m = strlen(api[i]);
+
+		if (!ends_with(name, api[i]) || n - m >= len)
+			continue;
+		/* A prefix is a C identifier's start, never a word of
+		 * another name (nallocx, je_..._mallocx internals). */
+		if (n > m && name[n - m - 1] != '_')
+			continue;
+		snprintf(prefix, len, "%.*s", (int)(n - m), name);
+		return true;
+	}
+	return false;
+}
+
+struct scan_ctx {
+	struct alloc_scan *out;
+	bool jemalloc, mi, tc;
+};
+
+static int scan_cb(const struct elf_sym *s, void *ctx)
+{
+	struct scan_ctx *c = ctx;
+	char prefix[ALLOC_SCAN_PREFIX];
+	int k = alloc_scan__shim_kind(s->name);
+
+	if (k >= 0) {
+		c->out->shim[k].vaddr = s->vaddr;
+		c->out->shim[k].size = s->size;
+	} else if (is_custom_global(s->name)) {
+		c->out->custom_global = true;
+	} else if (alloc_scan__jemalloc_prefix(s->name, prefix,
+					       sizeof(prefix))) {
+		/* The shortest: internals may carry the prefix twice. */
+		if (!c->jemalloc || strlen(prefix) < strlen(c->out->prefix))
+			memcpy(c->out->prefix, prefix, sizeof(prefix));
+		c->jemalloc = true;
+	} else if (!strcmp(s->name, "mi_malloc")) {
+		c->mi = true;
+	} else if (!strcmp(s->name, "tc_malloc")) {
+		c->tc = true;
+	}
+	return 0;
+}
+
+static bool any_entry(struct elf_file *ef, const char *prefix,
+		      const char *const *names)
+{
+	struct elf_sym s;
+	char buf[128];
+
+	for (; *names; names++) {
+		snprintf(buf, sizeof(buf), "%s%s", prefix, *names);
+		if (!elf__find_func(ef, buf, &s))
+			return true;
+	}
+	return false;
+}
+
+static const char *const allocating[] = {
+	"malloc",  "calloc",	     "realloc",	      "mallocx",
+	"rallocx", "posix_memalign", "aligned_alloc", "memalign",
+	"valloc",  "mi_malloc",	     "tc_malloc",     NULL,
+};
+static const char *const releasing[] = {
+	"free", "sdallocx", "dallocx", "mi_free", "tc_free", NULL,
+};
+
+/* Strings a static allocator leaves in a stripped executable. */
+static const char *strings_hint(struct elf_file *ef)
+{
+	if (elf__section_contains(ef, ".rodata", "<jemalloc>"))
+		return "jemalloc";
+	if (elf__section_contains(ef, ".rodata", "mimalloc: "))
+		return "mimalloc";
+	if (elf__section_contains(ef, ".rodata", "tcmalloc: "))
+		return "tcmalloc";
+	return NULL;
+}
+
+int alloc_scan__exe(const char *path, struct alloc_scan *out)
+{
+	struct scan_ctx c = { .out = out };
+	struct elf_file *ef;
+	struct elf_sym s;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = elf__open(path, &ef);
+	if (err)
+		return err;
+	out->symtab = elf__has_symtab(ef);
+	elf__foreach_func(ef, scan_cb, &c);
+	if (c.jemalloc)
+		out->name = "jemalloc";
+	else if (c.mi)
+		out->name = "mimalloc";
+	else if (c.tc)
+		out->name = "tcmalloc";
+	else if (!elf__find_func(ef, "malloc", &s))
+		out->name = "unknown"; /* its own malloc, in .dynsym */
+	if (out->name) {
+		out->has_alloc = any_entry(ef, out->prefix, allocating);
+		out->has_release = any_entry(ef, out->prefix, releasing);
+	} else {
+		out->hint = strings_hint(ef);
+	}
+	elf__close(ef);
+	return 0;
+}
+
+bool alloc_scan__probe_shim(const struct alloc_scan *s)
+{
+	return !s->name && s->custom_global && s->shim[ALLOC_SHIM_ALLOC].vaddr;
+}
+
+bool alloc_scan__unprobeable(const struct alloc_scan *s)
+{
+	return (!s->name || !s->has_alloc) && !alloc_scan__probe_shim(s) &&
+	       (s->hint || s->name);
+}
+
+void alloc_scan__describe(const struct alloc_scan *s, char *buf, size_t len)
+{
+	if (s->name && s->prefix[0])
+		snprintf(buf, len, "%s (static, %s)", s->name, s->prefix);
+	else if (s->name)
+		snprintf(buf, len, "%s (static)", s->name);
+	else if (alloc_scan__probe_shim(s))
+		snprintf(buf, len, "Rust global allocator (__rust_*)");
+	else if (s->hint)
+		snprintf(buf, len, "%s (static, stripped: not probed)",
+			 s->hint);
+	else
+		snprintf(buf, len, "none");
+}
