@@ -194,8 +194,10 @@ static int probe_tasks(const struct options *o, struct attach *a,
 static int probe_static(const struct options *o, struct attach *a,
 			struct target *t, const char *exe)
 {
-	const char *real = t->exe_real[0] ? t->exe_real : exe;
-	char desc[128];
+	char desc[128], abs[PATH_MAX];
+	const char *real = t->exe_real[0]     ? t->exe_real :
+			   realpath(exe, abs) ? abs :
+						exe;
 	int n;
 
 	n = attach__exe_allocator(a, exe, o->floor, desc, sizeof(desc));

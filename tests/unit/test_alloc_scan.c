@@ -125,11 +125,27 @@ static void rust_static_jemalloc(void **state)
 	assert_true(s.has_alloc && s.has_release);
 	assert_non_null(s.shim[ALLOC_SHIM_ALLOC].vaddr);
 	assert_non_null(s.shim[ALLOC_SHIM_DEALLOC].vaddr);
-	/* jemalloc is probed: the shim above it is not. */
+	/* A #[global_allocator] (no __rdl_alloc left); but jemalloc is
+	 * probed, and the shim above it is not. */
+	assert_true(s.custom_global);
 	assert_false(alloc_scan__probe_shim(&s));
 	assert_false(alloc_scan__unprobeable(&s));
 	alloc_scan__describe(&s, d, sizeof(d));
 	assert_string_equal(d, "jemalloc (static, _rjem_)");
+}
+
+/* tools/tokio's programs keep Rust's default allocator (glibc, probed). */
+static void rust_system_allocator(void **state)
+{
+	struct alloc_scan s;
+
+	(void)state;
+	scan_or_skip(MS_SRC_DIR "/tools/tokio/target/release/tk_buffers", &s);
+	assert_null(s.name);
+	assert_non_null(s.shim[ALLOC_SHIM_ALLOC].vaddr);
+	assert_false(s.custom_global);
+	assert_false(alloc_scan__probe_shim(&s));
+	assert_false(alloc_scan__unprobeable(&s));
 }
 
 static void rust_static_jemalloc_stripped(void **state)
@@ -152,6 +168,7 @@ int main(void)
 		cmocka_unit_test(debian_libraries),
 		cmocka_unit_test(glibc_program),
 		cmocka_unit_test(rust_static_jemalloc),
+		cmocka_unit_test(rust_system_allocator),
 		cmocka_unit_test(rust_static_jemalloc_stripped),
 	};
 

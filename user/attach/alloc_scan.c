@@ -36,12 +36,20 @@ int alloc_scan__shim_kind(const char *name)
 	return -1;
 }
 
-/* What a #[global_allocator] adds: the shim calls __rg_alloc (the
- * default, System, is __rdl_alloc in std). */
+/* What a #[global_allocator] adds: the shim calls __rg_alloc (often
+ * inlined into it). */
 static bool is_custom_global(const char *name)
 {
 	return !strcmp(name, "__rg_alloc") ||
 	       (!strncmp(name, "_RNv", 4) && ends_with(name, "10___rg_alloc"));
+}
+
+/* The default, System: the shim calls std's __rdl_alloc, which the
+ * linker drops when a #[global_allocator] replaces it. */
+static bool is_default_global(const char *name)
+{
+	return !strcmp(name, "__rdl_alloc") ||
+	       (!strncmp(name, "_RNv", 4) && ends_with(name, "11___rdl_alloc"));
 }
 
 bool alloc_scan__jemalloc_prefix(const char *name, char *prefix, size_t len)
@@ -65,7 +73,7 @@ bool alloc_scan__jemalloc_prefix(const char *name, char *prefix, size_t len)
 
 struct scan_ctx {
 	struct alloc_scan *out;
-	bool jemalloc, mi, tc;
+	bool jemalloc, mi, tc, rdl;
 };
 
 static int scan_cb(const struct elf_sym *s, void *ctx)
@@ -79,6 +87,8 @@ static int scan_cb(const struct elf_sym *s, void *ctx)
 		c->out->shim[k].size = s->size;
 	} else if (is_custom_global(s->name)) {
 		c->out->custom_global = true;
+	} else if (is_default_global(s->name)) {
+		c->rdl = true;
 	} else if (alloc_scan__jemalloc_prefix(s->name, prefix,
 					       sizeof(prefix))) {
 		/* The shortest: internals may carry the prefix twice. */
@@ -141,6 +151,8 @@ int alloc_scan__exe(const char *path, struct alloc_scan *out)
 		return err;
 	out->symtab = elf__has_symtab(ef);
 	elf__foreach_func(ef, scan_cb, &c);
+	if (!c.rdl && out->shim[ALLOC_SHIM_ALLOC].vaddr)
+		out->custom_global = true;
 	if (c.jemalloc)
 		out->name = "jemalloc";
 	else if (c.mi)
