@@ -8,6 +8,8 @@
 #   in launch and --pid mode;
 # * ra_tokio_jemalloc: each of the N tasks holds its B-byte buffer at READY
 #   (N x B live in the tasks), all freed at the end;
+# * ra_custom (a counting wrapper over glibc as #[global_allocator]): its
+#   __rust_* shim is probed, and full - baseline == TRUTH all the same;
 # * ra_jemalloc.stripped: one line at attach says the allocator cannot be
 #   probed; the snapshot names it as not probed.
 # The targets are built here (tools/alloc-rust/build.sh, offline, Debian's
@@ -23,7 +25,7 @@ if ! bash "$MS_SRC/tools/alloc-rust/build.sh" >"$T/build.log" 2>&1; then
 	echo "SKIP: tools/alloc-rust does not build (cargo and librust-jemalloc-sys-dev: tools/setup-deps.sh)"
 	exit 77
 fi
-for b in ra_jemalloc ra_tokio_jemalloc ra_jemalloc.stripped; do
+for b in ra_jemalloc ra_tokio_jemalloc ra_jemalloc.stripped ra_custom; do
 	[ -x "$RA/$b" ] || fail "$RA/$b missing after tools/alloc-rust/build.sh"
 done
 
@@ -58,6 +60,17 @@ attach_run "$RA/ra_jemalloc" pbase --threads 4 --iters 200 --baseline
 check_static "ra_jemalloc --pid" "$T/pfull.err" "$T/pfull.json" ra_jemalloc
 check_delta "ra_jemalloc, --pid, 4 threads" "$T/pfull.json" "$T/pbase.json" \
 	"$T/pfull.truth" $STRICT
+
+# ---- a #[global_allocator] memscoped does not know --------------------------
+# ra_custom's wrapper over glibc: its __rust_* shim is probed (std's
+# format! and str::repeat reach it, some 580 calls a run), glibc's malloc
+# below it too, and each allocation still counts once.
+launch cfull "$RA/ra_custom"
+launch cbase "$RA/ra_custom" --baseline
+grep -qF "allocator: Rust global allocator (__rust_*) in $RA/ra_custom" \
+	"$T/cfull.err" || fail "ra_custom: the shim is not said to be probed"
+check_delta "ra_custom, launch" "$T/cfull.json" "$T/cbase.json" \
+	"$T/cfull.truth" $STRICT untracked_frees
 
 # ---- tokio: per-task figures ----------------------------------------------
 N=8
