@@ -59,12 +59,16 @@ static void jemalloc_prefixes(void **state)
 	assert_string_equal(p, "_rjem_");
 	assert_true(alloc_scan__jemalloc_prefix("_rjem_mallctl", p, sizeof(p)));
 	assert_string_equal(p, "_rjem_");
+	/* All that may be left after --gc-sections. */
+	assert_true(
+		alloc_scan__jemalloc_prefix("_rjem_sdallocx", p, sizeof(p)));
+	assert_string_equal(p, "_rjem_");
 	assert_true(alloc_scan__jemalloc_prefix("mallocx", p, sizeof(p)));
 	assert_string_equal(p, "");
 	assert_true(alloc_scan__jemalloc_prefix("je_mallocx", p, sizeof(p)));
 	assert_string_equal(p, "je_");
 	/* Words ending the same way are not the API. */
-	assert_false(alloc_scan__jemalloc_prefix("nallocx", p, sizeof(p)));
+	assert_false(alloc_scan__jemalloc_prefix("pvallocx", p, sizeof(p)));
 	assert_false(alloc_scan__jemalloc_prefix("my_nmallocx", p, sizeof(p)));
 	assert_false(alloc_scan__jemalloc_prefix("_rjem_mallctlbymib", p,
 						 sizeof(p)));

@@ -54,7 +54,11 @@ static bool is_default_global(const char *name)
 
 bool alloc_scan__jemalloc_prefix(const char *name, char *prefix, size_t len)
 {
-	static const char *const api[] = { "mallocx", "mallctl" };
+	/* Names only jemalloc has; any may be gone (--gc-sections). */
+	static const char *const api[] = {
+		"mallocx", "rallocx", "xallocx", "sdallocx",
+		"dallocx", "nallocx", "sallocx", "mallctl",
+	};
 
 	for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++) {
 		size_t n = strlen(name), m = strlen(api[i]);

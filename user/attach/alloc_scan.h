@@ -40,7 +40,8 @@ struct alloc_scan {
 /* Which shim entry a function name is (plain or v0-mangled
  * _RNvCs<hash>_7___rustc12___rust_alloc): enum alloc_shim, or -1. */
 int alloc_scan__shim_kind(const char *name);
-/* Is name a jemalloc API symbol (<prefix>mallocx, <prefix>mallctl)? Then
+/* Is name a jemalloc API symbol (<prefix>mallocx, <prefix>sdallocx,
+ * <prefix>mallctl, ...)? Then
  * true and its prefix in prefix[len]. */
 bool alloc_scan__jemalloc_prefix(const char *name, char *prefix, size_t len);
 /* Scan the executable at path. 0 or negative errno. */
