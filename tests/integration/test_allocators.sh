@@ -68,6 +68,16 @@ if [ -x "$TARGETS/alloc_jemalloc_static" ]; then
 		"$(jqv "$T/full_st.json" '.allocators | map(select(startswith("jemalloc (static) in /"))) | length')" 1
 	check_delta "static jemalloc, launch, 4 threads" "$T/full_st.json" \
 		"$T/base_st.json" "$T/full_st.truth" $STRICT
+	# Stripped: malloc and friends stay in .dynsym (they interpose), its
+	# own API is gone: named by its strings, half found, said in one
+	# warning naming what is missing.
+	strip --strip-all -o "$T/st_stripped" "$TARGETS/alloc_jemalloc_static"
+	launch stripped_st "$T/st_stripped" --threads 1 --iters 10
+	grep -q "allocator: jemalloc (static) in $T/st_stripped" "$T/stripped_st.err" ||
+		fail "stripped static jemalloc: not named jemalloc"
+	expect_eq "stripped static jemalloc: one warning naming its API" \
+		"$(grep -c 'jemalloc is linked in and the executable is stripped: its malloc family is probed, its own API (mallocx, rallocx, xallocx, sdallocx, dallocx) is not found' "$T/stripped_st.err")" 1
+	pass "stripped static jemalloc: half found, said"
 fi
 
 for lib in jemalloc mimalloc tcmalloc; do

@@ -93,6 +93,9 @@ static int scan_cb(const struct elf_sym *s, void *ctx)
 		c->out->custom_global = true;
 	} else if (is_default_global(s->name)) {
 		c->rdl = true;
+	} else if (!s->global) {
+		/* An API is exported: a program's own static do_mallocx
+		 * is no allocator. */
 	} else if (alloc_scan__jemalloc_prefix(s->name, prefix,
 					       sizeof(prefix))) {
 		/* The shortest: internals may carry the prefix twice. */
@@ -165,11 +168,15 @@ int alloc_scan__exe(const char *path, struct alloc_scan *out)
 		out->name = "tcmalloc";
 	else if (!elf__find_func(ef, "malloc", &s))
 		out->name = "unknown"; /* its own malloc, in .dynsym */
+	out->hint = strings_hint(ef);
+	/* An own malloc in .dynsym only (stripped), named by its strings. */
+	if (out->name && !strcmp(out->name, "unknown") && out->hint) {
+		out->name = out->hint;
+		out->named_by_strings = true;
+	}
 	if (out->name) {
 		out->has_alloc = any_entry(ef, out->prefix, allocating);
 		out->has_release = any_entry(ef, out->prefix, releasing);
-	} else {
-		out->hint = strings_hint(ef);
 	}
 	elf__close(ef);
 	return 0;

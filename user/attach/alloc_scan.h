@@ -30,10 +30,14 @@ struct alloc_scan {
 	struct {
 		uint64_t vaddr, size; /* vaddr 0: absent */
 	} shim[ALLOC_SHIM_N];
+	/* name is from its strings: only an own malloc family was found
+	 * (.dynsym of a stripped executable), not the allocator's own API. */
+	bool named_by_strings;
 	bool custom_global; /* __rg_alloc: a #[global_allocator] is set */
 	bool symtab; /* the executable has .symtab */
-	/* No symbols for it, but its strings are there (a stripped static
-	 * allocator): "jemalloc", "mimalloc", "tcmalloc"; NULL: none. */
+	/* Its strings are in the executable: "jemalloc", "mimalloc",
+	 * "tcmalloc"; NULL: none. With no name: a stripped static allocator
+	 * whose entry points cannot be found. */
 	const char *hint;
 };
 

@@ -42,8 +42,9 @@ static int probe_shim(struct attach *a, const char *exe,
 		return err;
 	/* The release first (see pending_cmp). */
 	for (int i = ALLOC_SHIM_N; i-- > 0;) {
-		struct elf_sym s = { shim_names[i], sc->shim[i].vaddr,
-				     sc->shim[i].size };
+		struct elf_sym s = { .name = shim_names[i],
+				     .vaddr = sc->shim[i].vaddr,
+				     .size = sc->shim[i].size };
 		bool rel = shim_fn[i] == MS_FN_DELETE;
 		uint64_t off;
 
@@ -72,11 +73,24 @@ static int probe_shim(struct attach *a, const char *exe,
 	return err ? err : n;
 }
 
+/* An allocator's own API, beyond the malloc family. */
+static const char *own_api(const char *name)
+{
+	if (!strcmp(name, "jemalloc"))
+		return "mallocx, rallocx, xallocx, sdallocx, dallocx";
+	return !strcmp(name, "mimalloc") ? "mi_*" : "tc_*";
+}
+
 /* Entry points the scan did not find, named with the prefix. */
 static void warn_missing(const char *exe, const struct alloc_scan *sc)
 {
 	const char *p = sc->prefix;
 
+	/* Stripped, but interposing malloc and friends: .dynsym has those,
+	 * not the allocator's own API. */
+	if (sc->has_alloc && sc->named_by_strings)
+		pr_warn("%s: %s is linked in and the executable is stripped: its malloc family is probed, its own API (%s) is not found and calls to it are not seen",
+			exe, sc->name, own_api(sc->name));
 	if (!sc->has_alloc)
 		pr_warn("%s: %s is linked in, but none of its allocating entry points (%smalloc, %scalloc, %srealloc, %smallocx, ...) was found: its allocations are not seen",
 			exe, sc->name, p, p, p, p);
