@@ -228,126 +228,84 @@ static int probe_table(struct attach *a, struct elf_file *ef, const char *path,
 	return 0;
 }
 
-int attach__allocator_static(struct attach *a, const char *path,
-			     const char *prefix, bool floor)
+/* The releases first, then what allocates (see pending_cmp); any entry may
+ * be missing. extras: the allocator API and C++ operators too. Returns the
+ * functions probed, or negative errno. */
+static int probe_module(struct attach *a, struct elf_file *ef, const char *path,
+			const char *prefix, bool extras, bool floor)
 {
 	uint64_t seen[1 + NFAMILY + NEXTRA];
+	size_t nx = extras ? NEXTRA : 0;
 	struct alloc_progs p;
-	struct elf_file *ef;
 	size_t nseen = 0;
 	struct elf_sym s;
 	uint64_t off;
-	int err;
+	int err = 0;
 
 	alloc_progs(a, floor, &p);
-	err = elf__open(path, &ef);
-	if (err)
-		return err;
-	/* Releases first (see pending_cmp); any entry may be missing: the
-	 * linker drops those the program never calls (--gc-sections). */
 	if (!find_prefixed(ef, prefix, "free", &s)) {
 		err = attach__place(ef, &s, PROLOGUE_FREE, &off);
 		if (!err)
 			err = attach__uprobe(a, p.fr, path, off, false,
 					     MS_FN_FREE);
 		if (err)
-			goto out;
+			return err;
 		seen[nseen++] = s.vaddr;
 	}
-	err = probe_table(a, ef, path, prefix, extra, NEXTRA, true, &p, seen,
+	/* The other releases may call free. */
+	err = probe_table(a, ef, path, prefix, extra, nx, true, &p, seen,
 			  &nseen);
 	if (!err)
 		err = probe_table(a, ef, path, prefix, family, NFAMILY, false,
 				  &p, seen, &nseen);
 	if (!err)
-		err = probe_table(a, ef, path, prefix, extra, NEXTRA, false, &p,
+		err = probe_table(a, ef, path, prefix, extra, nx, false, &p,
 				  seen, &nseen);
 	pr_debug("%s: %zu allocator functions (prefix '%s') probed", path,
 		 nseen, prefix);
-out:
-	elf__close(ef);
 	return err ? err : (int)nseen;
+}
+
+int attach__allocator_static(struct attach *a, const char *path,
+			     const char *prefix, bool floor)
+{
+	struct elf_file *ef;
+	int n;
+
+	n = elf__open(path, &ef);
+	if (n)
+		return n;
+	/* The linker drops the entries the program never calls
+	 * (--gc-sections): none is required. */
+	n = probe_module(a, ef, path, prefix, true, floor);
+	elf__close(ef);
+	return n;
 }
 
 int attach__allocator(struct attach *a, const char *path, bool floor)
 {
-	struct bpf_program *enter, *ret, *pm_ret, *fr, *del;
-	uint64_t seen[1 + NFAMILY + NEXTRA];
+	static const char *const required[] = { "free", "malloc", "calloc",
+						"realloc" };
 	const char *base = strrchr(path, '/');
 	struct elf_file *ef;
-	size_t nseen = 0;
 	struct elf_sym s;
-	uint64_t off;
-	bool libc;
-	int err;
+	int n;
 
-	enter = floor ? a->skel->progs.floor_enter : a->skel->progs.alloc_enter;
-	ret = floor ? a->skel->progs.floor_ret : a->skel->progs.alloc_ret;
-	pm_ret = floor ? a->skel->progs.floor_ret :
-			 a->skel->progs.posix_memalign_ret;
-	fr = floor ? a->skel->progs.floor_enter : a->skel->progs.free_enter;
-	del = floor ? a->skel->progs.floor_enter : a->skel->progs.delete_enter;
-	/* glibc's probes stay what they were: its family only. */
-	libc = attach_lib__is_libc(base ? base + 1 : path);
-
-	err = elf__open(path, &ef);
-	if (err)
-		return err;
-	/* free before the allocating calls (see pending_cmp). */
-	if (elf__find_func(ef, "free", &s)) {
-		pr_err("%s has no free: not an allocator", path);
-		err = -ENOENT;
-		goto out;
-	}
-	err = attach__place(ef, &s, PROLOGUE_FREE, &off);
-	if (!err)
-		err = attach__uprobe(a, fr, path, off, false, MS_FN_FREE);
-	if (err)
-		goto out;
-	seen[nseen++] = s.vaddr;
-	/* Then the other releases, which may call free. */
-	for (size_t i = 0; !libc && i < NEXTRA; i++) {
-		if (extra[i].fn != MS_FN_DELETE ||
-		    elf__find_func(ef, extra[i].name, &s))
-			continue;
-		err = probe_fn(a, ef, path, &extra[i], &s, del, ret, seen,
-			       &nseen);
-		if (err)
+	n = elf__open(path, &ef);
+	if (n)
+		return n;
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (elf__find_func(ef, required[i], &s)) {
+			pr_err("%s has no %s: not an allocator", path,
+			       required[i]);
+			n = -ENOENT;
 			goto out;
-	}
-	for (size_t i = 0; i < NFAMILY; i++) {
-		const struct family_fn *f = &family[i];
-
-		if (elf__find_func(ef, f->name, &s)) {
-			if (f->fn == MS_FN_MALLOC || f->fn == MS_FN_REALLOC ||
-			    f->fn == MS_FN_CALLOC) {
-				pr_err("%s has no %s: not an allocator", path,
-				       f->name);
-				err = -ENOENT;
-				goto out;
-			}
-			pr_debug("%s: no %s", path, f->name);
-			continue;
 		}
-		err = probe_fn(a, ef, path, f, &s, enter,
-			       f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret : ret,
-			       seen, &nseen);
-		if (err)
-			goto out;
 	}
-	for (size_t i = 0; !libc && i < NEXTRA; i++) {
-		const struct family_fn *f = &extra[i];
-
-		if (f->fn == MS_FN_DELETE || elf__find_func(ef, f->name, &s))
-			continue;
-		err = probe_fn(a, ef, path, f, &s, enter,
-			       f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret : ret,
-			       seen, &nseen);
-		if (err)
-			goto out;
-	}
-	pr_debug("%s: %zu allocator functions probed", path, nseen);
+	/* glibc's probes stay what they were: its family only. */
+	n = probe_module(a, ef, path, "",
+			 !attach_lib__is_libc(base ? base + 1 : path), floor);
 out:
 	elf__close(ef);
-	return err;
+	return n < 0 ? n : 0;
 }
