@@ -202,6 +202,7 @@ static int probe_static(const struct options *o, struct attach *a,
 
 	n = attach__exe_allocator(a, exe, o->floor, desc, sizeof(desc));
 	t->alloc_static[0] = '\0';
+	t->alloc_unprobeable = attach__exe_alloc_unprobeable(a);
 	if (n < 0) {
 		pr_err("cannot probe the allocator in %s: %s", real,
 		       strerror(-n));

@@ -26,6 +26,9 @@ struct target {
 	/* An allocator in the executable itself, "jemalloc (static, _rjem_)
 	 * in /path/exe"; "" when none. */
 	char alloc_static[PATH_MAX + 160];
+	/* That allocator cannot be probed (stripped, static): its heap is
+	 * not seen (attach__exe_alloc_unprobeable()). */
+	bool alloc_unprobeable;
 	char command[1024];
 	int pidfd;
 	unsigned forks; /* children it forked (not followed) */
