@@ -161,6 +161,8 @@ static void rust_static_jemalloc_stripped(void **state)
 	assert_null(s.name);
 	assert_false(s.symtab);
 	assert_string_equal(s.hint, "jemalloc");
+	/* From _RJEM_MALLOC_CONF in its strings. */
+	assert_string_equal(s.prefix, "_rjem_");
 	assert_true(alloc_scan__unprobeable(&s));
 }
 

@@ -169,6 +169,10 @@ int alloc_scan__exe(const char *path, struct alloc_scan *out)
 	else if (!elf__find_func(ef, "malloc", &s))
 		out->name = "unknown"; /* its own malloc, in .dynsym */
 	out->hint = strings_hint(ef);
+	/* jemalloc-sys's prefix shows in the variable it reads. */
+	if (!out->name && out->hint && !strcmp(out->hint, "jemalloc") &&
+	    elf__section_contains(ef, ".rodata", "_RJEM_MALLOC_CONF"))
+		snprintf(out->prefix, sizeof(out->prefix), "_rjem_");
 	/* An own malloc in .dynsym only (stripped), named by its strings. */
 	if (out->name && !strcmp(out->name, "unknown") && out->hint) {
 		out->name = out->hint;
@@ -201,6 +205,9 @@ void alloc_scan__describe(const struct alloc_scan *s, char *buf, size_t len)
 		snprintf(buf, len, "%s (static)", s->name);
 	else if (alloc_scan__probe_shim(s))
 		snprintf(buf, len, "Rust global allocator (__rust_*)");
+	else if (s->hint && s->prefix[0])
+		snprintf(buf, len, "%s (static, %s, stripped: not probed)",
+			 s->hint, s->prefix);
 	else if (s->hint)
 		snprintf(buf, len, "%s (static, stripped: not probed)",
 			 s->hint);

@@ -99,6 +99,30 @@ static void warn_missing(const char *exe, const struct alloc_scan *sc)
 			exe, sc->name, p, p, p);
 }
 
+/* The one line a user needs: what is there, what is missing, and what
+ * the heap figures still cover. */
+static void note_stripped(const char *exe, const struct alloc_scan *sc)
+{
+	const char *p = sc->prefix;
+	char what[64 + ALLOC_SCAN_PREFIX], entries[64 + 4 * ALLOC_SCAN_PREFIX];
+
+	if (p[0])
+		snprintf(what, sizeof(what), "%s (%s)", sc->hint, p);
+	else
+		snprintf(what, sizeof(what), "%s", sc->hint);
+	if (!strcmp(sc->hint, "jemalloc"))
+		snprintf(entries, sizeof(entries),
+			 "%smalloc, %smallocx, %ssdallocx, %sfree, ...", p, p,
+			 p, p);
+	else if (!strcmp(sc->hint, "mimalloc"))
+		snprintf(entries, sizeof(entries), "mi_malloc, mi_free, ...");
+	else
+		snprintf(entries, sizeof(entries), "tc_malloc, tc_free, ...");
+	log__note(
+		"%s: %s is linked into the executable, which is stripped: no symbol for its entry points (%s), its allocations cannot be probed, heap figures cover only glibc's",
+		exe, what, entries);
+}
+
 int attach__exe_allocator(struct attach *a, const char *exe, bool floor,
 			  char *desc, size_t len)
 {
@@ -122,11 +146,8 @@ int attach__exe_allocator(struct attach *a, const char *exe, bool floor,
 		n = probe_shim(a, exe, &sc, floor);
 	}
 	a->exe_alloc_unprobeable = alloc_scan__unprobeable(&sc);
-	if (a->exe_alloc_unprobeable && sc.hint) {
-		log__note(
-			"%s: %s is linked into the executable, which is stripped: its allocations cannot be probed, heap figures cover only glibc's",
-			exe, sc.hint ? sc.hint : sc.name);
-	}
+	if (a->exe_alloc_unprobeable && sc.hint)
+		note_stripped(exe, &sc);
 	return n;
 }
 
