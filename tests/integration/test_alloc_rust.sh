@@ -11,7 +11,8 @@
 # * ra_custom (a counting wrapper over glibc as #[global_allocator]): its
 #   __rust_* shim is probed, and full - baseline == TRUTH all the same;
 # * ra_jemalloc.stripped: one line at attach says the allocator cannot be
-#   probed; the snapshot names it as not probed.
+#   probed; the snapshot names it as not probed. With a separate debug
+#   file, the stripped copy is exact again.
 # The targets are built here (tools/alloc-rust/build.sh, offline, Debian's
 # crates); if they cannot be, the test is skipped (77), never passed.
 # shellcheck disable=SC2016 # jq programs: their $vars are jq's
@@ -100,9 +101,23 @@ done
 # ---- stripped: said, not silently near zero -------------------------------
 launch stripped "$RA/ra_jemalloc.stripped" --threads 1 --iters 10
 expect_eq "stripped: one line says why" \
-	"$(grep -c 'jemalloc (_rjem_) is linked into the executable, which is stripped: no symbol for its entry points (_rjem_malloc, _rjem_mallocx, _rjem_sdallocx, _rjem_free, ...), its allocations cannot be probed, heap figures cover only glibc' "$T/stripped.err")" 1
+	"$(grep -c 'jemalloc (_rjem_) is linked into the executable, which is stripped, with no debug file (--debug-dir): no symbol for its entry points (_rjem_malloc, _rjem_mallocx, _rjem_sdallocx, _rjem_free, ...), its allocations cannot be probed, heap figures cover only glibc' "$T/stripped.err")" 1
 check "$T/stripped.json" "stripped: the snapshot names jemalloc as not probed" \
 	'.allocators | map(select(startswith("jemalloc (static, _rjem_, stripped: not probed) in "))) | length' 1
 check "$T/stripped.json" "stripped: the warning is in the snapshot" \
 	'.warnings | map(select(test("its allocations cannot be probed"))) | length' 1
+# ---- stripped, with a separate debug file: exact again ----------------------
+# The symbols come from the debug file (.gnu_debuglink next to the binary),
+# code and offsets from the stripped executable.
+objcopy --only-keep-debug "$RA/ra_jemalloc" "$T/ra_jemalloc.debug"
+strip --strip-all -o "$T/ra_dbg" "$RA/ra_jemalloc"
+(cd "$T" && objcopy --add-gnu-debuglink=ra_jemalloc.debug ra_dbg)
+launch dfull "$T/ra_dbg" --threads 4 --iters 200
+launch dbase "$T/ra_dbg" --threads 4 --iters 200 --baseline
+grep -qF "symbols are read from $T/ra_jemalloc.debug" "$T/dfull.err" ||
+	fail "debug file: not said to be used"
+grep -qF "allocator: jemalloc (static, _rjem_) in $T/ra_dbg" "$T/dfull.err" ||
+	fail "debug file: the static jemalloc is not named"
+check_delta "ra_jemalloc stripped + debug file, launch" "$T/dfull.json" \
+	"$T/dbase.json" "$T/dfull.truth" $STRICT
 echo PASS

@@ -204,7 +204,8 @@ static void alloc_progs(const struct attach *a, bool floor,
 }
 
 /* One table's entries of kind releases (MS_FN_DELETE) or the others. */
-static int probe_table(struct attach *a, struct elf_file *ef, const char *path,
+static int probe_table(struct attach *a, struct elf_file *ef,
+		       struct elf_file *sef, const char *path,
 		       const char *prefix, const struct family_fn *t, size_t n,
 		       bool releases, const struct alloc_progs *p,
 		       uint64_t *seen, size_t *nseen)
@@ -216,7 +217,7 @@ static int probe_table(struct attach *a, struct elf_file *ef, const char *path,
 		const struct family_fn *f = &t[i];
 
 		if ((f->fn == MS_FN_DELETE) != releases ||
-		    find_prefixed(ef, prefix, f->name, &s))
+		    find_prefixed(sef, prefix, f->name, &s))
 			continue;
 		err = probe_fn(a, ef, path, f, &s, releases ? p->del : p->enter,
 			       f->fn == MS_FN_POSIX_MEMALIGN ? p->pm_ret :
@@ -229,9 +230,11 @@ static int probe_table(struct attach *a, struct elf_file *ef, const char *path,
 }
 
 /* The releases first, then what allocates (see pending_cmp); any entry may
- * be missing. extras: the allocator API and C++ operators too. Returns the
- * functions probed, or negative errno. */
-static int probe_module(struct attach *a, struct elf_file *ef, const char *path,
+ * be missing. Symbols are looked up in sef (ef, or its debug file), code
+ * read and probed in ef. extras: the allocator API and C++ operators too.
+ * Returns the functions probed, or negative errno. */
+static int probe_module(struct attach *a, struct elf_file *ef,
+			struct elf_file *sef, const char *path,
 			const char *prefix, bool extras, bool floor)
 {
 	uint64_t seen[1 + NFAMILY + NEXTRA];
@@ -243,7 +246,7 @@ static int probe_module(struct attach *a, struct elf_file *ef, const char *path,
 	int err = 0;
 
 	alloc_progs(a, floor, &p);
-	if (!find_prefixed(ef, prefix, "free", &s)) {
+	if (!find_prefixed(sef, prefix, "free", &s)) {
 		err = attach__place(ef, &s, PROLOGUE_FREE, &off);
 		if (!err)
 			err = attach__uprobe(a, p.fr, path, off, false,
@@ -253,31 +256,40 @@ static int probe_module(struct attach *a, struct elf_file *ef, const char *path,
 		seen[nseen++] = s.vaddr;
 	}
 	/* The other releases may call free. */
-	err = probe_table(a, ef, path, prefix, extra, nx, true, &p, seen,
+	err = probe_table(a, ef, sef, path, prefix, extra, nx, true, &p, seen,
 			  &nseen);
 	if (!err)
-		err = probe_table(a, ef, path, prefix, family, NFAMILY, false,
-				  &p, seen, &nseen);
+		err = probe_table(a, ef, sef, path, prefix, family, NFAMILY,
+				  false, &p, seen, &nseen);
 	if (!err)
-		err = probe_table(a, ef, path, prefix, extra, nx, false, &p,
-				  seen, &nseen);
+		err = probe_table(a, ef, sef, path, prefix, extra, nx, false,
+				  &p, seen, &nseen);
 	pr_debug("%s: %zu allocator functions (prefix '%s') probed", path,
 		 nseen, prefix);
 	return err ? err : (int)nseen;
 }
 
 int attach__allocator_static(struct attach *a, const char *path,
-			     const char *prefix, bool floor)
+			     const char *symfile, const char *prefix,
+			     bool floor)
 {
-	struct elf_file *ef;
+	struct elf_file *ef, *sef = NULL;
 	int n;
 
 	n = elf__open(path, &ef);
 	if (n)
 		return n;
+	if (symfile && *symfile) {
+		n = elf__open(symfile, &sef);
+		if (n)
+			goto out;
+	}
 	/* The linker drops the entries the program never calls
 	 * (--gc-sections): none is required. */
-	n = probe_module(a, ef, path, prefix, true, floor);
+	n = probe_module(a, ef, sef ? sef : ef, path, prefix, true, floor);
+out:
+	if (sef)
+		elf__close(sef);
 	elf__close(ef);
 	return n;
 }
@@ -303,7 +315,7 @@ int attach__allocator(struct attach *a, const char *path, bool floor)
 		}
 	}
 	/* glibc's probes stay what they were: its family only. */
-	n = probe_module(a, ef, path, "",
+	n = probe_module(a, ef, ef, path, "",
 			 !attach_lib__is_libc(base ? base + 1 : path), floor);
 out:
 	elf__close(ef);

@@ -5,6 +5,7 @@
 
 #include "attach/alloc_scan.h"
 #include "attach/elf.h"
+#include "sym/debugfile.h"
 
 /* Identifiers as rustc's v0 mangling writes them: a length, then "_" when
  * the identifier starts with one or a digit. */
@@ -145,18 +146,12 @@ static const char *strings_hint(struct elf_file *ef)
 	return NULL;
 }
 
-int alloc_scan__exe(const char *path, struct alloc_scan *out)
+/* What the symbols of ef say (the executable's, or its debug file's). */
+static void scan_symbols(struct elf_file *ef, struct alloc_scan *out)
 {
 	struct scan_ctx c = { .out = out };
-	struct elf_file *ef;
 	struct elf_sym s;
-	int err;
 
-	memset(out, 0, sizeof(*out));
-	err = elf__open(path, &ef);
-	if (err)
-		return err;
-	out->symtab = elf__has_symtab(ef);
 	elf__foreach_func(ef, scan_cb, &c);
 	if (!c.rdl && out->shim[ALLOC_SHIM_ALLOC].vaddr)
 		out->custom_global = true;
@@ -168,7 +163,45 @@ int alloc_scan__exe(const char *path, struct alloc_scan *out)
 		out->name = "tcmalloc";
 	else if (!elf__find_func(ef, "malloc", &s))
 		out->name = "unknown"; /* its own malloc, in .dynsym */
+	if (out->name) {
+		out->has_alloc = any_entry(ef, out->prefix, allocating);
+		out->has_release = any_entry(ef, out->prefix, releasing);
+	}
+}
+
+/* A stripped executable's separate debug file (--debug-dir, build id,
+ * .gnu_debuglink) has the symbols: 0 when it named an allocator. */
+static int scan_debug_file(const char *path, struct alloc_scan *out)
+{
+	struct alloc_scan d = { .symtab = true, .hint = out->hint };
+	struct elf_file *df;
+
+	if (debugfile__find_for(path, d.symfile, sizeof(d.symfile)) ||
+	    elf__open(d.symfile, &df))
+		return -ENOENT;
+	scan_symbols(df, &d);
+	elf__close(df);
+	if (!d.name && !alloc_scan__probe_shim(&d))
+		return -ENOENT;
+	*out = d;
+	return 0;
+}
+
+int alloc_scan__exe(const char *path, struct alloc_scan *out)
+{
+	struct elf_file *ef;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = elf__open(path, &ef);
+	if (err)
+		return err;
+	out->symtab = elf__has_symtab(ef);
+	scan_symbols(ef, out);
 	out->hint = strings_hint(ef);
+	if (!out->symtab && (!out->name || !strcmp(out->name, "unknown")) &&
+	    !scan_debug_file(path, out))
+		goto out;
 	/* jemalloc-sys's prefix shows in the variable it reads. */
 	if (!out->name && out->hint && !strcmp(out->hint, "jemalloc") &&
 	    elf__section_contains(ef, ".rodata", "_RJEM_MALLOC_CONF"))
@@ -178,10 +211,7 @@ int alloc_scan__exe(const char *path, struct alloc_scan *out)
 		out->name = out->hint;
 		out->named_by_strings = true;
 	}
-	if (out->name) {
-		out->has_alloc = any_entry(ef, out->prefix, allocating);
-		out->has_release = any_entry(ef, out->prefix, releasing);
-	}
+out:
 	elf__close(ef);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef MS_ALLOC_SCAN_H
 #define MS_ALLOC_SCAN_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,9 @@ struct alloc_scan {
 	bool named_by_strings;
 	bool custom_global; /* __rg_alloc: a #[global_allocator] is set */
 	bool symtab; /* the executable has .symtab */
+	/* The symbols came from this separate debug file ("": from the
+	 * executable); their addresses are the executable's. */
+	char symfile[PATH_MAX];
 	/* Its strings are in the executable: "jemalloc", "mimalloc",
 	 * "tcmalloc"; NULL: none. With no name: a stripped static allocator
 	 * whose entry points cannot be found. */

@@ -27,11 +27,12 @@ void attach__destroy(struct attach *a);
  * programs instead (benchmarks). Negative errno. */
 int attach__allocator(struct attach *a, const char *libc_path, bool floor);
 /* The malloc family and allocator API of a static allocator in the
- * executable at path, its symbols starting with prefix ("_rjem_", "");
- * any entry may be missing. Returns the functions probed, or negative
- * errno. */
+ * executable at path, its symbols starting with prefix ("_rjem_", ""),
+ * read from symfile (its separate debug file) unless NULL or ""; any entry
+ * may be missing. Returns the functions probed, or negative errno. */
 int attach__allocator_static(struct attach *a, const char *path,
-			     const char *prefix, bool floor);
+			     const char *symfile, const char *prefix,
+			     bool floor);
 /* An allocator linked into the executable (static jemalloc with any
  * prefix, mimalloc, tcmalloc; or Rust's __rust_* shim over a global
  * allocator memscoped does not know): probed, and described in desc

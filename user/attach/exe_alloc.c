@@ -119,7 +119,7 @@ static void note_stripped(const char *exe, const struct alloc_scan *sc)
 	else
 		snprintf(entries, sizeof(entries), "tc_malloc, tc_free, ...");
 	log__note(
-		"%s: %s is linked into the executable, which is stripped: no symbol for its entry points (%s), its allocations cannot be probed, heap figures cover only glibc's",
+		"%s: %s is linked into the executable, which is stripped, with no debug file (--debug-dir): no symbol for its entry points (%s), its allocations cannot be probed, heap figures cover only glibc's",
 		exe, what, entries);
 }
 
@@ -136,12 +136,16 @@ int attach__exe_allocator(struct attach *a, const char *exe, bool floor,
 	if (!sc.name && !sc.hint && !alloc_scan__probe_shim(&sc))
 		return 0;
 	alloc_scan__describe(&sc, desc, len);
+	if (sc.symfile[0])
+		pr_info("%s is stripped: its allocator's symbols are read from %s",
+			exe, sc.symfile);
 	if (sc.name) {
 		/* Once found below the shim, the shim is left alone: it
 		 * tail-jumps into these entries (one call, two hits). */
 		warn_missing(exe, &sc);
 		if (sc.has_alloc)
-			n = attach__allocator_static(a, exe, sc.prefix, floor);
+			n = attach__allocator_static(a, exe, sc.symfile,
+						     sc.prefix, floor);
 	} else if (alloc_scan__probe_shim(&sc)) {
 		n = probe_shim(a, exe, &sc, floor);
 	}
