@@ -77,6 +77,22 @@ static void jemalloc_prefixes(void **state)
 		sizeof(p)));
 }
 
+/* Strings alone, in a binary with symbols: text naming an allocator. */
+static void strings_with_symbols(void **state)
+{
+	struct alloc_scan s = { .hint = "jemalloc", .symtab = true };
+
+	(void)state;
+	assert_false(alloc_scan__unprobeable(&s));
+	s.symtab = false;
+	assert_true(alloc_scan__unprobeable(&s));
+	/* Named, but nothing that allocates found: half found. */
+	s = (struct alloc_scan){ .name = "jemalloc", .symtab = true };
+	assert_true(alloc_scan__unprobeable(&s));
+	s.has_alloc = true;
+	assert_false(alloc_scan__unprobeable(&s));
+}
+
 static void scan_or_skip(const char *path, struct alloc_scan *s)
 {
 	if (access(path, R_OK) || alloc_scan__exe(path, s))
@@ -171,6 +187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(shim_names),
 		cmocka_unit_test(jemalloc_prefixes),
+		cmocka_unit_test(strings_with_symbols),
 		cmocka_unit_test(debian_libraries),
 		cmocka_unit_test(glibc_program),
 		cmocka_unit_test(rust_static_jemalloc),

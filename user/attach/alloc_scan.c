@@ -223,8 +223,11 @@ bool alloc_scan__probe_shim(const struct alloc_scan *s)
 
 bool alloc_scan__unprobeable(const struct alloc_scan *s)
 {
-	return (!s->name || !s->has_alloc) && !alloc_scan__probe_shim(s) &&
-	       (s->hint || s->name);
+	if (s->name)
+		return !s->has_alloc;
+	/* Its strings with symbols for none of it: text that merely names
+	 * an allocator, not one linked in. */
+	return s->hint && !s->symtab && !alloc_scan__probe_shim(s);
 }
 
 void alloc_scan__describe(const struct alloc_scan *s, char *buf, size_t len)

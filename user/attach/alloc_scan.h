@@ -58,8 +58,9 @@ int alloc_scan__exe(const char *path, struct alloc_scan *out);
  * custom #[global_allocator]): the shim calls, often tail-jumps into, the
  * allocator below, and both probed would count such calls twice. */
 bool alloc_scan__probe_shim(const struct alloc_scan *s);
-/* A static allocator is there, and none of its entry points can be
- * found (stripped): its allocations cannot be seen. */
+/* A static allocator is there, and none of its allocating entry points
+ * can be found (stripped with no debug file: only its strings show it):
+ * its allocations cannot be seen. */
 bool alloc_scan__unprobeable(const struct alloc_scan *s);
 /* "jemalloc (static, _rjem_)", "Rust global allocator (__rust_*)". */
 void alloc_scan__describe(const struct alloc_scan *s, char *buf, size_t len);

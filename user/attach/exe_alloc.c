@@ -133,7 +133,8 @@ int attach__exe_allocator(struct attach *a, const char *exe, bool floor,
 	a->exe_alloc_unprobeable = false;
 	if (alloc_scan__exe(exe, &sc))
 		return 0; /* not an ELF we read: the caller said so already */
-	if (!sc.name && !sc.hint && !alloc_scan__probe_shim(&sc))
+	if (!sc.name && !alloc_scan__probe_shim(&sc) &&
+	    !alloc_scan__unprobeable(&sc))
 		return 0;
 	alloc_scan__describe(&sc, desc, len);
 	if (sc.symfile[0])
@@ -150,7 +151,7 @@ int attach__exe_allocator(struct attach *a, const char *exe, bool floor,
 		n = probe_shim(a, exe, &sc, floor);
 	}
 	a->exe_alloc_unprobeable = alloc_scan__unprobeable(&sc);
-	if (a->exe_alloc_unprobeable && sc.hint)
+	if (a->exe_alloc_unprobeable && !sc.name)
 		note_stripped(exe, &sc);
 	return n;
 }
