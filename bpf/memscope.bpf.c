@@ -363,6 +363,10 @@ int alloc_enter(struct pt_regs *ctx)
 		ts->args[0] = a1;
 		ts->args[1] = a0; /* old block */
 		break;
+	case MS_FN_RUST_REALLOC:
+		ts->args[0] = PT_REGS_PARM4(ctx); /* new size */
+		ts->args[1] = a0;
+		break;
 	case MS_FN_REALLOCARRAY:
 		/* On overflow glibc fails with ENOMEM and keeps the block; a
 		 * wrapped product must not look like realloc(p, 0). */

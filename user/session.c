@@ -98,6 +98,7 @@ static void snapshot_meta(const struct options *o, const struct target *t,
 		.forks = t->forks,
 		.execs = execs,
 		.allocator = t->alloc_desc[0] ? t->alloc_desc : NULL,
+		.allocator_static = t->alloc_static[0] ? t->alloc_static : NULL,
 	};
 	for (unsigned i = 0; i < t->nexecs && i < TARGET_MAX_EXECS; i++) {
 		execs[i].t_ns = t->execs[i].t_ns;
@@ -187,6 +188,34 @@ static void tokio_notes(const struct options *o, const struct attach *a,
 static int probe_tasks(const struct options *o, struct attach *a,
 		       const struct target *t);
 
+/* An allocator linked into the executable: probed besides the library's
+ * (which the executable's own calls then no longer reach, and glibc's
+ * and std's own calls still do). */
+static int probe_static(const struct options *o, struct attach *a,
+			struct target *t, const char *exe)
+{
+	char desc[128], abs[PATH_MAX];
+	const char *real = t->exe_real[0]     ? t->exe_real :
+			   realpath(exe, abs) ? abs :
+						exe;
+	int n;
+
+	n = attach__exe_allocator(a, exe, o->floor, desc, sizeof(desc));
+	t->alloc_static[0] = '\0';
+	t->alloc_unprobeable = attach__exe_alloc_unprobeable(a);
+	if (n < 0) {
+		pr_err("cannot probe the allocator in %s: %s", real,
+		       strerror(-n));
+		return n;
+	}
+	if (desc[0]) {
+		snprintf(t->alloc_static, sizeof(t->alloc_static), "%s in %s",
+			 desc, real);
+		pr_info("allocator: %s", t->alloc_static);
+	}
+	return 0;
+}
+
 /* The malloc family where the program's malloc is: libc, or an allocator
  * library that takes its place (probing both would see what the library
  * does, not what the program asked for). */
@@ -206,6 +235,9 @@ static int probe(const struct options *o, struct attach *a, struct target *t)
 			       strerror(-err));
 			return err;
 		}
+		err = probe_static(o, a, t, t->exe);
+		if (err)
+			return err;
 	}
 	return probe_tasks(o, a, t);
 }
@@ -322,6 +354,9 @@ void session__follow_exec(struct session *s)
 		}
 		snprintf(t->libc, sizeof(t->libc), "%s", libc);
 	}
+	if (!o->tasks_only && probe_static(o, a, t, path))
+		pr_warn("pid %d: the allocator in %s is not probed",
+			(int)t->pid, exe);
 	t->at_exec = true; /* its libraries are not mapped yet */
 	err = probe_tasks(o, a, t);
 	if (!err)

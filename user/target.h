@@ -23,6 +23,12 @@ struct target {
 	char libc[PATH_MAX];
 	char alloc[PATH_MAX]; /* where its malloc is: libc or a library */
 	char alloc_desc[PATH_MAX + 32]; /* "jemalloc (/usr/lib/...)" */
+	/* An allocator in the executable itself, "jemalloc (static, _rjem_)
+	 * in /path/exe"; "" when none. */
+	char alloc_static[PATH_MAX + 160];
+	/* That allocator cannot be probed (stripped, static): its heap is
+	 * not seen (attach__exe_alloc_unprobeable()). */
+	bool alloc_unprobeable;
 	char command[1024];
 	int pidfd;
 	unsigned forks; /* children it forked (not followed) */

@@ -57,6 +57,10 @@ enum ms_alloc_fn {
 	MS_FN_EXPAND, /* mi_expand(p, n): resize in place, p or NULL */
 	MS_FN_DELETE, /* a release other than free (dallocx, sized delete):
 			* reported at entry, what it calls is not */
+	/* Rust's __rust_realloc(p, old_size, align, new_size), probed only
+	 * over a global allocator memscoped does not know: NULL never
+	 * frees. */
+	MS_FN_RUST_REALLOC,
 	MS_FN_MAX,
 };
 

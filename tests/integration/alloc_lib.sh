@@ -32,13 +32,15 @@ launch() {
 	truth "$T/$name.err" >"$T/$name.truth"
 }
 
-# attach_run PROG NAME ARGS...: tools/targets/PROG waits for "go" on stdin,
-# so that counting starts once memscoped --pid is attached.
+# attach_run PROG NAME ARGS...: tools/targets/PROG (or PROG, an absolute
+# path) waits for "go" on stdin, so that counting starts once memscoped
+# --pid is attached.
 attach_run() {
 	local prog=$1 name=$2 fifo pid mspid
 	shift 2
+	case $prog in /*) ;; *) prog=$TARGETS/$prog ;; esac
 	fifo=$(make_fifo "$name")
-	"$TARGETS/$prog" --wait-go "$@" <"$fifo" >"$T/$name.tout" \
+	"$prog" --wait-go "$@" <"$fifo" >"$T/$name.tout" \
 		2>"$T/$name.terr" &
 	pid=$!
 	MS_PIDS+=("$pid")

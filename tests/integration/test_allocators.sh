@@ -4,7 +4,8 @@
 # in libc, with the library's own API and C++ operator new/delete. The
 # totals are exact: totals(full run) - totals(baseline run) == the target's
 # ground truth (tools/targets/README.md), in launch and --pid mode for each
-# library; the attach line and the snapshot's "allocators" name it.
+# library; the attach line and the snapshot's "allocators" name it. And
+# jemalloc linked statically into the executable (alloc_jemalloc_static).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alloc_lib.sh"
 
@@ -56,6 +57,28 @@ if [ -x "$TARGETS/alloc_tcmalloc" ]; then
 		$STRICT
 fi
 
+# jemalloc linked into the executable (libjemalloc_pic.a, unprefixed): found
+# in the executable by its own API, its entries probed there.
+if [ -x "$TARGETS/alloc_jemalloc_static" ]; then
+	launch full_st "$TARGETS/alloc_jemalloc_static" --threads 4 --iters 200
+	launch base_st "$TARGETS/alloc_jemalloc_static" --threads 4 --iters 200 --baseline
+	grep -q "allocator: jemalloc (static) in /" "$T/full_st.err" ||
+		fail "static jemalloc: no 'allocator: jemalloc (static) in' line"
+	expect_eq "static jemalloc: snapshot allocators" \
+		"$(jqv "$T/full_st.json" '.allocators | map(select(startswith("jemalloc (static) in /"))) | length')" 1
+	check_delta "static jemalloc, launch, 4 threads" "$T/full_st.json" \
+		"$T/base_st.json" "$T/full_st.truth" $STRICT
+	# Stripped: malloc and friends stay in .dynsym (they interpose), its
+	# own API is gone: named by its strings, half found, said in one
+	# warning naming what is missing.
+	strip --strip-all -o "$T/st_stripped" "$TARGETS/alloc_jemalloc_static"
+	launch stripped_st "$T/st_stripped" --threads 1 --iters 10
+	grep -q "allocator: jemalloc (static) in $T/st_stripped" "$T/stripped_st.err" ||
+		fail "stripped static jemalloc: not named jemalloc"
+	expect_eq "stripped static jemalloc: one warning naming its API" \
+		"$(grep -c 'jemalloc is linked in and the executable is stripped: its malloc family is probed, its own API (mallocx, rallocx, xallocx, sdallocx, dallocx) is not found' "$T/stripped_st.err")" 1
+	pass "stripped static jemalloc: half found, said"
+fi
 
 for lib in jemalloc mimalloc tcmalloc; do
 	[ -x "$TARGETS/alloc_$lib" ] || continue

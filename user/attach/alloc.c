@@ -173,85 +173,151 @@ static int probe_fn(struct attach *a, struct elf_file *ef, const char *path,
 	return err;
 }
 
-int attach__allocator(struct attach *a, const char *path, bool floor)
+/* prefix + name, looked up in ef (a static allocator's symbols carry its
+ * prefix: jemalloc-sys's _rjem_malloc). */
+static int find_prefixed(struct elf_file *ef, const char *prefix,
+			 const char *name, struct elf_sym *s)
 {
+	char buf[128];
+
+	if (!*prefix)
+		return elf__find_func(ef, name, s);
+	snprintf(buf, sizeof(buf), "%s%s", prefix, name);
+	return elf__find_func(ef, buf, s);
+}
+
+/* The programs each kind of entry attaches. */
+struct alloc_progs {
 	struct bpf_program *enter, *ret, *pm_ret, *fr, *del;
+};
+
+static void alloc_progs(const struct attach *a, bool floor,
+			struct alloc_progs *p)
+{
+	struct memscope_bpf *k = a->skel;
+
+	p->enter = floor ? k->progs.floor_enter : k->progs.alloc_enter;
+	p->ret = floor ? k->progs.floor_ret : k->progs.alloc_ret;
+	p->pm_ret = floor ? k->progs.floor_ret : k->progs.posix_memalign_ret;
+	p->fr = floor ? k->progs.floor_enter : k->progs.free_enter;
+	p->del = floor ? k->progs.floor_enter : k->progs.delete_enter;
+}
+
+/* One table's entries of kind releases (MS_FN_DELETE) or the others. */
+static int probe_table(struct attach *a, struct elf_file *ef,
+		       struct elf_file *sef, const char *path,
+		       const char *prefix, const struct family_fn *t, size_t n,
+		       bool releases, const struct alloc_progs *p,
+		       uint64_t *seen, size_t *nseen)
+{
+	struct elf_sym s;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct family_fn *f = &t[i];
+
+		if ((f->fn == MS_FN_DELETE) != releases ||
+		    find_prefixed(sef, prefix, f->name, &s))
+			continue;
+		err = probe_fn(a, ef, path, f, &s, releases ? p->del : p->enter,
+			       f->fn == MS_FN_POSIX_MEMALIGN ? p->pm_ret :
+							       p->ret,
+			       seen, nseen);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* The releases first, then what allocates (see pending_cmp); any entry may
+ * be missing. Symbols are looked up in sef (ef, or its debug file), code
+ * read and probed in ef. extras: the allocator API and C++ operators too.
+ * Returns the functions probed, or negative errno. */
+static int probe_module(struct attach *a, struct elf_file *ef,
+			struct elf_file *sef, const char *path,
+			const char *prefix, bool extras, bool floor)
+{
 	uint64_t seen[1 + NFAMILY + NEXTRA];
-	const char *base = strrchr(path, '/');
-	struct elf_file *ef;
+	size_t nx = extras ? NEXTRA : 0;
+	struct alloc_progs p;
 	size_t nseen = 0;
 	struct elf_sym s;
 	uint64_t off;
-	bool libc;
-	int err;
+	int err = 0;
 
-	enter = floor ? a->skel->progs.floor_enter : a->skel->progs.alloc_enter;
-	ret = floor ? a->skel->progs.floor_ret : a->skel->progs.alloc_ret;
-	pm_ret = floor ? a->skel->progs.floor_ret :
-			 a->skel->progs.posix_memalign_ret;
-	fr = floor ? a->skel->progs.floor_enter : a->skel->progs.free_enter;
-	del = floor ? a->skel->progs.floor_enter : a->skel->progs.delete_enter;
-	/* glibc's probes stay what they were: its family only. */
-	libc = attach_lib__is_libc(base ? base + 1 : path);
-
-	err = elf__open(path, &ef);
-	if (err)
-		return err;
-	/* free before the allocating calls (see pending_cmp). */
-	if (elf__find_func(ef, "free", &s)) {
-		pr_err("%s has no free: not an allocator", path);
-		err = -ENOENT;
-		goto out;
+	alloc_progs(a, floor, &p);
+	if (!find_prefixed(sef, prefix, "free", &s)) {
+		err = attach__place(ef, &s, PROLOGUE_FREE, &off);
+		if (!err)
+			err = attach__uprobe(a, p.fr, path, off, false,
+					     MS_FN_FREE);
+		if (err)
+			return err;
+		seen[nseen++] = s.vaddr;
 	}
-	err = attach__place(ef, &s, PROLOGUE_FREE, &off);
+	/* The other releases may call free. */
+	err = probe_table(a, ef, sef, path, prefix, extra, nx, true, &p, seen,
+			  &nseen);
 	if (!err)
-		err = attach__uprobe(a, fr, path, off, false, MS_FN_FREE);
-	if (err)
-		goto out;
-	seen[nseen++] = s.vaddr;
-	/* Then the other releases, which may call free. */
-	for (size_t i = 0; !libc && i < NEXTRA; i++) {
-		if (extra[i].fn != MS_FN_DELETE ||
-		    elf__find_func(ef, extra[i].name, &s))
-			continue;
-		err = probe_fn(a, ef, path, &extra[i], &s, del, ret, seen,
-			       &nseen);
-		if (err)
+		err = probe_table(a, ef, sef, path, prefix, family, NFAMILY,
+				  false, &p, seen, &nseen);
+	if (!err)
+		err = probe_table(a, ef, sef, path, prefix, extra, nx, false,
+				  &p, seen, &nseen);
+	pr_debug("%s: %zu allocator functions (prefix '%s') probed", path,
+		 nseen, prefix);
+	return err ? err : (int)nseen;
+}
+
+int attach__allocator_static(struct attach *a, const char *path,
+			     const char *symfile, const char *prefix,
+			     bool floor)
+{
+	struct elf_file *ef, *sef = NULL;
+	int n;
+
+	n = elf__open(path, &ef);
+	if (n)
+		return n;
+	if (symfile && *symfile) {
+		n = elf__open(symfile, &sef);
+		if (n)
 			goto out;
 	}
-	for (size_t i = 0; i < NFAMILY; i++) {
-		const struct family_fn *f = &family[i];
+	/* The linker drops the entries the program never calls
+	 * (--gc-sections): none is required. */
+	n = probe_module(a, ef, sef ? sef : ef, path, prefix, true, floor);
+out:
+	if (sef)
+		elf__close(sef);
+	elf__close(ef);
+	return n;
+}
 
-		if (elf__find_func(ef, f->name, &s)) {
-			if (f->fn == MS_FN_MALLOC || f->fn == MS_FN_REALLOC ||
-			    f->fn == MS_FN_CALLOC) {
-				pr_err("%s has no %s: not an allocator", path,
-				       f->name);
-				err = -ENOENT;
-				goto out;
-			}
-			pr_debug("%s: no %s", path, f->name);
-			continue;
+int attach__allocator(struct attach *a, const char *path, bool floor)
+{
+	static const char *const required[] = { "free", "malloc", "calloc",
+						"realloc" };
+	const char *base = strrchr(path, '/');
+	struct elf_file *ef;
+	struct elf_sym s;
+	int n;
+
+	n = elf__open(path, &ef);
+	if (n)
+		return n;
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (elf__find_func(ef, required[i], &s)) {
+			pr_err("%s has no %s: not an allocator", path,
+			       required[i]);
+			n = -ENOENT;
+			goto out;
 		}
-		err = probe_fn(a, ef, path, f, &s, enter,
-			       f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret : ret,
-			       seen, &nseen);
-		if (err)
-			goto out;
 	}
-	for (size_t i = 0; !libc && i < NEXTRA; i++) {
-		const struct family_fn *f = &extra[i];
-
-		if (f->fn == MS_FN_DELETE || elf__find_func(ef, f->name, &s))
-			continue;
-		err = probe_fn(a, ef, path, f, &s, enter,
-			       f->fn == MS_FN_POSIX_MEMALIGN ? pm_ret : ret,
-			       seen, &nseen);
-		if (err)
-			goto out;
-	}
-	pr_debug("%s: %zu allocator functions probed", path, nseen);
+	/* glibc's probes stay what they were: its family only. */
+	n = probe_module(a, ef, ef, path, "",
+			 !attach_lib__is_libc(base ? base + 1 : path), floor);
 out:
 	elf__close(ef);
-	return err;
+	return n < 0 ? n : 0;
 }

@@ -26,6 +26,24 @@ void attach__destroy(struct attach *a);
  * an allocator library's own API and C++ operators. floor: attach the empty
  * programs instead (benchmarks). Negative errno. */
 int attach__allocator(struct attach *a, const char *libc_path, bool floor);
+/* The malloc family and allocator API of a static allocator in the
+ * executable at path, its symbols starting with prefix ("_rjem_", ""),
+ * read from symfile (its separate debug file) unless NULL or ""; any entry
+ * may be missing. Returns the functions probed, or negative errno. */
+int attach__allocator_static(struct attach *a, const char *path,
+			     const char *symfile, const char *prefix,
+			     bool floor);
+/* An allocator linked into the executable (static jemalloc with any
+ * prefix, mimalloc, tcmalloc; or Rust's __rust_* shim over a global
+ * allocator memscoped does not know): probed, and described in desc
+ * ("jemalloc (static, _rjem_)"; "" when there is none). Warns about
+ * entry points missing. Returns the functions probed, or negative errno. */
+int attach__exe_allocator(struct attach *a, const char *exe, bool floor,
+			  char *desc, size_t len);
+/* After attach__exe_allocator(): the executable has a static allocator
+ * whose entry points cannot be found (stripped), so its allocations are
+ * not seen (the case for page-level attribution). */
+bool attach__exe_alloc_unprobeable(const struct attach *a);
 /* The library whose malloc the program calls: the first in the loader's
  * order (LD_PRELOAD from /proc/PID/environ, then exe's DT_NEEDED breadth
  * first) that defines malloc. mapped: look the names up in pid's maps

@@ -61,6 +61,8 @@ struct attach {
 	int *fds; /* uprobe_multi link fds */
 	size_t nfds, cap_fds;
 	size_t nprobes, nusdt;
+	/* The executable has a static allocator that cannot be probed. */
+	bool exe_alloc_unprobeable;
 };
 
 /* A uprobe (ret: uretprobe) at file offset off of path; queued for a

@@ -173,6 +173,7 @@ int elf__foreach_func(struct elf_file *ef,
 			s.name = name;
 			s.vaddr = sym.st_value;
 			s.size = sym.st_size;
+			s.global = GELF_ST_BIND(sym.st_info) != STB_LOCAL;
 			ret = fn(&s, ctx);
 			if (ret)
 				return ret;

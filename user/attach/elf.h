@@ -13,6 +13,7 @@ struct elf_sym {
 	const char *name;
 	uint64_t vaddr;
 	uint64_t size;
+	bool global; /* binding GLOBAL or WEAK: not a file's static function */
 };
 
 /* Negative errno on failure; -ENOEXEC if the file is not ELF. */

@@ -206,10 +206,8 @@ int attach__find_malloc(const char *exe, pid_t pid, bool mapped,
 	if (pid > 0)
 		scope_preload(&sc, pid);
 	if (!elf__open(exe, &ef)) {
-		/* Its calls to malloc never reach a library: not probed yet. */
-		if (!elf__find_func(ef, "malloc", &s))
-			pr_warn("%s has its own malloc (an allocator linked in): the allocations it serves are not seen",
-				exe);
+		/* Its calls to malloc never reach a library: its own malloc
+		 * is attach__exe_allocator()'s. */
 		elf__foreach_needed(ef, scope_add, &sc);
 		elf__close(ef);
 	}

@@ -286,6 +286,8 @@ int snapshot__write_file(const struct model *m,
 	jw__arr(&w, "allocators");
 	if (meta->allocator)
 		jw__str(&w, NULL, meta->allocator);
+	if (meta->allocator_static)
+		jw__str(&w, NULL, meta->allocator_static);
 	jw__end_arr(&w);
 	totals_obj(&w, m);
 	classes_arr(&w, m);

@@ -29,6 +29,8 @@ struct snapshot_meta {
 	unsigned nexecs;
 	/* The allocator probed, "jemalloc (/usr/lib/...)"; NULL: none. */
 	const char *allocator;
+	/* One in the executable: "jemalloc (static, _rjem_) in PATH"; NULL. */
+	const char *allocator_static;
 };
 
 /* The document, written as it goes. 0, or -EIO when f failed. */
