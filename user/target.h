@@ -23,6 +23,9 @@ struct target {
 	char libc[PATH_MAX];
 	char alloc[PATH_MAX]; /* where its malloc is: libc or a library */
 	char alloc_desc[PATH_MAX + 32]; /* "jemalloc (/usr/lib/...)" */
+	/* Page-level mode (no allocator to probe, or --page-level): why. */
+	bool page_level;
+	char page_why[256];
 	char command[1024];
 	int pidfd;
 	unsigned forks; /* children it forked (not followed) */

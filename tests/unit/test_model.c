@@ -538,6 +538,7 @@ static const struct {
 	REC(MS_REC_RET_SITE, ms_ret_site_rec, ret),
 	REC(MS_REC_EXIT, ms_exit_rec, pad),
 	REC(MS_REC_FORK, ms_fork_rec, pad),
+	REC(MS_REC_PAGE, ms_page_rec, pad),
 };
 #undef REC
 

@@ -76,6 +76,7 @@ void model__free(struct model *m)
 	idmap__free(m->tids);
 	idmap__free(m->task_keys);
 	allocs__free(m->allocs);
+	allocs__free(m->pages);
 	free(m);
 }
 
@@ -187,7 +188,8 @@ static uint32_t recycle(struct model *m)
 
 		m->ended_head = (m->ended_head + 1) % m->ended_cap;
 		m->ended_len--;
-		if (t->mem.live_count || t->in_poll) {
+		if (t->mem.live_count || t->in_poll ||
+		    t->pages.resident_bytes) {
 			ended_push(m, idx);
 			continue;
 		}
@@ -248,6 +250,21 @@ static uint32_t current_owner(struct model *m, struct thread *th, uint64_t key)
 	if (key && task__by_key(m, key, &idx))
 		return idx + OWNER_TASK0;
 	return th && th->runtime ? OWNER_RUNTIME : OWNER_THREADS;
+}
+
+uint32_t owner__of(struct model *m, struct thread *th, uint64_t task,
+		   uint64_t ts)
+{
+	uint32_t owner = current_owner(m, th, task), idx;
+
+	/* Not a task that already freed itself in this poll; a cell at that
+	 * address again is a new task. In a tokio task's first poll, its
+	 * record comes at the poll's end, what it allocates first. */
+	if (owner < OWNER_TASK0 && task && m->runtime != MS_RT_USDT &&
+	    (allocs__find(m->allocs, task) || !th || task != th->freed_key) &&
+	    tokio__in_poll(m, th, task, ts, &idx))
+		owner = idx + OWNER_TASK0;
+	return owner;
 }
 
 void mem__alloc(struct ms_mem *mm, uint64_t size)
@@ -373,19 +390,7 @@ static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 	}
 	if (!r->addr)
 		return 0; /* realloc(p, 0) */
-	owner = current_owner(m, th, r->task);
-	/* Not a task that already freed itself in this poll; a cell at that
-	 * address again is a new task. */
-	if (owner < OWNER_TASK0 && r->task && m->runtime != MS_RT_USDT &&
-	    (allocs__find(m->allocs, r->task) || !th ||
-	     r->task != th->freed_key)) {
-		/* In a tokio task's first poll: its record comes at the
-		 * poll's end, its allocations first. */
-		uint32_t idx;
-
-		if (tokio__in_poll(m, th, r->task, r->h.ts_ns, &idx))
-			owner = idx + OWNER_TASK0;
-	}
+	owner = owner__of(m, th, r->task, r->h.ts_ns);
 	e.addr = r->addr;
 	e.size = r->size;
 	e.owner = owner;
@@ -617,6 +622,7 @@ static const size_t rec_size[MS_REC_TYPE_MAX] = {
 	[MS_REC_EXIT] = sizeof(struct ms_exit_rec),
 	[MS_REC_FORK] = sizeof(struct ms_fork_rec),
 	[MS_REC_TOKIO_POLL] = sizeof(struct ms_tokio_poll_rec),
+	[MS_REC_PAGE] = sizeof(struct ms_page_rec),
 };
 
 int model__decode(const void *rec, size_t len)
@@ -663,6 +669,8 @@ int model__apply(struct model *m, const void *rec, size_t len)
 		return 0; /* memscoped's business: the process, not the model */
 	case MS_REC_TOKIO_POLL:
 		return tokio__apply_poll(m, rec);
+	case MS_REC_PAGE:
+		return pages__apply(m, rec);
 	default:
 		return on_task(m, rec);
 	}
@@ -728,6 +736,7 @@ static int exec_release(const struct alloc_entry *e, void *ctx)
 
 void model__exec(struct model *m, uint64_t ts_ns)
 {
+	pages__exec(m);
 	allocs__foreach(m->allocs, exec_release, m);
 	allocs__clear(m->allocs);
 	for (size_t i = 0; i < m->nblocks; i++)

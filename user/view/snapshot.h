@@ -29,6 +29,8 @@ struct snapshot_meta {
 	unsigned nexecs;
 	/* The allocator probed, "jemalloc (/usr/lib/...)"; NULL: none. */
 	const char *allocator;
+	/* Page-level mode: why it is used (NULL: not said). */
+	const char *page_level;
 };
 
 /* The document, written as it goes. 0, or -EIO when f failed. */
