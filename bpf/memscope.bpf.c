@@ -1092,7 +1092,8 @@ const volatile __u32 thp_mode = 0;
 
 struct fault_vma {
 	__u64 addr;
-	__u64 len; /* out: what the fault will map */
+	__u64 start, end; /* out: the region */
+	__u64 len; /* out: what the fault maps */
 };
 
 /* An anonymous region where the kernel may map a 2 MiB page at once: its
@@ -1104,14 +1105,44 @@ static long fault_vma_cb(struct task_struct *task, struct vm_area_struct *vma,
 	__u64 start = f->addr & ~(MS_HPAGE_SIZE - 1);
 	bool thp;
 
+	f->start = BPF_CORE_READ(vma, vm_start);
+	f->end = BPF_CORE_READ(vma, vm_end);
 	if (BPF_CORE_READ(vma, vm_file))
 		return 0;
 	thp = (thp_mode == 2 && !(flags & MS_VM_NOHUGEPAGE)) ||
 	      (thp_mode == 1 && (flags & MS_VM_HUGEPAGE));
-	if (thp && start >= BPF_CORE_READ(vma, vm_start) &&
-	    start + MS_HPAGE_SIZE <= BPF_CORE_READ(vma, vm_end))
+	if (thp && start >= f->start && start + MS_HPAGE_SIZE <= f->end)
 		f->len = MS_HPAGE_SIZE;
 	return 0;
+}
+
+/* The page size a fault at addr maps. The region look-up fails while its
+ * lock is taken for writing (another thread's mmap, munmap, madvise):
+ * then the thread's last region answers if addr is in it, as it is when
+ * a task writes a buffer page after page. */
+static __always_inline __u64 fault_len(struct ms_tstate *ts, __u64 addr)
+{
+	struct fault_vma f = { .addr = addr, .len = MS_PAGE_SIZE };
+	__u64 start = addr & ~(MS_HPAGE_SIZE - 1);
+
+	if (!thp_mode)
+		return MS_PAGE_SIZE;
+	if (!bpf_find_vma(bpf_get_current_task_btf(), addr, fault_vma_cb, &f,
+			  0)) {
+		ts->fault_vma_start = f.start;
+		ts->fault_vma_end = f.end;
+		ts->fault_len = f.len;
+		return f.len;
+	}
+	if (addr >= ts->fault_vma_start && addr < ts->fault_vma_end) {
+		if (ts->fault_len == MS_HPAGE_SIZE &&
+		    (start < ts->fault_vma_start ||
+		     start + MS_HPAGE_SIZE > ts->fault_vma_end))
+			return MS_PAGE_SIZE;
+		return ts->fault_len;
+	}
+	stat_inc(MS_STAT_PAGE_GUESSED);
+	return MS_PAGE_SIZE;
 }
 
 /* A write fault from user space: the first write to a page gets it new
@@ -1122,20 +1153,16 @@ static long fault_vma_cb(struct task_struct *task, struct vm_area_struct *vma,
 SEC("tp/exceptions/page_fault_user")
 int page_fault(struct ms_fault_ctx *ctx)
 {
-	struct fault_vma f = { .addr = ctx->address, .len = MS_PAGE_SIZE };
 	struct ms_tstate *ts;
+	__u64 len;
 
 	if (!(ctx->error_code & 2) || !is_paged())
 		return 0;
 	ts = page_tstate();
 	if (!ts)
 		return 0;
-	/* -EBUSY when the mmap lock is held for writing: a base page. */
-	if (thp_mode)
-		bpf_find_vma(bpf_get_current_task_btf(), ctx->address,
-			     fault_vma_cb, &f, 0);
-	emit_page(ts, MS_PAGE_FAULT, ctx->address & ~(f.len - 1), f.len, 0, 0,
-		  0);
+	len = fault_len(ts, ctx->address);
+	emit_page(ts, MS_PAGE_FAULT, ctx->address & ~(len - 1), len, 0, 0, 0);
 	return 0;
 }
 

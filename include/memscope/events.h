@@ -318,8 +318,10 @@ struct ms_tstate {
 	 * task's memory once instead of three times. */
 	__u64 vt_addr[MS_VT_CACHE];
 	__u64 vt_offs[MS_VT_CACHE];
-	/* Page-level mode: a syscall's arguments, kept for its exit. */
+	/* Page-level mode: a syscall's arguments, kept for its exit; the
+	 * region of the thread's last write fault, and its page size. */
 	__u64 sys_args[3];
+	__u64 fault_vma_start, fault_vma_end, fault_len;
 };
 
 /* Indexes in the per-CPU "stats" array map. */
@@ -330,6 +332,9 @@ enum ms_stat {
 	MS_STAT_DEPTH_OVERFLOW, /* allocator or poll nesting too deep */
 	MS_STAT_STACK_LOST, /* a stack record did not fit the ring buffer */
 	MS_STAT_UNMATCHED, /* an allocator call's return was never seen */
+	/* Page level: a fault's region could not be looked up (its lock was
+	 * taken) nor was it the thread's last one: a base page was assumed. */
+	MS_STAT_PAGE_GUESSED,
 	MS_STAT_MAX,
 };
 
@@ -375,7 +380,7 @@ _Static_assert(sizeof(struct ms_poll_entry) == 88, "ms_poll_entry");
 /* memscoped reads task storage by pidfd into its own ms_tstate. */
 _Static_assert(sizeof(struct ms_tstate) == 32 + MS_POLL_DEPTH * 88 + 16 + 8 +
 						   16 + 16 + 16 * MS_VT_CACHE +
-						   24,
+						   48,
 	       "ms_tstate");
 
 #endif /* MEMSCOPE_EVENTS_H */

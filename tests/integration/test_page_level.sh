@@ -63,6 +63,15 @@ check_pages launch-mt
 session pid-ct pid -- "$BIN.stripped" --rt ct
 check_pages pid-ct
 
+# Transparent huge pages: jemalloc asks for them for its regions
+# (MADV_HUGEPAGE), so the 64 MiB come as 2 MiB pages, one fault each.
+if [ "$THP" != never ]; then
+	_RJEM_MALLOC_CONF=thp:always session thp launch -- "$BIN.stripped" --rt mt
+	check_pages thp
+	check "$T/thp.ready.json" "thp: no page size guessed" \
+		'.page_level.size_guessed' 0
+fi
+
 # With symbols: not the fallback's case (the allocator's symbols are
 # there to be probed), but --page-level forces it.
 session symbols launch -- "$BIN" --rt mt

@@ -852,6 +852,8 @@ void model__set_kernel_stats(struct model *m, const uint64_t *st, size_t n)
 		m->totals.stack_lost = st[MS_STAT_STACK_LOST];
 	if (n > MS_STAT_UNMATCHED)
 		m->totals.unmatched = st[MS_STAT_UNMATCHED];
+	if (n > MS_STAT_PAGE_GUESSED)
+		m->page_totals.guessed = st[MS_STAT_PAGE_GUESSED];
 }
 
 const struct ms_totals *model__totals(const struct model *m)
@@ -933,7 +935,8 @@ bool model__incomplete(const struct model *m)
 {
 	const struct ms_totals *t = &m->totals;
 
+	/* A page size guessed makes page-level figures an estimate. */
 	return t->lost_events || t->kernel_no_state || t->stale_allocs ||
 	       t->bad_records || t->stack_lost || t->depth_overflow ||
-	       t->unmatched;
+	       t->unmatched || m->page_totals.guessed;
 }

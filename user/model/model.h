@@ -50,6 +50,8 @@ struct ms_page_totals {
 	struct ms_pages all;
 	uint64_t mmap_count, mmap_anon_bytes; /* anonymous mappings made */
 	uint64_t munmap_count, madvise_count, brk_count, mremap_count;
+	/* Faults whose page size was not known (a base page assumed). */
+	uint64_t guessed;
 };
 
 #define MS_TASK_NO_PARENT UINT32_MAX

@@ -52,6 +52,7 @@ static void page_level_obj(struct jw *w, const struct model *m, const char *why)
 	jw__u64(w, "madvise_count", pt->madvise_count);
 	jw__u64(w, "brk_count", pt->brk_count);
 	jw__u64(w, "mremap_count", pt->mremap_count);
+	jw__u64(w, "size_guessed", pt->guessed);
 	jw__obj(w, "runtime");
 	pages_fields(w, model__runtime_pages(m));
 	jw__end_obj(w);
