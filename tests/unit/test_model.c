@@ -1763,7 +1763,7 @@ static void test_kernel_stats(void **state)
 	model__set_kernel_stats(m, st, MS_STAT_MAX);
 	assert_int_equal(model__totals(m)->lost_events, 3);
 	/* Each loss the kernel side counts makes the figures incomplete. */
-	for (int k = MS_STAT_DEPTH_OVERFLOW; k < MS_STAT_MAX; k++) {
+	for (int k = MS_STAT_DEPTH_OVERFLOW; k <= MS_STAT_UNMATCHED; k++) {
 		uint64_t one[MS_STAT_MAX] = { 0 };
 
 		one[k] = 1;
@@ -1773,10 +1773,17 @@ static void test_kernel_stats(void **state)
 				"kernel counter %d does not make it incomplete",
 				k);
 	}
-	/* The last one set alone is the page-level mode's guessed sizes. */
-	assert_int_equal(model__pages(m)->guessed, 1);
-	assert_int_equal(model__totals(m)->unmatched, 0);
+	assert_int_equal(model__totals(m)->unmatched, 1);
 	assert_int_equal(model__totals(m)->depth_overflow, 0);
+	/* Page sizes guessed in page-level mode are said, not a loss. */
+	{
+		uint64_t one[MS_STAT_MAX] = { 0 };
+
+		one[MS_STAT_PAGE_GUESSED] = 2;
+		model__set_kernel_stats(m, one, MS_STAT_MAX);
+		assert_int_equal(model__pages(m)->guessed, 2);
+		assert_false(model__incomplete(m));
+	}
 }
 
 static void test_names(void **state)

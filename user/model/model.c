@@ -935,8 +935,10 @@ bool model__incomplete(const struct model *m)
 {
 	const struct ms_totals *t = &m->totals;
 
-	/* A page size guessed makes page-level figures an estimate. */
+	/* Page sizes guessed (page_level.size_guessed) are not here: the
+	 * guess, a base page, is what the kernel maps unless the region
+	 * asked for huge pages. */
 	return t->lost_events || t->kernel_no_state || t->stale_allocs ||
 	       t->bad_records || t->stack_lost || t->depth_overflow ||
-	       t->unmatched || m->page_totals.guessed;
+	       t->unmatched;
 }
