@@ -380,7 +380,7 @@ static void sec_pages(struct table *t, const struct snap *s,
 		      const struct report_opts *o)
 {
 	static const char *const head[] = { "owner",  "kind",	 "resident",
-					    "peak",   "touched", "pages",
+					    "peak",   "touched", "faults",
 					    "let go", NULL };
 	const struct snap_task **v;
 	char id[32];
