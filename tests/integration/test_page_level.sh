@@ -53,6 +53,13 @@ check_pages() {
 		 + .page_level.runtime.resident_bytes
 		 + .page_level.outside_tasks.resident_bytes
 		 == .page_level.resident_bytes' true
+	check "$f" "$name: by thread, they add up to the process too" \
+		'([.page_level.threads[].resident_bytes] | add)
+		 == .page_level.resident_bytes' true
+	# The worker that polled it (the main thread in current_thread).
+	check "$f" "$name: one thread touched the big task's pages" \
+		"[.page_level.threads[] | select(
+			.resident_bytes >= $big - 4 * $MIB)] | length" 1
 	echo "$name: big task $(jqv "$f" "$BIG") bytes, small task $(jqv "$f" "$SMALL") bytes page-level"
 }
 

@@ -117,6 +117,25 @@ static void test_tasks(void **state)
 	assert_int_equal(task_by_id(2)->pages.resident_bytes, PG);
 	assert_int_equal(model__thread_pages(cur)->resident_bytes, 2 * PG);
 	assert_int_equal(model__pages(cur)->all.resident_bytes, 19 * PG);
+	/* By thread: what each touched, in tasks or not. */
+	{
+		const struct ms_pages *p;
+		uint64_t w1 = 0, main = 0;
+		uint32_t tid;
+		bool rt;
+
+		for (size_t i = 0; (p = model__page_thread(cur, i, &tid, &rt));
+		     i++) {
+			if (tid == W1) {
+				assert_true(rt); /* it polled tasks */
+				w1 = p->resident_bytes;
+			} else if (tid == PID) {
+				main = p->resident_bytes;
+			}
+		}
+		assert_int_equal(w1, 17 * PG);
+		assert_int_equal(main, 2 * PG);
+	}
 	/* A page touched again (copy on write) is no growth. */
 	poll_in(W1, 40, TA, 1);
 	touch(W1, 41, MAP, 1);
@@ -132,6 +151,19 @@ static void test_tasks(void **state)
 	assert_int_equal(model__thread_pages(cur)->released_bytes, 0);
 	assert_int_equal(model__pages(cur)->all.resident_bytes, 2 * PG);
 	assert_int_equal(model__pages(cur)->munmap_count, 2);
+	{
+		uint32_t tid;
+		bool rt;
+		const struct ms_pages *p =
+			model__page_thread(cur, 0, &tid, &rt);
+
+		/* W1's pages went back to W1 (and to their tasks). */
+		for (size_t i = 1; p && tid != W1; i++)
+			p = model__page_thread(cur, i, &tid, &rt);
+		assert_non_null(p);
+		assert_int_equal(p->resident_bytes, 0);
+		assert_int_equal(p->released_bytes, 17 * PG);
+	}
 	assert_true(model__page_level(cur));
 }
 

@@ -245,6 +245,11 @@ bool model__page_level(const struct model *m);
 const struct ms_page_totals *model__pages(const struct model *m);
 const struct ms_pages *model__runtime_pages(const struct model *m);
 const struct ms_pages *model__thread_pages(const struct model *m);
+/* Page-level figures of thread i (0 <= i, NULL past the last): the pages
+ * it touched itself, whichever task it was polling; *tid and *runtime
+ * (a runtime worker) say which thread. */
+const struct ms_pages *model__page_thread(const struct model *m, size_t i,
+					  uint32_t *tid, bool *runtime);
 
 const struct ms_totals *model__totals(const struct model *m);
 const struct ms_mem *model__runtime_mem(const struct model *m);

@@ -41,6 +41,8 @@ struct thread {
 	uint32_t task[POLL_STACK];
 	uint64_t begin_ns[POLL_STACK];
 	uint64_t freed_key; /* the last tokio task that freed itself here */
+	struct ms_pages
+		pages; /* page-level: what it touched, in tasks or not */
 };
 
 /* A checked tokio task type (model__tokio_layout). */

@@ -43,10 +43,16 @@ static void pages_drop(struct ms_pages *p, uint64_t bytes)
 	p->resident_bytes -= bytes;
 }
 
-static void release(struct model *m, uint32_t owner, uint64_t bytes)
+/* A page entry's t_ms is the index of the thread that touched it. */
+#define NO_THREAD UINT32_MAX
+
+static void release(struct model *m, const struct alloc_entry *e,
+		    uint64_t bytes)
 {
-	pages_drop(owner_pages(m, owner), bytes);
+	pages_drop(owner_pages(m, e->owner), bytes);
 	pages_drop(&m->page_totals.all, bytes);
+	if (e->t_ms < m->nthreads)
+		pages_drop(&m->threads[e->t_ms].pages, bytes);
 }
 
 struct in_range {
@@ -102,7 +108,7 @@ static void take_range(struct model *m, uint64_t start, uint64_t end,
 static void drop_entry(struct model *m, struct alloc_entry *e, void *ctx)
 {
 	(void)ctx;
-	release(m, e->owner, e->size);
+	release(m, e, e->size);
 }
 
 /* [addr, addr + len) is let go. A huge page that starts before it and
@@ -121,7 +127,7 @@ static void release_range(struct model *m, uint64_t addr, uint64_t len)
 			addr;
 
 		h->size -= cut;
-		release(m, h->owner, cut);
+		release(m, h, cut);
 	}
 	take_range(m, addr, end, drop_entry, NULL);
 }
@@ -137,7 +143,7 @@ static void move_entry(struct model *m, struct alloc_entry *e, void *ctx)
 
 	e->addr = e->addr - mv->from + mv->to;
 	if (allocs__insert(m->pages, e, &old) == -EEXIST)
-		release(m, old.owner, old.size);
+		release(m, &old, old.size);
 }
 
 /* mremap: the pages kept move along; a shrink lets the tail go. */
@@ -174,11 +180,15 @@ static int fault(struct model *m, const struct ms_page_rec *r)
 	if (h && h->addr + h->size > r->addr)
 		return 0;
 	e.owner = owner__of(m, th, r->task, r->h.ts_ns);
-	e.t_ms = (uint32_t)(model__rel_ns(m, r->h.ts_ns) / 1000000);
+	/* owner__of may have grown the thread array: th moved with it. */
+	th = thread__get(m, r->h.tid);
+	e.t_ms = th ? (uint32_t)(th - m->threads) : NO_THREAD;
 	if (allocs__insert(m->pages, &e, NULL))
 		return -ENOMEM;
 	pages_grow(owner_pages(m, e.owner), r->len);
 	pages_grow(&m->page_totals.all, r->len);
+	if (th)
+		pages_grow(&th->pages, r->len);
 	return 0;
 }
 
@@ -250,4 +260,14 @@ const struct ms_pages *model__runtime_pages(const struct model *m)
 const struct ms_pages *model__thread_pages(const struct model *m)
 {
 	return &m->thread_pages;
+}
+
+const struct ms_pages *model__page_thread(const struct model *m, size_t i,
+					  uint32_t *tid, bool *runtime)
+{
+	if (i >= m->nthreads)
+		return NULL;
+	*tid = m->threads[i].tid;
+	*runtime = m->threads[i].runtime;
+	return &m->threads[i].pages;
 }

@@ -34,6 +34,26 @@ static void pages_fields(struct jw *w, const struct ms_pages *p)
 	jw__u64(w, "peak_resident_bytes", p->peak_resident_bytes);
 }
 
+/* By thread: the pages each one touched, in tasks or not. */
+static void threads_arr(struct jw *w, const struct model *m)
+{
+	const struct ms_pages *p;
+	uint32_t tid;
+	bool rt;
+
+	jw__arr(w, "threads");
+	for (size_t i = 0; (p = model__page_thread(m, i, &tid, &rt)); i++) {
+		if (!p->faults)
+			continue;
+		jw__obj(w, NULL);
+		jw__u64(w, "tid", tid);
+		jw__bool(w, "runtime", rt);
+		pages_fields(w, p);
+		jw__end_obj(w);
+	}
+	jw__end_arr(w);
+}
+
 /* Page-level mode's figures (docs/snapshot.md), null otherwise. */
 static void page_level_obj(struct jw *w, const struct model *m, const char *why)
 {
@@ -59,6 +79,7 @@ static void page_level_obj(struct jw *w, const struct model *m, const char *why)
 	jw__obj(w, "outside_tasks");
 	pages_fields(w, model__thread_pages(m));
 	jw__end_obj(w);
+	threads_arr(w, m);
 	jw__end_obj(w);
 }
 

@@ -100,6 +100,9 @@ static void print_pages(FILE *f, const struct model *m)
 	const struct ms_task *top[10];
 	size_t n = top_paged(m, top, 10);
 	char b1[32], b2[32], b3[32];
+	const struct ms_pages *p;
+	uint32_t tid;
+	bool rt;
 
 	fprintf(f,
 		"  page-level  resident %s (peak %s), %" PRIu64
@@ -116,6 +119,13 @@ static void print_pages(FILE *f, const struct model *m)
 			    model__runtime_pages(m)->resident_bytes),
 		text__bytes(b2, sizeof(b2),
 			    model__thread_pages(m)->resident_bytes));
+	fprintf(f, "  page-level  by thread:");
+	for (size_t i = 0; (p = model__page_thread(m, i, &tid, &rt)); i++)
+		if (p->resident_bytes)
+			fprintf(f, " %" PRIu32 "%s %s;", tid,
+				rt ? " (runtime)" : "",
+				text__bytes(b1, sizeof(b1), p->resident_bytes));
+	fputc('\n', f);
 	if (pt->guessed)
 		fprintf(f,
 			"  page-level  %" PRIu64
