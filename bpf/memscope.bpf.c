@@ -1115,6 +1115,249 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* ---- page level: no allocator to probe --------------------------------- */
+
+/* Processes in page-level mode (tgid). Every program below runs for the
+ * whole machine once attached, which memscoped does only when one process
+ * needs it: the first thing each does is this look-up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} paged SEC(".maps");
+
+#define MS_PAGE_SIZE 4096
+#define MS_MADV_DONTNEED 4
+#define MS_MADV_FREE 8
+#define MS_MADV_REMOVE 9
+#define MS_MADV_DONTNEED_LOCKED 24
+
+static __always_inline bool is_paged(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&paged, &tgid) != 0;
+}
+
+/* The per-thread state, with the polls that have returned by now closed
+ * (their ends are only seen at a later probe): what the page is charged
+ * to is the poll the thread is really in. */
+static __always_inline struct ms_tstate *page_tstate(void)
+{
+	struct ms_tstate *ts = get_tstate();
+	struct pt_regs *regs;
+
+	if (!ts || !ts->poll_depth)
+		return ts;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	close_returned(ts, BPF_CORE_READ(regs, sp), MS_POLL_F_SEEN_ALLOC,
+		       false);
+	return ts;
+}
+
+static __always_inline void emit_page(struct ms_tstate *ts, __u16 kind,
+				      __u64 addr, __u64 len, __u64 old_addr,
+				      __u64 old_len, __u32 flags)
+{
+	struct ms_page_rec *r = reserve(sizeof(*r));
+
+	if (!r)
+		return;
+	fill_hdr(&r->h, MS_REC_PAGE, kind);
+	r->addr = addr;
+	r->len = len;
+	r->old_addr = old_addr;
+	r->old_len = old_len;
+	r->task = current_task(ts);
+	r->flags = flags;
+	r->pad = 0;
+	submit(ts, r);
+}
+
+/* The tracepoint's record (arch/x86/include/asm/trace/exceptions.h). */
+struct ms_fault_ctx {
+	__u64 common;
+	unsigned long address;
+	unsigned long ip;
+	unsigned long error_code;
+};
+
+/* Transparent huge pages, as /sys/kernel/mm/transparent_hugepage/enabled
+ * says (memscoped reads it): 0 never, 1 madvise, 2 always. */
+const volatile __u32 thp_mode = 0;
+
+#define MS_HPAGE_SIZE (2ull << 20)
+#define MS_VM_HUGEPAGE 0x20000000ull
+#define MS_VM_NOHUGEPAGE 0x40000000ull
+
+struct fault_vma {
+	__u64 addr;
+	__u64 start, end; /* out: the region */
+	__u64 len; /* out: what the fault maps */
+};
+
+/* An anonymous region where the kernel may map a 2 MiB page at once: its
+ * aligned 2 MiB lies in the region and THP is on for it. */
+static long fault_vma_cb(struct task_struct *task, struct vm_area_struct *vma,
+			 struct fault_vma *f)
+{
+	__u64 flags = BPF_CORE_READ(vma, vm_flags);
+	__u64 start = f->addr & ~(MS_HPAGE_SIZE - 1);
+	bool thp;
+
+	f->start = BPF_CORE_READ(vma, vm_start);
+	f->end = BPF_CORE_READ(vma, vm_end);
+	if (BPF_CORE_READ(vma, vm_file))
+		return 0;
+	thp = (thp_mode == 2 && !(flags & MS_VM_NOHUGEPAGE)) ||
+	      (thp_mode == 1 && (flags & MS_VM_HUGEPAGE));
+	if (thp && start >= f->start && start + MS_HPAGE_SIZE <= f->end)
+		f->len = MS_HPAGE_SIZE;
+	return 0;
+}
+
+/* The page size a fault at addr maps. The region look-up fails while its
+ * lock is taken for writing (another thread's mmap, munmap, madvise):
+ * then the thread's last region answers if addr is in it, as it is when
+ * a task writes a buffer page after page. */
+static __always_inline __u64 fault_len(struct ms_tstate *ts, __u64 addr)
+{
+	struct fault_vma f = { .addr = addr, .len = MS_PAGE_SIZE };
+	__u64 start = addr & ~(MS_HPAGE_SIZE - 1);
+
+	if (!thp_mode)
+		return MS_PAGE_SIZE;
+	if (!bpf_find_vma(bpf_get_current_task_btf(), addr, fault_vma_cb, &f,
+			  0)) {
+		ts->fault_vma_start = f.start;
+		ts->fault_vma_end = f.end;
+		ts->fault_len = f.len;
+		return f.len;
+	}
+	if (addr >= ts->fault_vma_start && addr < ts->fault_vma_end) {
+		if (ts->fault_len == MS_HPAGE_SIZE &&
+		    (start < ts->fault_vma_start ||
+		     start + MS_HPAGE_SIZE > ts->fault_vma_end))
+			return MS_PAGE_SIZE;
+		return ts->fault_len;
+	}
+	stat_inc(MS_STAT_PAGE_GUESSED);
+	return MS_PAGE_SIZE;
+}
+
+/* A write fault from user space: the first write to a page gets it new
+ * memory (a read maps the shared zero page), so does a copy on write;
+ * user space counts each page once. The tracepoint comes before the fault
+ * is handled, so whether it maps a huge page is judged from the region:
+ * a region whose huge page could not be had is counted whole. */
+SEC("tp/exceptions/page_fault_user")
+int page_fault(struct ms_fault_ctx *ctx)
+{
+	struct ms_tstate *ts;
+	__u64 len;
+
+	if (!(ctx->error_code & 2) || !is_paged())
+		return 0;
+	ts = page_tstate();
+	if (!ts)
+		return 0;
+	len = fault_len(ts, ctx->address);
+	emit_page(ts, MS_PAGE_FAULT, ctx->address & ~(len - 1), len, 0, 0, 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_munmap")
+int page_munmap(struct trace_event_raw_sys_enter *ctx)
+{
+	struct ms_tstate *ts;
+
+	if (!is_paged() || !(ts = page_tstate()))
+		return 0;
+	emit_page(ts, MS_PAGE_MUNMAP, ctx->args[0], ctx->args[1], 0, 0, 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_madvise")
+int page_madvise(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 advice = ctx->args[2];
+	struct ms_tstate *ts;
+
+	if (advice != MS_MADV_DONTNEED && advice != MS_MADV_FREE &&
+	    advice != MS_MADV_REMOVE && advice != MS_MADV_DONTNEED_LOCKED)
+		return 0;
+	if (!is_paged() || !(ts = page_tstate()))
+		return 0;
+	emit_page(ts, MS_PAGE_MADVISE, ctx->args[0], ctx->args[1], 0, 0,
+		  (__u32)advice);
+	return 0;
+}
+
+/* mmap and mremap: the address is the result, the rest the arguments. */
+SEC("tp/syscalls/sys_enter_mmap")
+int page_mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct ms_tstate *ts;
+
+	if (!is_paged() || !(ts = get_tstate()))
+		return 0;
+	ts->sys_args[0] = ctx->args[1]; /* len */
+	ts->sys_args[1] = ctx->args[3]; /* flags */
+	return 0;
+}
+
+/* A result in the last page of the address space is an error. */
+#define MS_SYS_FAILED(rc) ((unsigned long)(rc) >= (unsigned long)-4095)
+
+SEC("tp/syscalls/sys_exit_mmap")
+int page_mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct ms_tstate *ts;
+
+	if (MS_SYS_FAILED(ctx->ret) || !is_paged() || !(ts = page_tstate()))
+		return 0;
+	emit_page(ts, MS_PAGE_MMAP, ctx->ret, ts->sys_args[0], 0, 0,
+		  (__u32)ts->sys_args[1]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mremap")
+int page_mremap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct ms_tstate *ts;
+
+	if (!is_paged() || !(ts = get_tstate()))
+		return 0;
+	ts->sys_args[0] = ctx->args[0]; /* old address */
+	ts->sys_args[1] = ctx->args[1]; /* old length */
+	ts->sys_args[2] = ctx->args[2]; /* new length */
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mremap")
+int page_mremap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct ms_tstate *ts;
+
+	if (MS_SYS_FAILED(ctx->ret) || !is_paged() || !(ts = page_tstate()))
+		return 0;
+	emit_page(ts, MS_PAGE_MREMAP, ctx->ret, ts->sys_args[2],
+		  ts->sys_args[0], ts->sys_args[1], 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_brk")
+int page_brk(struct trace_event_raw_sys_exit *ctx)
+{
+	struct ms_tstate *ts;
+
+	if (!is_paged() || !(ts = page_tstate()))
+		return 0;
+	emit_page(ts, MS_PAGE_BRK, ctx->ret, 0, 0, 0, 0);
+	return 0;
+}
+
 /* ---- the floor: same probe set, empty programs (benchmarks only) ------- */
 
 SEC("uprobe")

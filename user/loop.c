@@ -180,6 +180,10 @@ static int bpf_open(struct loop *l)
 		bpf_program__set_autoload(skel->progs.proc_exit, true);
 		bpf_program__set_autoload(skel->progs.proc_fork, true);
 	}
+	/* Page-level programs: only what a run may attach (nothing is
+	 * attached unless a process needs them). */
+	attach__pages_prepare(skel,
+			      !o->floor && (!o->tasks_only || o->page_level));
 	bpf_program__set_autoload(skel->progs.floor_enter, o->floor);
 	bpf_program__set_autoload(skel->progs.floor_ret, o->floor);
 	bpf_program__set_autoload(skel->progs.floor_switch, o->floor);

@@ -46,6 +46,10 @@ static void usage(FILE *f)
 		"                           ones that hold no memory are counted together\n"
 		"                           (async.tasks_dropped), so memory stays bounded\n"
 		"      --tasks-only         task probes only, no allocator probes\n"
+		"      --page-level         attribute memory at page level (page faults, mmap,\n"
+		"                           munmap, brk, madvise) even when the allocator can\n"
+		"                           be probed; used by itself when it cannot (a\n"
+		"                           stripped program with a static allocator)\n"
 		"      --sample-bytes N     take an allocation stack once per N bytes allocated\n"
 		"                           on average (default 524288; 0: none)\n"
 		"      --no-spawn-stacks    do not take a stack at each task spawn\n"
@@ -133,6 +137,7 @@ enum {
 	OPT_RECORD,
 	OPT_NO_MULTI,
 	OPT_TASKS_ONLY,
+	OPT_PAGE_LEVEL,
 	OPT_RING,
 	OPT_FLOOR,
 	OPT_VERSION,
@@ -160,6 +165,7 @@ static const struct option longopts[] = {
 	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
 	{ "snapshot-every", required_argument, NULL, OPT_EVERY },
 	{ "tasks-only", no_argument, NULL, OPT_TASKS_ONLY },
+	{ "page-level", no_argument, NULL, OPT_PAGE_LEVEL },
 	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE },
 	{ "record", required_argument, NULL, OPT_RECORD },
 	{ "no-uprobe-multi", no_argument, NULL, OPT_NO_MULTI },
@@ -301,6 +307,9 @@ static int apply_flag(int c, char **argv, struct options *o)
 		break;
 	case OPT_TASKS_ONLY:
 		o->tasks_only = true;
+		break;
+	case OPT_PAGE_LEVEL:
+		o->page_level = true;
 		break;
 	case OPT_FLOOR:
 		o->floor = true;

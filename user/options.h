@@ -25,6 +25,7 @@ struct options {
 	bool no_multi; /* one perf-event uprobe per probe, as on old kernels */
 	unsigned ring_mb;
 	bool tasks_only;
+	bool page_level; /* --page-level: force the page-level fallback */
 	bool floor;
 	bool quiet;
 	bool trace;

@@ -99,6 +99,7 @@ static void snapshot_meta(const struct options *o, const struct target *t,
 		.execs = execs,
 		.allocator = t->alloc_desc[0] ? t->alloc_desc : NULL,
 		.allocator_static = t->alloc_static[0] ? t->alloc_static : NULL,
+		.page_level = t->page_level ? t->page_why : NULL,
 	};
 	for (unsigned i = 0; i < t->nexecs && i < TARGET_MAX_EXECS; i++) {
 		execs[i].t_ns = t->execs[i].t_ns;
@@ -216,6 +217,50 @@ static int probe_static(const struct options *o, struct attach *a,
 	return 0;
 }
 
+/* Page level when asked, or when no probe sees the program's heap: the
+ * allocator in the executable was found and cannot be probed, or none was
+ * found by name and the stripped executable holds one's messages. */
+static void pages_decide(const struct options *o, struct target *t)
+{
+	t->page_level = false;
+	if (o->floor)
+		return;
+	if (o->page_level) {
+		t->page_level = true;
+		snprintf(t->page_why, sizeof(t->page_why),
+			 "--page-level was given");
+	} else if (o->tasks_only) {
+		return;
+	} else if (attach__pages_needed(t->exe, t->alloc, t->page_why,
+					sizeof(t->page_why))) {
+		t->page_level = t->alloc_unprobeable || !t->alloc_static[0];
+	} else if (t->alloc_unprobeable) {
+		t->page_level = true;
+		snprintf(
+			t->page_why, sizeof(t->page_why),
+			"the allocator linked into the executable cannot be probed");
+	}
+}
+
+/* Start page-level mode for the session's process, said in one line. */
+static void pages_start(struct session *s)
+{
+	int err;
+
+	if (!s->t.page_level)
+		return;
+	err = attach__pages_on(s->env->skel, s->t.pid);
+	if (err) {
+		s->t.page_level = false;
+		pr_warn("page level: cannot watch pid %d's memory: %s",
+			(int)s->t.pid, strerror(-err));
+		return;
+	}
+	model__set_page_level(s->m);
+	pr_info("page-level attribution: %s: resident memory is charged to the task running at each page fault, mmap, munmap, brk and madvise",
+		s->t.page_why);
+}
+
 /* The malloc family where the program's malloc is: libc, or an allocator
  * library that takes its place (probing both would see what the library
  * does, not what the program asked for). */
@@ -239,6 +284,7 @@ static int probe(const struct options *o, struct attach *a, struct target *t)
 		if (err)
 			return err;
 	}
+	pages_decide(o, t);
 	return probe_tasks(o, a, t);
 }
 
@@ -481,6 +527,7 @@ int session__new(const struct session_env *env, const struct target *t,
 	if (err)
 		goto fail;
 	watch(env->skel, s->t.pid, true);
+	pages_start(s);
 	*out = s;
 	return 0;
 fail:
@@ -495,6 +542,8 @@ void session__free(struct session *s)
 	if (s->c) {
 		dispatch__remove(s->env->d, (uint32_t)s->t.pid);
 		watch(s->env->skel, s->t.pid, false);
+		if (s->t.page_level)
+			attach__pages_off(s->env->skel, s->t.pid);
 	}
 	collector__free(s->c);
 	for (size_t i = s->na; i-- > 0;)

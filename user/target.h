@@ -29,6 +29,9 @@ struct target {
 	/* That allocator cannot be probed (stripped, static): its heap is
 	 * not seen (attach__exe_alloc_unprobeable()). */
 	bool alloc_unprobeable;
+	/* Page-level mode (no allocator to probe, or --page-level): why. */
+	bool page_level;
+	char page_why[256];
 	char command[1024];
 	int pidfd;
 	unsigned forks; /* children it forked (not followed) */

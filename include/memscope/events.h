@@ -34,6 +34,7 @@ enum ms_rec_type {
 	/* tokio: a JoinHandle is about to read or drop a task's output, and
 	 * it is the task's JoinError::Cancelled (ms_task_rec) */
 	MS_REC_TOKIO_CANCELLED = 17,
+	MS_REC_PAGE = 18, /* page-level mode: memory mapped, touched, let go */
 	MS_REC_TYPE_MAX,
 };
 
@@ -210,6 +211,41 @@ struct ms_fork_rec {
 	__u32 pad;
 };
 
+/* What an MS_REC_PAGE says (h.aux). */
+enum ms_page_kind {
+	/* New anonymous memory: the kernel gave the thread len bytes at
+	 * addr (one page, or a large folio: a transparent huge page). */
+	MS_PAGE_FAULT = 1,
+	/* mmap returned addr for len bytes: whatever was mapped there is
+	 * gone (MAP_FIXED); flags: the mmap flags (MAP_ANONYMOUS). */
+	MS_PAGE_MMAP = 2,
+	MS_PAGE_MUNMAP = 3, /* [addr, addr + len) unmapped */
+	MS_PAGE_BRK = 4, /* the heap ends at addr now (brk's result) */
+	/* madvise(addr, len, flags) with MADV_DONTNEED, _FREE, _REMOVE or
+	 * _DONTNEED_LOCKED: the pages are let go. */
+	MS_PAGE_MADVISE = 5,
+	/* mremap moved or resized [old_addr, + old_len) to [addr, + len). */
+	MS_PAGE_MREMAP = 6,
+	MS_PAGE_KIND_MAX,
+};
+
+/*
+ * Page-level mode (no allocator to probe): what the kernel maps for the
+ * process, attributed like an allocation to the task in a poll on the
+ * thread (task, 0 if none). Releases are sent at the syscall's entry, so
+ * they come before anything mapped again at those addresses.
+ */
+struct ms_page_rec {
+	struct ms_hdr h; /* aux: enum ms_page_kind */
+	__u64 addr;
+	__u64 len;
+	__u64 old_addr; /* MS_PAGE_MREMAP */
+	__u64 old_len;
+	__u64 task;
+	__u32 flags;
+	__u32 pad;
+};
+
 /* Why a stack was taken (ms_stack_rec.h.aux). */
 enum ms_stack_kind {
 	MS_STACK_SAMPLE = 1, /* byte-sampled allocation; weight = bytes */
@@ -296,6 +332,10 @@ struct ms_tstate {
 	 * task's memory once instead of three times. */
 	__u64 vt_addr[MS_VT_CACHE];
 	__u64 vt_offs[MS_VT_CACHE];
+	/* Page-level mode: a syscall's arguments, kept for its exit; the
+	 * region of the thread's last write fault, and its page size. */
+	__u64 sys_args[3];
+	__u64 fault_vma_start, fault_vma_end, fault_len;
 };
 
 /* Indexes in the per-CPU "stats" array map. */
@@ -306,6 +346,9 @@ enum ms_stat {
 	MS_STAT_DEPTH_OVERFLOW, /* allocator or poll nesting too deep */
 	MS_STAT_STACK_LOST, /* a stack record did not fit the ring buffer */
 	MS_STAT_UNMATCHED, /* an allocator call's return was never seen */
+	/* Page level: a fault's region could not be looked up (its lock was
+	 * taken) nor was it the thread's last one: a base page was assumed. */
+	MS_STAT_PAGE_GUESSED,
 	MS_STAT_MAX,
 };
 
@@ -340,6 +383,7 @@ _Static_assert(sizeof(struct ms_task_rec) == 56, "ms_task_rec");
 _Static_assert(sizeof(struct ms_ret_site_rec) == 32, "ms_ret_site_rec");
 _Static_assert(sizeof(struct ms_exit_rec) == 32, "ms_exit_rec");
 _Static_assert(sizeof(struct ms_fork_rec) == 32, "ms_fork_rec");
+_Static_assert(sizeof(struct ms_page_rec) == 72, "ms_page_rec");
 _Static_assert(sizeof(struct ms_thread_rec) == 40, "ms_thread_rec");
 _Static_assert(sizeof(struct ms_exec_rec) == 40 + MS_EXEC_PATH, "ms_exec_rec");
 _Static_assert(sizeof(struct ms_stack_rec) ==
@@ -349,7 +393,8 @@ _Static_assert(sizeof(struct ms_stack_rec) ==
 _Static_assert(sizeof(struct ms_poll_entry) == 88, "ms_poll_entry");
 /* memscoped reads task storage by pidfd into its own ms_tstate. */
 _Static_assert(sizeof(struct ms_tstate) == 32 + MS_POLL_DEPTH * 88 + 16 + 8 +
-						   16 + 16 + 16 * MS_VT_CACHE,
+						   16 + 16 + 16 * MS_VT_CACHE +
+						   48,
 	       "ms_tstate");
 
 #endif /* MEMSCOPE_EVENTS_H */

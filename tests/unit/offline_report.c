@@ -181,6 +181,38 @@ static void test_tasks_only(void **state)
 	snap__free(s);
 }
 
+/* Page level: its own section, the tasks by resident bytes, why. */
+static void test_page_level(void **state)
+{
+	struct snap *s = corpus_snap("good-page-level.json");
+	char *out = report_of(s, 10), *l;
+	const char *sec;
+
+	assert_true(s->page_level);
+	assert_int_equal(s->pages.resident_bytes, 68661248);
+	sec = strstr(out, "Page level (resident memory by task)\n");
+	assert_non_null(sec);
+	/* After the never-finished tasks, before the largest tasks. */
+	assert_true(sec > strstr(out, "Tasks that never finished\n"));
+	assert_true(sec < strstr(out, "Largest tasks by live bytes\n"));
+	l = line_with(sec, "task 3");
+	assert_non_null(strstr(l, "64.0 MiB"));
+	free(l);
+	/* The larger task first; a task holding nothing is left out. */
+	assert_true(strstr(sec, "task 3") < strstr(sec, "task 4"));
+	assert_null(strstr(sec, "task 2 "));
+	assert_non_null(strstr(sec, "page-level: the executable is stripped"));
+	free(out);
+	snap__free(s);
+	/* Not in page-level mode: no such section. */
+	s = corpus_snap("good-demo.json");
+	out = report_of(s, 10);
+	assert_false(s->page_level);
+	assert_null(strstr(out, "Page level"));
+	free(out);
+	snap__free(s);
+}
+
 static void test_empty(void **state)
 {
 	struct snap *s = corpus_snap("good-empty-tasks.json");
@@ -247,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_never_finished_rows),
 		cmocka_unit_test(test_hostile_strings_are_neutralised),
 		cmocka_unit_test(test_tasks_only),
+		cmocka_unit_test(test_page_level),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_fmt),
 		cmocka_unit_test(test_table_text),

@@ -15,6 +15,7 @@
  *  - MS_REC_POLL_BEGIN/END with aux MS_RT_USDT, MS_REC_TASK_SPAWN,
  *    _COMPLETE, _CANCEL, _FREE: USDT markers only.
  *  - MS_REC_TASK_SHUTDOWN: tokio's raw::shutdown.
+ *  - MS_REC_PAGE: page-level mode only; task as for allocations.
  *
  * struct rec_tokio plays the BPF side's per-thread poll stack (tstates):
  * rec__tokio_enter() / rec__tokio_exit() / rec__tokio_free() turn a
@@ -175,6 +176,22 @@ static inline void rec__stack(struct ms_stack_rec *r, uint16_t kind,
 	r->h = rec__hdr(MS_REC_STACK, kind, pid, tid, ts);
 	r->addr = addr;
 	r->size = size;
+}
+
+/* Page-level mode: kind is enum ms_page_kind (mremap: old_* too). */
+static inline struct ms_page_rec rec__page(uint32_t pid, uint32_t tid,
+					   uint64_t ts, uint16_t kind,
+					   uint64_t addr, uint64_t len,
+					   uint64_t task)
+{
+	struct ms_page_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.h = rec__hdr(MS_REC_PAGE, kind, pid, tid, ts);
+	r.addr = addr;
+	r.len = len;
+	r.task = task;
+	return r;
 }
 
 /* ---- the BPF side's tokio poll stack, per thread -------------------- */

@@ -539,6 +539,7 @@ static const struct {
 	REC(MS_REC_EXIT, ms_exit_rec, pad),
 	REC(MS_REC_FORK, ms_fork_rec, pad),
 	REC(MS_REC_TOKIO_CANCELLED, ms_task_rec, state),
+	REC(MS_REC_PAGE, ms_page_rec, pad),
 };
 #undef REC
 
@@ -1865,7 +1866,7 @@ static void test_kernel_stats(void **state)
 	model__set_kernel_stats(m, st, MS_STAT_MAX);
 	assert_int_equal(model__totals(m)->lost_events, 3);
 	/* Each loss the kernel side counts makes the figures incomplete. */
-	for (int k = MS_STAT_DEPTH_OVERFLOW; k < MS_STAT_MAX; k++) {
+	for (int k = MS_STAT_DEPTH_OVERFLOW; k <= MS_STAT_UNMATCHED; k++) {
 		uint64_t one[MS_STAT_MAX] = { 0 };
 
 		one[k] = 1;
@@ -1877,6 +1878,15 @@ static void test_kernel_stats(void **state)
 	}
 	assert_int_equal(model__totals(m)->unmatched, 1);
 	assert_int_equal(model__totals(m)->depth_overflow, 0);
+	/* Page sizes guessed in page-level mode are said, not a loss. */
+	{
+		uint64_t one[MS_STAT_MAX] = { 0 };
+
+		one[MS_STAT_PAGE_GUESSED] = 2;
+		model__set_kernel_stats(m, one, MS_STAT_MAX);
+		assert_int_equal(model__pages(m)->guessed, 2);
+		assert_false(model__incomplete(m));
+	}
 }
 
 static void test_names(void **state)

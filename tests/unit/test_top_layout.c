@@ -515,8 +515,9 @@ static void test_cols_fit(void **state)
 
 	build();
 	top_cols__fit(&c, &src, &rows, &ui, 160);
+	/* All but page-level mode's own column. */
 	for (int i = 0; i < TOP_COL_MAX; i++)
-		assert_true(c.width[i] > 0);
+		assert_int_equal(c.width[i] > 0, i != TOP_COL_PAGES);
 	assert_int_equal(c.total, 160); /* the spawn site takes the rest */
 	top_cols__head(&c, &ui, &l);
 	assert_int_equal(l.len, 160);
@@ -537,6 +538,17 @@ static void test_cols_fit(void **state)
 		assert_int_equal(c.width[i] > 0, i == TOP_COL_ID ||
 							 i == TOP_COL_STATE ||
 							 i == TOP_COL_LIVE);
+	/* Page-level mode: its column, kept as long as STATE and LIVE. */
+	model__set_page_level(cur);
+	top_src__update(&src, cur, &info);
+	build();
+	top_cols__fit(&c, &src, &rows, &ui, 160);
+	assert_true(c.width[TOP_COL_PAGES] > 0);
+	top_cols__head(&c, &ui, &l);
+	assert_true(has(&l, "PAGE-LVL"));
+	top_cols__fit(&c, &src, &rows, &ui, 40);
+	assert_true(c.total <= 40);
+	assert_true(c.width[TOP_COL_PAGES] > 0);
 	/* Widths follow the widest value of any row. */
 	top_cols__fit(&c, &src, &rows, &ui, 160);
 	assert_int_equal(c.width[TOP_COL_ID], 7); /* "runtime" */

@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")"
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin:/root/.cargo/bin"
 cargo build --release --offline --quiet --target-dir "$PWD/target" "$@"
-for b in ra_jemalloc ra_tokio_jemalloc; do
+for b in ra_jemalloc ra_tokio_jemalloc ra_tokio_pages; do
 	bin=target/release/$b
 	if [ ! -e "$bin.stripped" ] || [ "$bin" -nt "$bin.stripped" ]; then
 		strip --strip-all -o "$bin.stripped.tmp" "$bin"

@@ -22,6 +22,13 @@
 #   no-stacks   memscoped --sample-bytes 0 --no-spawn-stacks: full tracking
 #               without any stack capture
 #
+# and with --pages, the page-level mode's cost (issue 14):
+#
+#   page-level  memscoped --page-level: full tracking plus page level
+#   tasks-pages memscoped --tasks-only --page-level: task probes and page
+#               level, what a stripped program with a static allocator
+#               gets (against tasks-only: the page-level programs' cost)
+#
 # and with --before PATH (another memscoped build, e.g. the previous
 # commit's), side by side with this one:
 #
@@ -46,6 +53,7 @@
 #   -t THREADS     wrk threads (default 2)
 #   --rt mt|ct     the server's tokio runtime (default mt: 2 workers)
 #   --extra        add the no-stacks configuration
+#   --pages        add the page-level and tasks-pages configurations
 #   --before PATH  add the before* configurations, run with PATH
 #   --prog-stats   after the rounds, one more full-tracking run with
 #                  kernel.bpf_stats_enabled=1: each BPF program's runs per
@@ -76,6 +84,7 @@ RT=mt
 PROG_STATS=0
 CHECK=0
 EXTRA=0
+PAGES=0
 BEFORE=
 
 die() { echo "service_bench: $*" >&2; exit 2; }
@@ -90,6 +99,7 @@ while [ $# -gt 0 ]; do
 	--rt) RT=${2:?}; shift 2 ;;
 	--prog-stats) PROG_STATS=1; shift ;;
 	--extra) EXTRA=1; shift ;;
+	--pages) PAGES=1; shift ;;
 	--before) BEFORE=${2:?}; shift 2 ;;
 	--check) CHECK=1; shift ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -135,6 +145,7 @@ else
 	say "service_bench: no bpftrace: its rows are skipped"
 fi
 [ "$EXTRA" = 0 ] || CONFIGS+=(no-stacks)
+[ "$PAGES" = 0 ] || CONFIGS+=(page-level tasks-pages)
 if [ -n "$BEFORE" ]; then
 	[ -x "$BEFORE" ] || die "--before: $BEFORE is not executable"
 	CONFIGS+=(before before-tasks before-tasks-floor)
@@ -148,6 +159,8 @@ declare -A LABEL=(
 	[tasks-floor]="floor of --tasks-only (--tasks-only --bench-floor)"
 	[bpftrace]="bpftrace naive.bt (malloc/free + raw::poll in maps)"
 	[no-stacks]="memscoped --sample-bytes 0 --no-spawn-stacks"
+	[page-level]="memscoped --page-level (full tracking + page level)"
+	[tasks-pages]="memscoped --tasks-only --page-level"
 	[before]="--before build, full tracking"
 	[before-tasks]="--before build, --tasks-only"
 	[before-tasks-floor]="--before build, --tasks-only --bench-floor"
@@ -246,6 +259,11 @@ run_one() {
 	no-stacks)
 		"$MS" -q --sample-bytes 0 --no-spawn-stacks --pid "$srv" -s "$d.snap.json" \
 			>"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
+	page-level)
+		"$MS" -q --page-level --pid "$srv" -s "$d.snap.json" >"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
+	tasks-pages)
+		"$MS" -q --tasks-only --page-level --pid "$srv" -s "$d.snap.json" \
+			>"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
 	before)
 		"$BEFORE" -q --pid "$srv" -s "$d.snap.json" >"$d.tr.out" 2>"$d.tr.err" & tr=$! ;;
 	before-tasks)
@@ -313,12 +331,13 @@ run_one() {
 		fi
 	fi
 	case $c in
-	memscoped|tasks-only|no-stacks|before|before-tasks)
+	memscoped|tasks-only|no-stacks|before|before-tasks|page-level|tasks-pages)
 		if [ ! -s "$d.snap.json" ]; then
 			say "  $c: no snapshot"; stop; return 1
 		fi
 		lost=$(jq -r '.totals.lost_events' "$d.snap.json")
-		if [ "$c" != tasks-only ] && [ "$c" != before-tasks ]; then
+		if [ "$c" != tasks-only ] && [ "$c" != before-tasks ] &&
+			[ "$c" != tasks-pages ]; then
 			apr=$(jq -r --argjson n "$reqs" '.totals.alloc_count / $n * 100 | round / 100' "$d.snap.json")
 		fi
 		[ "$(jq -r '.incomplete' "$d.snap.json")" = false ] ||

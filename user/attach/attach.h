@@ -99,6 +99,18 @@ int attach__exe_bias(const struct attach *a, uint64_t *bias);
  * probe was added, 0 when none is needed or possible, negative errno. */
 int attach__poll_return_site(struct attach *a, uint64_t ret);
 
+/* Page-level mode (pages.c). Before load: load its programs (want), the
+ * exact one for new pages where the kernel has it. */
+void attach__pages_prepare(struct memscope_bpf *skel, bool want);
+/* pid's mapped memory is reported (the programs are attached while any
+ * process is on). Negative errno; -ENOTSUP when they were not loaded. */
+int attach__pages_on(struct memscope_bpf *skel, pid_t pid);
+void attach__pages_off(struct memscope_bpf *skel, pid_t pid);
+/* Should exe (whose malloc is the library at alloc) fall back to page
+ * level? Then true, and why in out. */
+bool attach__pages_needed(const char *exe, const char *alloc, char *out,
+			  size_t len);
+
 /* Finders. out must hold PATH_MAX bytes. -ENOENT if not found. */
 int attach__find_libc_pid(pid_t pid, char *out, size_t len);
 int attach__find_libc_prog(const char *prog, char *out, size_t len);

@@ -78,6 +78,7 @@ void model__free(struct model *m)
 	idmap__free(m->tids);
 	idmap__free(m->task_keys);
 	allocs__free(m->allocs);
+	allocs__free(m->pages);
 	free(m);
 }
 
@@ -189,7 +190,8 @@ static uint32_t recycle(struct model *m)
 
 		m->ended_head = (m->ended_head + 1) % m->ended_cap;
 		m->ended_len--;
-		if (t->mem.live_count || t->in_poll) {
+		if (t->mem.live_count || t->in_poll ||
+		    t->pages.resident_bytes) {
 			ended_push(m, idx);
 			continue;
 		}
@@ -250,6 +252,21 @@ static uint32_t current_owner(struct model *m, struct thread *th, uint64_t key)
 	if (key && task__by_key(m, key, &idx))
 		return idx + OWNER_TASK0;
 	return th && th->runtime ? OWNER_RUNTIME : OWNER_THREADS;
+}
+
+uint32_t owner__of(struct model *m, struct thread *th, uint64_t task,
+		   uint64_t ts)
+{
+	uint32_t owner = current_owner(m, th, task), idx;
+
+	/* Not a task that already freed itself in this poll; a cell at that
+	 * address again is a new task. In a tokio task's first poll, its
+	 * record comes at the poll's end, what it allocates first. */
+	if (owner < OWNER_TASK0 && task && m->runtime != MS_RT_USDT &&
+	    (allocs__find(m->allocs, task) || !th || task != th->freed_key) &&
+	    tokio__in_poll(m, th, task, ts, &idx))
+		owner = idx + OWNER_TASK0;
+	return owner;
 }
 
 void mem__alloc(struct ms_mem *mm, uint64_t size)
@@ -375,19 +392,7 @@ static int on_alloc(struct model *m, const struct ms_alloc_rec *r)
 	}
 	if (!r->addr)
 		return 0; /* realloc(p, 0) */
-	owner = current_owner(m, th, r->task);
-	/* Not a task that already freed itself in this poll; a cell at that
-	 * address again is a new task. */
-	if (owner < OWNER_TASK0 && r->task && m->runtime != MS_RT_USDT &&
-	    (allocs__find(m->allocs, r->task) || !th ||
-	     r->task != th->freed_key)) {
-		/* In a tokio task's first poll: its record comes at the
-		 * poll's end, its allocations first. */
-		uint32_t idx;
-
-		if (tokio__in_poll(m, th, r->task, r->h.ts_ns, &idx))
-			owner = idx + OWNER_TASK0;
-	}
+	owner = owner__of(m, th, r->task, r->h.ts_ns);
 	e.addr = r->addr;
 	e.size = r->size;
 	e.owner = owner;
@@ -625,6 +630,7 @@ static const size_t rec_size[MS_REC_TYPE_MAX] = {
 	[MS_REC_FORK] = sizeof(struct ms_fork_rec),
 	[MS_REC_TOKIO_CANCELLED] = sizeof(struct ms_task_rec),
 	[MS_REC_TOKIO_POLL] = sizeof(struct ms_tokio_poll_rec),
+	[MS_REC_PAGE] = sizeof(struct ms_page_rec),
 };
 
 int model__decode(const void *rec, size_t len)
@@ -673,6 +679,8 @@ int model__apply(struct model *m, const void *rec, size_t len)
 		return tokio__apply_poll(m, rec);
 	case MS_REC_TOKIO_CANCELLED:
 		return tokio__output_cancelled(m, rec);
+	case MS_REC_PAGE:
+		return pages__apply(m, rec);
 	default:
 		return on_task(m, rec);
 	}
@@ -738,6 +746,7 @@ static int exec_release(const struct alloc_entry *e, void *ctx)
 
 void model__exec(struct model *m, uint64_t ts_ns)
 {
+	pages__exec(m);
 	allocs__foreach(m->allocs, exec_release, m);
 	allocs__clear(m->allocs);
 	for (size_t i = 0; i < m->nblocks; i++)
@@ -854,6 +863,8 @@ void model__set_kernel_stats(struct model *m, const uint64_t *st, size_t n)
 		m->totals.stack_lost = st[MS_STAT_STACK_LOST];
 	if (n > MS_STAT_UNMATCHED)
 		m->totals.unmatched = st[MS_STAT_UNMATCHED];
+	if (n > MS_STAT_PAGE_GUESSED)
+		m->page_totals.guessed = st[MS_STAT_PAGE_GUESSED];
 }
 
 const struct ms_totals *model__totals(const struct model *m)
@@ -935,6 +946,9 @@ bool model__incomplete(const struct model *m)
 {
 	const struct ms_totals *t = &m->totals;
 
+	/* Page sizes guessed (page_level.size_guessed) are not here: the
+	 * guess, a base page, is what the kernel maps unless the region
+	 * asked for huge pages. */
 	return t->lost_events || t->kernel_no_state || t->stale_allocs ||
 	       t->bad_records || t->stack_lost || t->depth_overflow ||
 	       t->unmatched;

@@ -31,6 +31,29 @@ struct ms_mem {
 	uint64_t peak_live_bytes;
 };
 
+/*
+ * Page-level figures of one owner (page-level mode: no allocator probed,
+ * or --page-level): anonymous memory the kernel gave its threads, page by
+ * page (a huge page at once), and what of it was let go since (munmap,
+ * madvise, brk, an mmap or mremap over it).
+ */
+struct ms_pages {
+	uint64_t faults; /* new pages (or huge pages) touched */
+	uint64_t fault_bytes; /* their bytes: resident growth */
+	uint64_t released_bytes; /* of those, let go */
+	uint64_t resident_bytes; /* fault_bytes - released_bytes */
+	uint64_t peak_resident_bytes;
+};
+
+/* The process's page-level figures and the calls behind them. */
+struct ms_page_totals {
+	struct ms_pages all;
+	uint64_t mmap_count, mmap_anon_bytes; /* anonymous mappings made */
+	uint64_t munmap_count, madvise_count, brk_count, mremap_count;
+	/* Faults whose page size was not known (a base page assumed). */
+	uint64_t guessed;
+};
+
 #define MS_TASK_NO_PARENT UINT32_MAX
 #define MS_NO_SITE UINT32_MAX
 #define MS_TASK_SITES 4
@@ -94,6 +117,7 @@ struct ms_task {
 	bool complete_at_shutdown; /* tokio: COMPLETE when shut down */
 	uint32_t spawn_site; /* MS_NO_SITE: unknown */
 	struct ms_mem mem;
+	struct ms_pages pages; /* page-level mode */
 	/* Where this task's sampled allocations come from (estimates), the
 	 * largest live first once model__task_sites() sorted them. */
 	uint32_t nalloc_sites;
@@ -218,6 +242,19 @@ void model__set_kernel_stats(struct model *m, const uint64_t *st, size_t n);
  * through it (ids, state), keep attributing allocations by poll. */
 void model__reject_vtable(struct model *m, uint64_t vtable);
 bool model__vtable_rejected(const struct model *m, uint64_t vtable);
+
+/* Page-level mode: the process's MS_REC_PAGE records are its memory
+ * figures' source (views label them "page-level"). */
+void model__set_page_level(struct model *m);
+bool model__page_level(const struct model *m);
+const struct ms_page_totals *model__pages(const struct model *m);
+const struct ms_pages *model__runtime_pages(const struct model *m);
+const struct ms_pages *model__thread_pages(const struct model *m);
+/* Page-level figures of thread i (0 <= i, NULL past the last): the pages
+ * it touched itself, whichever task it was polling; *tid and *runtime
+ * (a runtime worker) say which thread. */
+const struct ms_pages *model__page_thread(const struct model *m, size_t i,
+					  uint32_t *tid, bool *runtime);
 
 const struct ms_totals *model__totals(const struct model *m);
 const struct ms_mem *model__runtime_mem(const struct model *m);

@@ -7,6 +7,7 @@
  *   tokio.c  tokio tasks: found from their cells and poll records, their
  *            end from Header.state words (the end-state rules)
  *   sites.c  spawn and allocation sites, byte-sampled blocks
+ *   pages.c  page-level mode: pages mapped and let go, by owner
  */
 #ifndef MS_MODEL_INT_H
 #define MS_MODEL_INT_H
@@ -40,6 +41,8 @@ struct thread {
 	uint32_t task[POLL_STACK];
 	uint64_t begin_ns[POLL_STACK];
 	uint64_t freed_key; /* the last tokio task that freed itself here */
+	struct ms_pages
+		pages; /* page-level: what it touched, in tasks or not */
 };
 
 /* A checked tokio task type (model__tokio_layout). */
@@ -94,6 +97,12 @@ struct model {
 	struct ms_sample *samples; /* ring of MS_SAMPLES_MAX */
 	size_t nsamples, sample_head;
 	uint64_t sampled_records;
+	/* Page-level mode: resident pages (addr, bytes, owner) by address. */
+	bool page_level;
+	struct allocs *pages;
+	struct ms_page_totals page_totals;
+	struct ms_pages runtime_pages, thread_pages;
+	uint64_t brk; /* the heap's end, 0: not seen yet */
 };
 
 /* model.c */
@@ -103,6 +112,9 @@ void owner__move(struct model *m, struct alloc_entry *b, uint32_t to);
 void mem__alloc(struct ms_mem *mm, uint64_t size);
 void mem__release(struct ms_mem *mm, uint64_t size);
 struct thread *thread__get(struct model *m, uint32_t tid);
+/* Who owns what thread th gets while it polls task (0: none) at ts. */
+uint32_t owner__of(struct model *m, struct thread *th, uint64_t task,
+		   uint64_t ts);
 void thread__polls(struct model *m, struct thread *th);
 struct ms_task *task__new(struct model *m, uint64_t key, uint8_t rt,
 			  uint32_t *idx_out);
@@ -121,6 +133,10 @@ struct ms_task *tokio__in_poll(struct model *m, struct thread *th, uint64_t key,
 			       uint64_t begin_ns, uint32_t *idx);
 int tokio__apply_poll(struct model *m, const struct ms_tokio_poll_rec *r);
 int tokio__output_cancelled(struct model *m, const struct ms_task_rec *r);
+
+/* pages.c */
+int pages__apply(struct model *m, const struct ms_page_rec *r);
+void pages__exec(struct model *m);
 
 /* sites.c */
 void sample__release(struct model *m, uint64_t addr);

@@ -349,6 +349,83 @@ static void sec_largest(struct table *t, const struct snap *s,
 	free(v);
 }
 
+static bool paged(const struct snap_task *t)
+{
+	return t->has_pages && t->pages.resident_bytes > 0;
+}
+
+static int by_paged(const void *a, const void *b)
+{
+	const struct snap_task *x = *(const struct snap_task *const *)a;
+	const struct snap_task *y = *(const struct snap_task *const *)b;
+
+	return cmp_u64_desc(x->pages.resident_bytes, y->pages.resident_bytes) ?:
+		       by_id(x, y);
+}
+
+static void pages_row(struct table *t, const char *owner, const char *kind,
+		      const struct snap_pages *p)
+{
+	char b[8][64];
+	unsigned nb = 0;
+
+	table__row(t, 0);
+	table__cell(t, "%s", owner);
+	table__cell(t, "%s", kind);
+	table__cell(t, "%s", B(p->resident_bytes));
+	table__cell(t, "%s", B(p->peak_resident_bytes));
+	table__cell(t, "%s", B(p->fault_bytes));
+	table__cell(t, "%" PRIu64, p->faults);
+	table__cell(t, "%s", B(p->released_bytes));
+}
+
+/* Page-level mode: resident memory from the kernel's pages, by owner. */
+static void sec_pages(struct table *t, const struct snap *s,
+		      const struct report_opts *o)
+{
+	static const char *const head[] = { "owner",  "kind",	 "resident",
+					    "peak",   "touched", "faults",
+					    "let go", NULL };
+	const struct snap_task **v;
+	char id[32];
+	size_t n;
+
+	if (!s->page_level)
+		return;
+	table__init(t, "Page level (resident memory by task)", "llrrrrr", head);
+	pages_row(t, "process", "all", &s->pages);
+	pages_row(t, "runtime", "outside tasks", &s->pages_runtime);
+	pages_row(t, "threads", "outside tasks", &s->pages_outside);
+	v = pick_tasks(s, paged, by_paged, &n);
+	if (!v) {
+		t->err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n && i < o->top; i++) {
+		snprintf(id, sizeof(id), "task %" PRIu64, v[i]->id);
+		pages_row(t, id, snap_kind__name(v[i]->kind), &v[i]->pages);
+	}
+	if (n > o->top)
+		table__note(t, "... and %zu more tasks", n - o->top);
+	free(v);
+	table__note(t, "page-level: %s",
+		    s->page_reason ?: "no allocator could be probed");
+	table__note(
+		t,
+		"page-level: anonymous pages the kernel gave each owner's threads on first write (a huge page whole), less those let go by munmap, madvise, brk or an mmap or mremap over them");
+	table__note(t,
+		    "calls seen: mmap %" PRIu64 ", munmap %" PRIu64
+		    ", brk %" PRIu64 ", madvise %" PRIu64 ", mremap %" PRIu64,
+		    s->mmap_count, s->munmap_count, s->brk_count,
+		    s->madvise_count, s->mremap_count);
+	if (s->pages_guessed)
+		table__note(
+			t,
+			"%" PRIu64
+			" faults counted as base pages: their region could not be looked up",
+			s->pages_guessed);
+}
+
 static int by_site_live(const void *a, const void *b)
 {
 	const struct snap_site *x = *(const struct snap_site *const *)a;
@@ -520,6 +597,7 @@ int report__build(const struct snap *s, const struct report_opts *o,
 	sec_memory(&r->sec[REP_MEMORY], s);
 	sec_async(&r->sec[REP_ASYNC], s);
 	sec_never_finished(&r->sec[REP_NEVER_FINISHED], s, o);
+	sec_pages(&r->sec[REP_PAGES], s, o);
 	sec_largest(&r->sec[REP_BY_LIVE], s, o, false);
 	sec_largest(&r->sec[REP_BY_PEAK], s, o, true);
 	sec_sites(&r->sec[REP_SITES], s, o);

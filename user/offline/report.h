@@ -20,6 +20,7 @@ enum report_sec {
 	REP_MEMORY,
 	REP_ASYNC,
 	REP_NEVER_FINISHED,
+	REP_PAGES, /* page-level mode only (else no title: not printed) */
 	REP_BY_LIVE,
 	REP_BY_PEAK,
 	REP_SITES,

@@ -271,6 +271,50 @@ static int load_mem(struct ld *l, struct json_object *o, const char *where,
 	return err;
 }
 
+static int load_pages(struct ld *l, struct json_object *o, const char *where,
+		      struct snap_pages *p)
+{
+	int err;
+
+	err = want(l, o, json_type_object, "an object", where, "");
+	err = err ?: get_u64(l, o, where, "faults", &p->faults);
+	err = err ?: get_u64(l, o, where, "fault_bytes", &p->fault_bytes);
+	err = err ?: get_u64(l, o, where, "released_bytes", &p->released_bytes);
+	err = err ?: get_u64(l, o, where, "resident_bytes", &p->resident_bytes);
+	err = err   ?:
+		      get_u64(l, o, where, "peak_resident_bytes",
+			      &p->peak_resident_bytes);
+	return err;
+}
+
+/* page_level: absent or null unless the run was in page-level mode. */
+static int load_page_level(struct ld *l, struct json_object *doc,
+			   struct snap *s)
+{
+	const char *w = "page_level";
+	struct json_object *o, *v;
+	int err;
+
+	if (!json_object_object_get_ex(doc, w, &o) || !o)
+		return 0;
+	s->page_level = true;
+	err = load_pages(l, o, w, &s->pages);
+	err = err ?: get_u64(l, o, w, "mmap_count", &s->mmap_count);
+	err = err ?: get_u64(l, o, w, "mmap_anon_bytes", &s->mmap_anon_bytes);
+	err = err ?: get_u64(l, o, w, "munmap_count", &s->munmap_count);
+	err = err ?: get_u64(l, o, w, "madvise_count", &s->madvise_count);
+	err = err ?: get_u64(l, o, w, "brk_count", &s->brk_count);
+	err = err ?: get_u64(l, o, w, "mremap_count", &s->mremap_count);
+	err = err ?: get_u64(l, o, w, "size_guessed", &s->pages_guessed);
+	err = err ?: get_obj(l, o, w, "runtime", &v);
+	err = err ?: load_pages(l, v, "page_level.runtime", &s->pages_runtime);
+	err = err ?: get_obj(l, o, w, "outside_tasks", &v);
+	err = err   ?:
+		      load_pages(l, v, "page_level.outside_tasks",
+				 &s->pages_outside);
+	return err ?: get_frame_str(l, o, w, "reason", &s->page_reason);
+}
+
 static int load_mem_field(struct ld *l, struct json_object *doc,
 			  const char *key, struct snap_mem *m)
 {
@@ -599,6 +643,10 @@ static int load_task(struct ld *l, struct json_object *o, size_t i,
 	err = err ?: load_mem(l, o, w, &t->mem);
 	err = err ?: get_u64(l, o, w, "outliving_count", &t->outliving_count);
 	err = err ?: get_u64(l, o, w, "outliving_bytes", &t->outliving_bytes);
+	if (!err && json_object_object_get_ex(o, "page_level", &v) && v) {
+		t->has_pages = true;
+		err = load_pages(l, v, w, &t->pages);
+	}
 	err = err ?: get_str(l, o, w, "runtime", &t->runtime);
 	err = err ?: get_u64(l, o, w, "key", &t->key);
 	err = err   ?:
@@ -936,6 +984,7 @@ static int load_doc(struct ld *l, struct json_object *doc, struct snap *s)
 				     &s->runtime_overhead);
 	err = err ?: load_mem_field(l, doc, "outside_tasks", &s->outside_tasks);
 	err = err ?: load_async(l, doc, &s->async);
+	err = err ?: load_page_level(l, doc, s);
 	err = err ?: load_tasks(l, doc, s);
 	err = err ?: load_sites(l, doc, s);
 	err = err ?: link_sites(l, s);
@@ -1523,6 +1572,7 @@ void snap__free(struct snap *s)
 	free(s->by_id);
 	free(s->classes);
 	free(s->runtime);
+	free(s->page_reason);
 	free(s->mode);
 	free(s->exe);
 	free(s->command);

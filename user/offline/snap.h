@@ -76,6 +76,12 @@ struct snap_site {
 	size_t nframes;
 };
 
+/* Page-level figures of one owner (page_level objects). */
+struct snap_pages {
+	uint64_t faults, fault_bytes, released_bytes;
+	uint64_t resident_bytes, peak_resident_bytes;
+};
+
 struct snap_task {
 	uint64_t id;
 	enum snap_kind kind;
@@ -88,6 +94,8 @@ struct snap_task {
 	uint64_t polls, busy_ns;
 	struct snap_mem mem;
 	uint64_t outliving_count, outliving_bytes;
+	bool has_pages; /* page-level mode */
+	struct snap_pages pages;
 	char *runtime;
 	uint64_t key;
 	struct snap_frame *spawn_site; /* innermost user frame first */
@@ -131,6 +139,13 @@ struct snap {
 	size_t nclasses;
 	struct snap_mem runtime_overhead, outside_tasks;
 	struct snap_async async;
+	/* Page-level mode (page_level not null): the process, its runtime,
+	 * outside tasks, the calls seen, and why the mode was used. */
+	bool page_level;
+	char *page_reason; /* NULL: not said */
+	struct snap_pages pages, pages_runtime, pages_outside;
+	uint64_t mmap_count, mmap_anon_bytes, munmap_count, madvise_count;
+	uint64_t brk_count, mremap_count, pages_guessed;
 	struct snap_task *tasks;
 	size_t ntasks;
 	size_t *by_id; /* indexes into tasks, sorted by id, for lookups */

@@ -203,7 +203,7 @@ int table__print_text(FILE *f, const struct table *t)
 {
 	size_t *width;
 
-	if (t->err)
+	if (t->err || !t->title) /* no title: a section not built */
 		return t->err;
 	esc__text(f, t->title);
 	fputc('\n', f);
@@ -254,7 +254,7 @@ notes:
 
 int table__print_html(FILE *f, const struct table *t)
 {
-	if (t->err)
+	if (t->err || !t->title)
 		return t->err;
 	fprintf(f, "<section id=\"%s\">\n<h2>", t->id);
 	esc__html(f, t->title);

@@ -25,6 +25,64 @@ static void mem_obj(struct jw *w, const char *key, const struct ms_mem *mm)
 	jw__end_obj(w);
 }
 
+static void pages_fields(struct jw *w, const struct ms_pages *p)
+{
+	jw__u64(w, "faults", p->faults);
+	jw__u64(w, "fault_bytes", p->fault_bytes);
+	jw__u64(w, "released_bytes", p->released_bytes);
+	jw__u64(w, "resident_bytes", p->resident_bytes);
+	jw__u64(w, "peak_resident_bytes", p->peak_resident_bytes);
+}
+
+/* By thread: the pages each one touched, in tasks or not. */
+static void threads_arr(struct jw *w, const struct model *m)
+{
+	const struct ms_pages *p;
+	uint32_t tid;
+	bool rt;
+
+	jw__arr(w, "threads");
+	for (size_t i = 0; (p = model__page_thread(m, i, &tid, &rt)); i++) {
+		if (!p->faults)
+			continue;
+		jw__obj(w, NULL);
+		jw__u64(w, "tid", tid);
+		jw__bool(w, "runtime", rt);
+		pages_fields(w, p);
+		jw__end_obj(w);
+	}
+	jw__end_arr(w);
+}
+
+/* Page-level mode's figures (docs/snapshot.md), null otherwise. */
+static void page_level_obj(struct jw *w, const struct model *m, const char *why)
+{
+	const struct ms_page_totals *pt = model__pages(m);
+
+	if (!model__page_level(m)) {
+		jw__null(w, "page_level");
+		return;
+	}
+	jw__obj(w, "page_level");
+	jw__str(w, "reason", why);
+	pages_fields(w, &pt->all);
+	jw__u64(w, "mmap_count", pt->mmap_count);
+	jw__u64(w, "mmap_anon_bytes", pt->mmap_anon_bytes);
+	jw__u64(w, "munmap_count", pt->munmap_count);
+	jw__u64(w, "madvise_count", pt->madvise_count);
+	jw__u64(w, "brk_count", pt->brk_count);
+	jw__u64(w, "mremap_count", pt->mremap_count);
+	jw__u64(w, "size_guessed", pt->guessed);
+	jw__obj(w, "runtime");
+	pages_fields(w, model__runtime_pages(m));
+	jw__end_obj(w);
+	jw__obj(w, "outside_tasks");
+	pages_fields(w, model__thread_pages(m));
+	jw__end_obj(w);
+	threads_arr(w, m);
+	jw__end_obj(w);
+}
+
 static void totals_obj(struct jw *w, const struct model *m)
 {
 	const struct ms_totals *t = model__totals(m);
@@ -149,7 +207,7 @@ static void sites_arr(struct jw *w, const struct model *m)
 	jw__end_arr(w);
 }
 
-static void task_obj(struct jw *w, const struct ms_task *t)
+static void task_obj(struct jw *w, const struct ms_task *t, bool pages)
 {
 	const char *nf = nf_reason__name(t->nf_reason);
 	bool ended = t->state == TASK_COMPLETED || t->state == TASK_CANCELLED;
@@ -188,6 +246,11 @@ static void task_obj(struct jw *w, const struct ms_task *t)
 	jw__u64(w, "outliving_bytes", ended ? t->mem.live_bytes : 0);
 	jw__str(w, "runtime", t->runtime == MS_RT_TOKIO ? "tokio" : "usdt");
 	jw__u64(w, "key", t->key);
+	if (pages) {
+		jw__obj(w, "page_level");
+		pages_fields(w, &t->pages);
+		jw__end_obj(w);
+	}
 	if (t->nalloc_sites) {
 		jw__arr(w, "alloc_sites");
 		for (uint32_t i = 0; i < t->nalloc_sites; i++) {
@@ -290,13 +353,14 @@ int snapshot__write_file(const struct model *m,
 		jw__str(&w, NULL, meta->allocator_static);
 	jw__end_arr(&w);
 	totals_obj(&w, m);
+	page_level_obj(&w, m, meta->page_level);
 	classes_arr(&w, m);
 	mem_obj(&w, "runtime_overhead", model__runtime_mem(m));
 	mem_obj(&w, "outside_tasks", model__thread_mem(m));
 	async_obj(&w, m);
 	jw__arr(&w, "tasks");
 	for (size_t i = 0; i < model__task_count(m); i++)
-		task_obj(&w, model__task(m, i));
+		task_obj(&w, model__task(m, i), model__page_level(m));
 	jw__end_arr(&w);
 	timeline_obj(&w, m);
 	sites_arr(&w, m);

@@ -31,6 +31,8 @@ struct snapshot_meta {
 	const char *allocator;
 	/* One in the executable: "jemalloc (static, _rjem_) in PATH"; NULL. */
 	const char *allocator_static;
+	/* Page-level mode: why it is used (NULL: not said). */
+	const char *page_level;
 };
 
 /* The document, written as it goes. 0, or -EIO when f failed. */

@@ -67,6 +67,81 @@ static void print_tasks(FILE *f, const struct model *m)
 	}
 }
 
+/* The tasks holding most page-level memory, largest first (n at most). */
+static size_t top_paged(const struct model *m, const struct ms_task **top,
+			size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < model__task_count(m); i++) {
+		const struct ms_task *t = model__task(m, i);
+		size_t j;
+
+		if (!t->pages.resident_bytes)
+			continue;
+		if (k == n &&
+		    t->pages.resident_bytes <= top[n - 1]->pages.resident_bytes)
+			continue;
+		j = k < n ? k++ : n - 1;
+		while (j > 0 && top[j - 1]->pages.resident_bytes <
+					t->pages.resident_bytes) {
+			top[j] = top[j - 1];
+			j--;
+		}
+		top[j] = t;
+	}
+	return k;
+}
+
+/* Page-level mode: resident memory by owner, from the kernel's pages. */
+static void print_pages(FILE *f, const struct model *m)
+{
+	const struct ms_page_totals *pt = model__pages(m);
+	const struct ms_task *top[10];
+	size_t n = top_paged(m, top, 10);
+	char b1[32], b2[32], b3[32];
+	const struct ms_pages *p;
+	uint32_t tid;
+	bool rt;
+
+	fprintf(f,
+		"  page-level  resident %s (peak %s), %" PRIu64
+		" pages touched, %s let go (mmap %" PRIu64 ", munmap %" PRIu64
+		", brk %" PRIu64 ", madvise %" PRIu64 ", mremap %" PRIu64 ")\n",
+		text__bytes(b1, sizeof(b1), pt->all.resident_bytes),
+		text__bytes(b2, sizeof(b2), pt->all.peak_resident_bytes),
+		pt->all.faults,
+		text__bytes(b3, sizeof(b3), pt->all.released_bytes),
+		pt->mmap_count, pt->munmap_count, pt->brk_count,
+		pt->madvise_count, pt->mremap_count);
+	fprintf(f, "  page-level  runtime %s, outside tasks %s\n",
+		text__bytes(b1, sizeof(b1),
+			    model__runtime_pages(m)->resident_bytes),
+		text__bytes(b2, sizeof(b2),
+			    model__thread_pages(m)->resident_bytes));
+	fprintf(f, "  page-level  by thread:");
+	for (size_t i = 0; (p = model__page_thread(m, i, &tid, &rt)); i++)
+		if (p->resident_bytes)
+			fprintf(f, " %" PRIu32 "%s %s;", tid,
+				rt ? " (runtime)" : "",
+				text__bytes(b1, sizeof(b1), p->resident_bytes));
+	fputc('\n', f);
+	if (pt->guessed)
+		fprintf(f,
+			"  page-level  %" PRIu64
+			" faults counted as base pages (their region could not be looked up)\n",
+			pt->guessed);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f,
+			"    page-level: task %" PRIu64
+			" (%s) holds %s (peak %s)\n",
+			top[i]->id, task_state__name(top[i]->state),
+			text__bytes(b1, sizeof(b1),
+				    top[i]->pages.resident_bytes),
+			text__bytes(b2, sizeof(b2),
+				    top[i]->pages.peak_resident_bytes));
+}
+
 void summary__print(FILE *f, const struct model *m, uint64_t now_ns)
 {
 	const struct ms_totals *t = model__totals(m);
@@ -90,6 +165,8 @@ void summary__print(FILE *f, const struct model *m, uint64_t now_ns)
 				t->depth_overflow || t->unmatched ?
 			"  (plus missed state, frees, calls or stacks: see snapshot)" :
 			"");
+	if (model__page_level(m))
+		print_pages(f, m);
 	print_classes(f, m);
 	if (model__runtime(m) != MS_RT_NONE)
 		print_tasks(f, m);

@@ -26,14 +26,16 @@ static const struct {
 	[TOP_COL_LIVE] = { "LIVE", 6, true },
 	[TOP_COL_PEAK] = { "PEAK", 6, true },
 	[TOP_COL_ALLOCS] = { "ALLOCS", 6, true },
+	[TOP_COL_PAGES] = { "PAGE-LVL", 8, true },
 	[TOP_COL_SITE] = { "SPAWN SITE", 10, false },
 };
 
-/* Narrow terminals lose columns in this order; ID, STATE and LIVE stay. */
+/* Narrow terminals lose columns in this order; ID, STATE and LIVE stay
+ * (page-level mode's PAGE-LVL goes last). */
 static const enum top_col drop_order[] = {
-	TOP_COL_SITE,	TOP_COL_KIND,	TOP_COL_BUSY,
-	TOP_COL_ALLOCS, TOP_COL_FUTURE, TOP_COL_POLLS,
-	TOP_COL_PEAK,	TOP_COL_AGE,	TOP_COL_REASON,
+	TOP_COL_SITE,	TOP_COL_KIND,  TOP_COL_BUSY, TOP_COL_ALLOCS,
+	TOP_COL_FUTURE, TOP_COL_POLLS, TOP_COL_PEAK, TOP_COL_AGE,
+	TOP_COL_REASON, TOP_COL_PAGES,
 };
 
 /* The sorted column of each sort key. */
@@ -94,6 +96,13 @@ static const char *cell(char *buf, size_t len, enum top_col c,
 					      ui->exact);
 		case TOP_COL_ALLOCS:
 			return top_fmt__count(buf, len, mm->alloc_count);
+		case TOP_COL_PAGES:
+			return top_fmt__bytes(
+				buf, len,
+				row == TOP_ROW_RUNTIME ?
+					s->pages_runtime.resident_bytes :
+					s->pages_outside.resident_bytes,
+				ui->exact);
 		case TOP_COL_SITE:
 			return top_special__text(row);
 		default:
@@ -135,6 +144,9 @@ static const char *cell(char *buf, size_t len, enum top_col c,
 				      ui->exact);
 	case TOP_COL_ALLOCS:
 		return top_fmt__count(buf, len, t->mem.alloc_count);
+	case TOP_COL_PAGES:
+		return top_fmt__bytes(buf, len, t->pages.resident_bytes,
+				      ui->exact);
 	case TOP_COL_SITE:
 	default: {
 		const char *site = top_task__site(buf, len, s, t);
@@ -179,6 +191,10 @@ void top_cols__fit(struct top_cols *c, const struct top_src *s,
 		widen(&c->width[i], digits(r->max_bytes));
 	if (r->unknown_spawn)
 		widen(&c->width[TOP_COL_AGE], 7);
+	if (ui->exact)
+		widen(&c->width[TOP_COL_PAGES], 12);
+	if (!s->page_level) /* the column of page-level mode only */
+		c->width[TOP_COL_PAGES] = 0;
 
 	c->width[TOP_COL_SITE] = 0;
 	fixed = row_width(c);

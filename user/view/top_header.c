@@ -113,6 +113,14 @@ int top_header__build(const struct top_src *s, const struct top_ui *ui,
 		 t->live_count,
 		 top_fmt__bytes(b2, sizeof(b2), t->peak_live_bytes, false));
 	flow_item(&f, false, "Heap", TOP_HL_VALUE, v);
+	if (s->page_level) {
+		snprintf(v, sizeof(v), "%s resident, peak %s",
+			 top_fmt__bytes(b1, sizeof(b1), s->pages.resident_bytes,
+					false),
+			 top_fmt__bytes(b2, sizeof(b2),
+					s->pages.peak_resident_bytes, false));
+		flow_item(&f, false, "Page-level", TOP_HL_VALUE, v);
+	}
 	flow_item(&f, false, "Events", TOP_HL_VALUE,
 		  top_fmt__rate(b1, sizeof(b1), s->events_per_s));
 	snprintf(v, sizeof(v), "%" PRIu64, t->lost_events);

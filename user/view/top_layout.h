@@ -94,6 +94,9 @@ struct top_src {
 	struct ms_totals totals;
 	struct ms_async async;
 	struct ms_mem runtime, outside;
+	/* Page-level mode (model__page_level): its figures, labelled so. */
+	bool page_level;
+	struct ms_pages pages, pages_runtime, pages_outside;
 	enum ms_runtime runtime_kind;
 	bool incomplete;
 	uint64_t now; /* ns since trace start */
@@ -238,6 +241,7 @@ enum top_col {
 	TOP_COL_LIVE,
 	TOP_COL_PEAK,
 	TOP_COL_ALLOCS,
+	TOP_COL_PAGES, /* page-level resident bytes (page-level mode only) */
 	TOP_COL_SITE,
 	TOP_COL_MAX,
 };

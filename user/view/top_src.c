@@ -25,6 +25,10 @@ void top_src__update(struct top_src *s, const struct model *m,
 	model__async(m, &s->async);
 	s->runtime = *model__runtime_mem(m);
 	s->outside = *model__thread_mem(m);
+	s->page_level = model__page_level(m);
+	s->pages = model__pages(m)->all;
+	s->pages_runtime = *model__runtime_pages(m);
+	s->pages_outside = *model__thread_pages(m);
 	s->runtime_kind = model__runtime(m);
 	s->incomplete = model__incomplete(m);
 	s->now = info->now_ns > start ? info->now_ns - start : 0;
