@@ -317,6 +317,48 @@ static void test_process_figures(void **state)
 			 2);
 }
 
+/* Page-level figures: only for a process in that mode, built from its
+ * fault and munmap records. */
+static void test_page_level(void **state)
+{
+	struct metrics_proc p = app;
+	struct ms_page_rec r;
+	const char *t;
+
+	cur = tokio_model();
+	p.model = cur;
+	t = render(&p, 1, NULL, 20);
+	assert_false(has_series(t, "memscope_page_level_"));
+
+	model__set_page_level(cur);
+	for (uint64_t i = 0; i < 3; i++) {
+		r = (struct ms_page_rec){ .addr = (A1 << 4) + i * 4096,
+					  .len = 4096 };
+		hdr(&r.h, MS_REC_PAGE, MS_PAGE_FAULT, MAIN, 50 * MS);
+		assert_int_equal(model__apply(cur, &r, sizeof(r)), 0);
+	}
+	r = (struct ms_page_rec){ .addr = A1 << 4, .len = 4096 };
+	hdr(&r.h, MS_REC_PAGE, MS_PAGE_MUNMAP, MAIN, 51 * MS);
+	assert_int_equal(model__apply(cur, &r, sizeof(r)), 0);
+	t = render(&p, 1, NULL, 20);
+	assert_int_equal(
+		value(t, "memscope_page_level_resident_bytes{" LBL "}"),
+		2 * 4096);
+	assert_int_equal(
+		value(t, "memscope_page_level_touched_bytes_total{" LBL "}"),
+		3 * 4096);
+	assert_int_equal(
+		value(t, "memscope_page_level_released_bytes_total{" LBL "}"),
+		4096);
+	assert_int_equal(
+		value(t, "memscope_page_level_outside_tasks_bytes{" LBL "}"),
+		2 * 4096);
+	assert_int_equal(
+		value(t,
+		      "memscope_page_level_runtime_overhead_bytes{" LBL "}"),
+		0);
+}
+
 /* Sites merged by label, ranked by their tasks' live bytes, cut at K. */
 static void test_spawn_sites(void **state)
 {
@@ -718,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_container_id),
 		cmocka_unit_test(test_parse_cgroup),
 		cmocka_unit_test_teardown(test_labels_and_modes, teardown),
+		cmocka_unit_test_teardown(test_page_level, teardown),
 		cmocka_unit_test_teardown(test_format, teardown),
 		cmocka_unit_test_teardown(test_promtool, teardown),
 	};

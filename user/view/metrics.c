@@ -41,6 +41,10 @@ struct pstat {
 	uint64_t alive[NSTATES], ended[NENDED], nf[NREASONS];
 	uint64_t future_bytes, future_max_bytes, cell_bytes;
 	uint64_t lost_events, records, incomplete, model_bytes;
+	/* page-level mode only (docs/snapshot.md, page_level) */
+	bool page_level;
+	uint64_t page_resident_bytes, page_fault_bytes, page_released_bytes;
+	uint64_t page_runtime_bytes, page_outside_bytes;
 	struct site_row *sites; /* the top ones, largest first */
 	size_t nsites;
 };
@@ -53,6 +57,7 @@ struct family {
 	const char *name, *type, *help;
 	size_t off;
 	bool mem; /* a memory figure: none in tasks-only mode */
+	bool pages; /* a page-level figure: only for processes in that mode */
 	const char *key;
 	const char *const *vals;
 };
@@ -62,6 +67,11 @@ struct family {
 #define FAM(n, t, field, m, h)                                             \
 	{                                                                  \
 		.name = n, .type = t, .help = h, .off = F(field), .mem = m \
+	}
+#define FAM_PAGES(n, t, field, h)                                 \
+	{                                                         \
+		.name = n, .type = t, .help = h, .off = F(field), \
+		.pages = true                                     \
 	}
 #define FAM_KEY(n, t, field, k, v, h)                                       \
 	{                                                                   \
@@ -96,6 +106,26 @@ static const struct family proc_families[] = {
 	FAM("memscope_outside_tasks_allocated_bytes_total", "counter",
 	    outside_alloc_bytes, true,
 	    "Bytes other threads (main, plain threads) allocated outside any task."),
+	FAM_PAGES(
+		"memscope_page_level_resident_bytes", "gauge",
+		page_resident_bytes,
+		"Page-level mode: anonymous memory the process's threads touched and have not let go (no allocator could be probed)."),
+	FAM_PAGES(
+		"memscope_page_level_touched_bytes_total", "counter",
+		page_fault_bytes,
+		"Page-level mode: anonymous memory newly touched (page faults, a huge page at once)."),
+	FAM_PAGES(
+		"memscope_page_level_released_bytes_total", "counter",
+		page_released_bytes,
+		"Page-level mode: touched memory let go (munmap, madvise, brk, mremap)."),
+	FAM_PAGES(
+		"memscope_page_level_runtime_overhead_bytes", "gauge",
+		page_runtime_bytes,
+		"Page-level mode: resident memory the runtime's threads touched outside any task."),
+	FAM_PAGES(
+		"memscope_page_level_outside_tasks_bytes", "gauge",
+		page_outside_bytes,
+		"Page-level mode: resident memory other threads touched outside any task."),
 	FAM_KEY("memscope_tasks", "gauge", alive, "state", alive_names,
 		"User tasks alive now, by state (running: in a poll now)."),
 	FAM_KEY("memscope_tasks_ended_total", "counter", ended, "state",
@@ -120,6 +150,7 @@ static const struct family proc_families[] = {
 };
 
 #undef FAM_KEY
+#undef FAM_PAGES
 #undef FAM
 #undef F
 
@@ -459,6 +490,17 @@ static int proc_stat(struct pstat *ps, const struct metrics_proc *p,
 	ps->records = t->records;
 	ps->incomplete = model__incomplete(m);
 	ps->model_bytes = model__mem_bytes(m);
+	ps->page_level = model__page_level(m);
+	if (ps->page_level) {
+		const struct ms_page_totals *pt = model__pages(m);
+
+		ps->page_resident_bytes = pt->all.resident_bytes;
+		ps->page_fault_bytes = pt->all.fault_bytes;
+		ps->page_released_bytes = pt->all.released_bytes;
+		ps->page_runtime_bytes =
+			model__runtime_pages(m)->resident_bytes;
+		ps->page_outside_bytes = model__thread_pages(m)->resident_bytes;
+	}
 	/* Ended tasks let go of in detail are in these aggregates. */
 	model__async(m, &a);
 	ps->ended[0] = a.tasks_completed;
@@ -524,13 +566,20 @@ static void write_double(FILE *f, double v)
 		fprintf(f, "%.15g", v);
 }
 
+/* Does the process have this family's figure? */
+static bool proc_has(const struct family *fam, const struct pstat *ps)
+{
+	return !(fam->mem && ps->src->tasks_only) &&
+	       !(fam->pages && !ps->page_level);
+}
+
 static void proc_family(FILE *f, const struct family *fam,
 			const struct pstat *ps, size_t n)
 {
 	bool any = false;
 
 	for (size_t i = 0; i < n && !any; i++)
-		any = !(fam->mem && ps[i].src->tasks_only);
+		any = proc_has(fam, &ps[i]);
 	if (!any)
 		return;
 	header(f, fam->name, fam->type, fam->help);
@@ -538,7 +587,7 @@ static void proc_family(FILE *f, const struct family *fam,
 		const uint64_t *v =
 			(const uint64_t *)((const char *)&ps[i] + fam->off);
 
-		if (fam->mem && ps[i].src->tasks_only)
+		if (!proc_has(fam, &ps[i]))
 			continue;
 		if (!fam->key) {
 			fprintf(f, "%s{%s} %" PRIu64 "\n", fam->name,
