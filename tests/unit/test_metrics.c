@@ -354,8 +354,7 @@ static void test_page_level(void **state)
 		value(t, "memscope_page_level_outside_tasks_bytes{" LBL "}"),
 		2 * 4096);
 	assert_int_equal(
-		value(t,
-		      "memscope_page_level_runtime_overhead_bytes{" LBL "}"),
+		value(t, "memscope_page_level_runtime_overhead_bytes{" LBL "}"),
 		0);
 }
 
