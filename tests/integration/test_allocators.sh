@@ -5,7 +5,8 @@
 # totals are exact: totals(full run) - totals(baseline run) == the target's
 # ground truth (tools/targets/README.md), in launch and --pid mode for each
 # library; the attach line and the snapshot's "allocators" name it. And
-# jemalloc linked statically into the executable (alloc_jemalloc_static).
+# jemalloc and tcmalloc linked statically into the executable
+# (alloc_jemalloc_static, alloc_tcmalloc_static).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/alloc_lib.sh"
 
@@ -78,6 +79,19 @@ if [ -x "$TARGETS/alloc_jemalloc_static" ]; then
 	expect_eq "stripped static jemalloc: one warning naming its API" \
 		"$(grep -c 'jemalloc is linked in and the executable is stripped: its malloc family is probed, its own API (mallocx, rallocx, xallocx, sdallocx, dallocx) is not found' "$T/stripped_st.err")" 1
 	pass "stripped static jemalloc: half found, said"
+fi
+
+# tcmalloc linked into the executable (libtcmalloc_minimal.a): its tc_* API
+# and malloc family probed there, the same exact figures.
+if [ -x "$TARGETS/alloc_tcmalloc_static" ]; then
+	launch full_tst "$TARGETS/alloc_tcmalloc_static" --threads 4 --iters 200
+	launch base_tst "$TARGETS/alloc_tcmalloc_static" --threads 4 --iters 200 --baseline
+	grep -q "allocator: tcmalloc (static) in /" "$T/full_tst.err" ||
+		fail "static tcmalloc: no 'allocator: tcmalloc (static) in' line"
+	check_delta "static tcmalloc, launch, 4 threads" "$T/full_tst.json" \
+		"$T/base_tst.json" "$T/full_tst.truth" $STRICT
+else
+	echo "skipped: static tcmalloc (libtcmalloc_minimal.a not found)"
 fi
 
 for lib in jemalloc mimalloc tcmalloc; do

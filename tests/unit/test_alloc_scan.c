@@ -116,6 +116,11 @@ static void debian_libraries(void **state)
 	scan_or_skip("/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", &s);
 	assert_string_equal(s.name, "mimalloc");
 	assert_true(s.has_alloc && s.has_release);
+	/* gperftools exports jemalloc's sdallocx and nallocx too. */
+	scan_or_skip("/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4", &s);
+	assert_string_equal(s.name, "tcmalloc");
+	assert_string_equal(s.prefix, "");
+	assert_true(s.has_alloc && s.has_release);
 }
 
 static void glibc_program(void **state)

@@ -155,12 +155,16 @@ static void scan_symbols(struct elf_file *ef, struct alloc_scan *out)
 	elf__foreach_func(ef, scan_cb, &c);
 	if (!c.rdl && out->shim[ALLOC_SHIM_ALLOC].vaddr)
 		out->custom_global = true;
-	if (c.jemalloc)
-		out->name = "jemalloc";
+	/* gperftools exports jemalloc's sdallocx and nallocx too: its own
+	 * tc_malloc decides. */
+	if (c.tc)
+		out->name = "tcmalloc";
 	else if (c.mi)
 		out->name = "mimalloc";
-	else if (c.tc)
-		out->name = "tcmalloc";
+	else if (c.jemalloc)
+		out->name = "jemalloc";
+	if (c.tc || c.mi)
+		out->prefix[0] = '\0';
 	else if (!elf__find_func(ef, "malloc", &s))
 		out->name = "unknown"; /* its own malloc, in .dynsym */
 	if (out->name) {
