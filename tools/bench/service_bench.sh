@@ -183,18 +183,18 @@ wait_line() {
 	done
 }
 
-# stop_tracer PID: SIGINT, and wait for it to exit; its exit status.
+# stop_tracer PID [NAME]: SIGINT, and wait for it to exit; its exit status.
 # bpftrace 0.17 now and then misses a SIGINT (it stays in epoll_wait and
 # never runs END, seen once in 25 runs); a SIGTERM then ends it normally.
 stop_tracer() {
-	local pid=$1 sig i
+	local pid=$1 name=${2:-tracer} sig i
 	for sig in INT TERM KILL; do
 		kill -"$sig" "$pid" 2>/dev/null || true
 		for ((i = 0; i < 500; i++)); do
 			alive "$pid" || { wait "$pid"; return; }
 			sleep 0.02
 		done
-		say "  pid $pid still running 10 s after SIG$sig"
+		say "  $name (pid $pid) still running 10 s after SIG$sig"
 	done
 	wait "$pid"
 }
@@ -323,7 +323,7 @@ run_one() {
 		tr_pct=$(awk -v a="$tr0" -v b="$tr1" -v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" \
 			'BEGIN { printf "%.1f\n", (b - a) / hz / (t1 - t0) * 100 }')
 		rc=0
-		stop_tracer "$tr" || rc=$?
+		stop_tracer "$tr" "$c" || rc=$?
 		tr=""
 		if [ "$rc" != 0 ]; then
 			say "  $c: the tracer exited with status $rc: $(tail -2 "$d.tr.err" | tr '\n' ' ')"
