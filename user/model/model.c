@@ -308,6 +308,18 @@ static void live_del(struct model *m, const struct alloc_entry *e)
 	mem__release(owner__mem(m, e->owner), e->size);
 }
 
+/* Why a cancelled task never finished: a task nothing could wake stays
+ * "no-waker" when it is finally cancelled (at shutdown, by its runtime):
+ * that is the finding. */
+enum nf_reason task__cancel_reason(const struct ms_task *t)
+{
+	if (t->nf_reason == NF_NO_WAKER)
+		return NF_NO_WAKER;
+	return (t->shutdown || t->shutdown_in_poll) && !t->aborted ?
+		       NF_SHUTDOWN :
+		       NF_ABORTED;
+}
+
 void task__finish(struct model *m, struct ms_task *t, bool cancelled,
 		  uint64_t ts)
 {
@@ -316,13 +328,8 @@ void task__finish(struct model *m, struct ms_task *t, bool cancelled,
 	t->state = cancelled ? TASK_CANCELLED : TASK_COMPLETED;
 	t->ended_ns = model__rel_ns(m, ts);
 	ended_push(m, (uint32_t)(t - m->tasks));
-	/* A task nothing could wake stays "no-waker" when it is finally
-	 * cancelled (at shutdown, by its runtime): that is the finding. */
-	if (cancelled && t->nf_reason != NF_NO_WAKER)
-		t->nf_reason =
-			t->shutdown && !t->aborted ? NF_SHUTDOWN : NF_ABORTED;
-	else if (!cancelled)
-		t->nf_reason = NF_NONE; /* it finished after all */
+	t->nf_reason = cancelled ? task__cancel_reason(t) :
+				   NF_NONE; /* it finished after all */
 	if (t->kind == TASK_RUNTIME)
 		t->nf_reason = NF_NONE;
 }

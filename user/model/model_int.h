@@ -119,6 +119,7 @@ void thread__polls(struct model *m, struct thread *th);
 struct ms_task *task__new(struct model *m, uint64_t key, uint8_t rt,
 			  uint32_t *idx_out);
 struct ms_task *task__by_key(struct model *m, uint64_t key, uint32_t *idx);
+enum nf_reason task__cancel_reason(const struct ms_task *t);
 void task__finish(struct model *m, struct ms_task *t, bool cancelled,
 		  uint64_t ts);
 void task__release(struct model *m, struct ms_task *t, uint64_t ts);

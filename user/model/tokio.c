@@ -324,11 +324,7 @@ int tokio__output_cancelled(struct model *m, const struct ms_task_rec *r)
 	if (t->state != TASK_COMPLETED)
 		return 0; /* its poll's record, still to come, ends it */
 	t->state = TASK_CANCELLED;
-	if (t->nf_reason != NF_NO_WAKER)
-		t->nf_reason =
-			(t->shutdown || t->shutdown_in_poll) && !t->aborted ?
-				NF_SHUTDOWN :
-				NF_ABORTED;
+	t->nf_reason = task__cancel_reason(t);
 	return 0;
 }
 
